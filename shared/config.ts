@@ -1,0 +1,207 @@
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+import { registerSecret } from "./redact.ts";
+import { DEFAULT_TUNING, type Tuning } from "./limits.ts";
+
+/** How to reach the Azure source. Exactly one way of authenticating. */
+export type AzureConfig =
+  | { kind: "connection-string"; connectionString: string }
+  | { kind: "shared-key"; accountName: string; accountKey: string; endpoint: string }
+  | { kind: "sas"; accountName: string; sasToken: string; endpoint: string };
+
+export interface S3Config {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  /** Sockets kept per host; bounds parallel requests. */
+  maxSockets: number;
+}
+
+export interface SqsConfig {
+  endpoint?: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface QueueConfig {
+  sqs?: SqsConfig;
+  workerQueueUrls: string[];
+  controlQueueUrl?: string;
+}
+
+export interface AppConfig {
+  azure: AzureConfig;
+  s3: S3Config;
+  /** Bucket holding run state; undefined = the run's destination bucket. */
+  stateBucket?: string;
+  /** Reserved key prefix of run state; never copied or listed as data. */
+  statePrefix: string;
+  queue: QueueConfig;
+  tuning: Tuning;
+  /** Deadline of one function invocation, in ms. */
+  functionTimeoutMs: number;
+  /** Stop starting new work when less than this remains, in ms. */
+  deadlineMarginMs: number;
+  /** Shared token that authenticates HTTP starts of the coordinator, when set. */
+  startToken?: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export const DEFAULT_STATE_PREFIX = ".migrate-state/";
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = z.coerce.number().int().min(min).max(max).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${raw.slice(0, 40)}")`);
+  return parsed.data;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw.slice(0, 40)}")`);
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL (got "${raw.slice(0, 60)}")`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+export function loadAzureConfig(env: Env): AzureConfig {
+  const cs = str(env, "AZURE_STORAGE_CONNECTION_STRING");
+  if (cs) {
+    registerSecret(cs);
+    const key = /AccountKey=([^;]+)/i.exec(cs)?.[1];
+    registerSecret(key);
+    const sas = /SharedAccessSignature=([^;]+)/i.exec(cs)?.[1];
+    registerSecret(sas);
+    if (!/AccountName=|SharedAccessSignature=|UseDevelopmentStorage=true/i.test(cs)) {
+      throw new ConfigError("AZURE_STORAGE_CONNECTION_STRING is not a storage connection string (no AccountName or SharedAccessSignature)");
+    }
+    return { kind: "connection-string", connectionString: cs };
+  }
+  const account = str(env, "AZURE_STORAGE_ACCOUNT");
+  const key = str(env, "AZURE_STORAGE_KEY");
+  const sas = str(env, "AZURE_STORAGE_SAS_TOKEN");
+  registerSecret(key);
+  registerSecret(sas);
+  if (!account) {
+    throw new ConfigError(
+      "Azure source not configured: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN",
+    );
+  }
+  if (!/^[a-z0-9]{3,24}$/.test(account)) throw new ConfigError(`AZURE_STORAGE_ACCOUNT must be 3-24 lowercase letters and digits`);
+  const endpoint = url(env, "AZURE_STORAGE_BLOB_ENDPOINT") ?? `https://${account}.blob.core.windows.net`;
+  if (key) {
+    if (!/^[A-Za-z0-9+/=]+$/.test(key)) throw new ConfigError("AZURE_STORAGE_KEY must be a base64 account key");
+    return { kind: "shared-key", accountName: account, accountKey: key, endpoint };
+  }
+  if (sas) return { kind: "sas", accountName: account, sasToken: sas.replace(/^\?/, ""), endpoint };
+  throw new ConfigError("AZURE_STORAGE_ACCOUNT is set but neither AZURE_STORAGE_KEY nor AZURE_STORAGE_SAS_TOKEN is");
+}
+
+export function loadS3Config(env: Env): S3Config {
+  const region = str(env, "S3_REGION") ?? "fr-par";
+  if (!/^[a-z0-9-]{2,32}$/.test(region)) throw new ConfigError(`S3_REGION must be a region name like fr-par (got "${region.slice(0, 40)}")`);
+  const endpoint = url(env, "S3_ENDPOINT") ?? `https://s3.${region}.scw.cloud`;
+  const accessKeyId = str(env, "S3_ACCESS_KEY_ID");
+  const secretAccessKey = str(env, "S3_SECRET_ACCESS_KEY");
+  registerSecret(secretAccessKey);
+  if (!accessKeyId) throw new ConfigError("S3_ACCESS_KEY_ID is not set");
+  if (!secretAccessKey) throw new ConfigError("S3_SECRET_ACCESS_KEY is not set");
+  return {
+    endpoint,
+    region,
+    accessKeyId,
+    secretAccessKey,
+    forcePathStyle: bool(env, "S3_FORCE_PATH_STYLE", false),
+    maxSockets: int(env, "S3_MAX_SOCKETS", 64, 1, 1024),
+  };
+}
+
+export function loadQueueConfig(env: Env, s3: S3Config | undefined): QueueConfig {
+  const workerQueueUrls = (str(env, "WORKER_QUEUE_URLS") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const u of workerQueueUrls) {
+    try {
+      new URL(u);
+    } catch {
+      throw new ConfigError(`WORKER_QUEUE_URLS must be a comma-separated list of queue URLs (bad entry "${u.slice(0, 60)}")`);
+    }
+  }
+  const controlQueueUrl = url(env, "CONTROL_QUEUE_URL");
+  const endpoint = url(env, "SQS_ENDPOINT");
+  const accessKeyId = str(env, "SQS_ACCESS_KEY_ID");
+  const secretAccessKey = str(env, "SQS_SECRET_ACCESS_KEY");
+  registerSecret(secretAccessKey);
+  const needsSqs = workerQueueUrls.length > 0 || controlQueueUrl !== undefined;
+  if (needsSqs && (!accessKeyId || !secretAccessKey)) {
+    throw new ConfigError("SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY must be set when WORKER_QUEUE_URLS or CONTROL_QUEUE_URL is");
+  }
+  const sqs = accessKeyId && secretAccessKey
+    ? { endpoint, region: str(env, "SQS_REGION") ?? s3?.region ?? "fr-par", accessKeyId, secretAccessKey }
+    : undefined;
+  return { sqs, workerQueueUrls, controlQueueUrl };
+}
+
+export function loadTuning(env: Env): Tuning {
+  const MiB = 1024 * 1024;
+  const t: Tuning = {
+    partSize: int(env, "PART_SIZE_MB", DEFAULT_TUNING.partSize / MiB, 5, 5120) * MiB,
+    multipartThreshold: int(env, "MULTIPART_THRESHOLD_MB", DEFAULT_TUNING.multipartThreshold / MiB, 5, 5120) * MiB,
+    partConcurrency: int(env, "PART_CONCURRENCY", DEFAULT_TUNING.partConcurrency, 1, 64),
+    objectConcurrency: int(env, "OBJECT_CONCURRENCY", DEFAULT_TUNING.objectConcurrency, 1, 256),
+    memoryBudget: int(env, "MEMORY_BUDGET_MB", DEFAULT_TUNING.memoryBudget / MiB, 32, 65536) * MiB,
+    maxParts: int(env, "MAX_PARTS", DEFAULT_TUNING.maxParts, 1, 1000),
+    shardMaxObjects: int(env, "SHARD_MAX_OBJECTS", DEFAULT_TUNING.shardMaxObjects, 1, 100000),
+    shardMaxBytes: int(env, "SHARD_MAX_GB", DEFAULT_TUNING.shardMaxBytes / 1024 ** 3, 1, 100000) * 1024 ** 3,
+    giantObjectThreshold: int(env, "GIANT_OBJECT_GB", DEFAULT_TUNING.giantObjectThreshold / 1024 ** 3, 1, 5000) * 1024 ** 3,
+    maxAttempts: int(env, "MAX_ATTEMPTS", DEFAULT_TUNING.maxAttempts, 1, 20),
+  };
+  return t;
+}
+
+/** The one place that reads the environment. Throws ConfigError naming the variable. */
+export function loadConfig(env: Env = process.env, options: { requireAzure?: boolean; requireS3?: boolean } = {}): AppConfig {
+  const azure = loadAzureConfig(env);
+  const s3 = loadS3Config(env);
+  const stateBucket = str(env, "STATE_BUCKET");
+  if (stateBucket && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(stateBucket)) {
+    throw new ConfigError(`STATE_BUCKET is not a valid bucket name (got "${stateBucket.slice(0, 70)}")`);
+  }
+  const startToken = str(env, "START_TOKEN");
+  registerSecret(startToken);
+  void options;
+  return {
+    azure,
+    s3,
+    stateBucket,
+    statePrefix: DEFAULT_STATE_PREFIX,
+    queue: loadQueueConfig(env, s3),
+    tuning: loadTuning(env),
+    functionTimeoutMs: int(env, "FUNCTION_TIMEOUT_SECONDS", 900, 1, 3600) * 1000,
+    deadlineMarginMs: int(env, "DEADLINE_MARGIN_SECONDS", 60, 0, 1800) * 1000,
+    startToken,
+  };
+}

@@ -1,0 +1,64 @@
+/** Scaleway Object Storage multipart limits (docs: object-storage/api-cli/multipart-uploads). */
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+export const TiB = 1024 * GiB;
+
+export const S3_LIMITS = {
+  maxParts: 1000,
+  minPartSize: 5 * MiB,
+  maxPartSize: 5 * GiB,
+  maxObjectSize: 5 * 1000 ** 4, // 5 TB
+  maxSinglePutSize: 5 * GiB,
+  /** User metadata, names and values together (AWS's limit; Scaleway's is unverified). */
+  maxUserMetadataBytes: 2048,
+  maxTags: 10,
+  maxTagKeyLength: 128,
+  maxTagValueLength: 256,
+  maxKeyBytes: 1024,
+} as const;
+
+export const AZURE_LIMITS = {
+  listPageSize: 5000,
+} as const;
+
+export const QUEUE_LIMITS = {
+  maxMessageBytes: 256 * 1024,
+  sendBatchSize: 10,
+  /** Scaleway runs at most this many invocations of one trigger at once. */
+  maxInFlightPerTrigger: 10,
+  triggerRetries: 3,
+} as const;
+
+export interface Tuning {
+  /** Preferred part size; grows when the object would need more than maxParts. */
+  partSize: number;
+  /** Objects at or above this size are copied in parts. */
+  multipartThreshold: number;
+  /** Parts of one object in flight at once. */
+  partConcurrency: number;
+  /** Objects of one shard in flight at once. */
+  objectConcurrency: number;
+  /** Bytes of part buffers one process may hold at once. */
+  memoryBudget: number;
+  /** Part-count cap (Scaleway: 1000). Lower it only in tests. */
+  maxParts: number;
+  shardMaxObjects: number;
+  shardMaxBytes: number;
+  /** Objects above this size have their part ranges spread over several invocations. */
+  giantObjectThreshold: number;
+  /** Attempts of one request before it is a failure (retryable errors only). */
+  maxAttempts: number;
+}
+
+export const DEFAULT_TUNING: Tuning = {
+  partSize: 16 * MiB,
+  multipartThreshold: 16 * MiB,
+  partConcurrency: 6,
+  objectConcurrency: 16,
+  memoryBudget: 160 * MiB,
+  maxParts: S3_LIMITS.maxParts,
+  shardMaxObjects: 1000,
+  shardMaxBytes: 20 * GiB,
+  giantObjectThreshold: 8 * GiB,
+  maxAttempts: 6,
+};

@@ -1,0 +1,205 @@
+/**
+ * Real local servers for tests, benchmarks and the demo: Azurite (Azure Blob),
+ * Ceph RGW and s3rver (S3), fauxqs (SQS). Each starts on a free port and stops
+ * by its own PID, leaving no process behind.
+ */
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const require = createRequire(import.meta.url);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface RunningServer {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export const AZURITE_ACCOUNT = "devstoreaccount1";
+export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+export interface AzuriteServer extends RunningServer {
+  account: string;
+  key: string;
+  connectionString: string;
+}
+
+export interface S3Server extends RunningServer {
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+  kind: "rgw" | "s3rver";
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before answering on ${url}`);
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(1000) });
+      return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no answer from ${url} within ${timeoutMs} ms: ${String(last)}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function resolveBin(pkg: string, rel: string): string {
+  const pkgJson = require.resolve(`${pkg}/package.json`, { paths: [ROOT] });
+  return join(dirname(pkgJson), rel);
+}
+
+export async function startAzurite(options: { port?: number; accounts?: string } = {}): Promise<AzuriteServer> {
+  const port = options.port ?? (await freePort());
+  let main: string;
+  try {
+    main = resolveBin("azurite", "dist/src/blob/main.js");
+  } catch {
+    throw new Error("Azurite is not installed: run `npm ci` (devDependency azurite@3.35.0)");
+  }
+  const child = spawn(
+    process.execPath,
+    [main, "--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort", String(port), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...(options.accounts ? { AZURITE_ACCOUNTS: options.accounts } : {}) } },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (d) => (stderr += String(d)).slice(-2000));
+  const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/`, 30_000, child);
+  } catch (err) {
+    await stopChild(child);
+    throw new Error(`Azurite failed to start: ${(err as Error).message} ${stderr}`);
+  }
+  return {
+    endpoint,
+    account: AZURITE_ACCOUNT,
+    key: AZURITE_KEY,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`,
+    stop: () => stopChild(child),
+  };
+}
+
+export async function startS3rver(options: { port?: number } = {}): Promise<S3Server> {
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), "s3rver-"));
+  const bin = resolveBin("s3rver", "bin/s3rver.js");
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", bin, "-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(endpoint, 30_000, child);
+  } catch (err) {
+    await stopChild(child);
+    throw new Error(`s3rver failed to start: ${(err as Error).message}`);
+  }
+  return {
+    endpoint,
+    accessKeyId: "S3RVER",
+    secretAccessKey: "S3RVER",
+    region: "us-east-1",
+    kind: "s3rver",
+    stop: async () => {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stdout, stderr }));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Ceph RGW through scripts/ceph-rgw.sh (installs the Debian packages as root when
+ * they are missing). Fails with a message naming what to install.
+ */
+export async function startRgw(options: { dir?: string; port?: number } = {}): Promise<S3Server> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "ceph-rgw-"));
+  const script = join(ROOT, "scripts", "ceph-rgw.sh");
+  const port = options.port ?? (await freePort());
+  let out: string;
+  try {
+    out = (await run("bash", [script, "start", dir, String(port)], 240_000)).stdout;
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    await run("bash", [script, "stop", dir], 60_000).catch(() => undefined);
+    throw new Error(
+      `Ceph RGW failed to start: ${e.stderr?.trim() || e.message}\n` +
+        "It needs the Debian packages ceph-mon ceph-osd radosgw ceph-common uuid-runtime (scripts/ceph-rgw.sh installs them when run as root).",
+    );
+  }
+  const vars = Object.fromEntries(out.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  return {
+    endpoint: vars.RGW_ENDPOINT!,
+    accessKeyId: vars.RGW_ACCESS_KEY!,
+    secretAccessKey: vars.RGW_SECRET_KEY!,
+    region: "fr-par",
+    kind: "rgw",
+    stop: async () => {
+      await run("bash", [script, "stop", dir], 60_000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SqsServer extends RunningServer {
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** fauxqs in this process, bound to 127.0.0.1 (its CLI binds 0.0.0.0). */
+export async function startFauxqs(options: { port?: number } = {}): Promise<SqsServer> {
+  const { buildApp } = await import("fauxqs");
+  const base = join(ROOT, "node_modules", "fauxqs", "dist");
+  const { SqsStore } = await import(join(base, "sqs", "sqsStore.js"));
+  const { SnsStore } = await import(join(base, "sns", "snsStore.js"));
+  const { S3Store } = await import(join(base, "s3", "s3Store.js"));
+  const app = buildApp({ logger: false, stores: { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() } });
+  const port = options.port ?? (await freePort());
+  await app.listen({ host: "127.0.0.1", port });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    accessKeyId: "fauxqs",
+    secretAccessKey: "fauxqs-secret",
+    stop: async () => {
+      await app.close();
+    },
+  };
+}
