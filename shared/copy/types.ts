@@ -1,0 +1,68 @@
+/** The copy engine's contract: one blob to one key. Implemented in copy-object.ts. */
+import type { BlobEntry, UploadedPart } from "../ports.ts";
+import type { Tuning } from "../limits.ts";
+
+export interface CopyTask {
+  container: string;
+  blob: BlobEntry;
+  bucket: string;
+  key: string;
+}
+
+/** Progress of an open multipart upload, saved before a deadline and on every part. */
+export interface MultipartCheckpoint {
+  key: string;
+  uploadId: string;
+  /** Source version the parts were read from; a different ETag means start over. */
+  sourceEtag: string;
+  partSize: number;
+  parts: UploadedPart[];
+}
+
+export type ProgressEvent =
+  | { type: "object-start"; key: string; size: number }
+  | { type: "bytes"; key: string; bytes: number }
+  | { type: "part"; key: string; partNumber: number; bytes: number }
+  | { type: "retry"; key: string; operation: string; attempt: number; reason: string }
+  | { type: "object-end"; key: string; outcome: CopyResult["outcome"] };
+
+export interface CopyOptions {
+  tuning: Tuning;
+  /** Aborted when the invocation's deadline nears: start nothing new, return "interrupted". */
+  signal?: AbortSignal;
+  /** A checkpoint from an earlier invocation for this key. */
+  checkpoint?: MultipartCheckpoint;
+  /** Called after each part is stored, so a crash loses at most the parts in flight. */
+  onCheckpoint?: (checkpoint: MultipartCheckpoint) => Promise<void>;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Azure access tier -> S3 storage class; a tier not in the map gets no class. */
+  storageClassMap?: Record<string, string>;
+  /** Overwrite even when the destination looks unchanged. */
+  force?: boolean;
+  /** Shared byte budget for part buffers across every copy of the process. */
+  memory?: MemoryBudget;
+}
+
+export interface MemoryBudget {
+  acquire(bytes: number, signal?: AbortSignal): Promise<void>;
+  release(bytes: number): void;
+}
+
+export type CopyResult =
+  | {
+      outcome: "copied";
+      key: string;
+      size: number;
+      /** Hex MD5 of the whole object, computed by us while streaming. */
+      md5?: string;
+      /** How it was verified, e.g. "md5" or "parts-md5+size". Never absent for "copied". */
+      verifiedBy: string;
+      etag: string;
+      parts: number;
+      retries: number;
+      /** What could not be carried (metadata key refused, tags over the limit...). */
+      warnings: string[];
+    }
+  | { outcome: "skipped"; key: string; size: number; reason: string; md5?: string }
+  | { outcome: "failed"; key: string; size: number; code: string; reason: string; retries: number }
+  | { outcome: "interrupted"; key: string; size: number; checkpoint?: MultipartCheckpoint };

@@ -1,0 +1,107 @@
+/**
+ * The message contract between coordinator and workers. Messages carry ids and
+ * pointers, never object lists (256 KB cap, 100 MB of queue storage). Every
+ * message is versioned and schema-checked; a message that fails the check can
+ * never succeed and is recorded, not retried.
+ */
+import { z } from "zod";
+import { BadMessageError } from "./errors.ts";
+import { QUEUE_LIMITS } from "./limits.ts";
+
+export const MESSAGE_VERSION = 1;
+
+export const RUN_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "run id: 1-100 letters, digits, . _ -");
+const SHARD_ID = z.string().regex(/^[a-z0-9-]{1,64}$/, "shard id");
+
+export const StartOptions = z.object({
+  include: z.array(z.string().min(1).max(1024)).max(100).default([]),
+  exclude: z.array(z.string().min(1).max(1024)).max(100).default([]),
+  modifiedSince: z.iso.datetime({ offset: true }).optional(),
+  modifiedBefore: z.iso.datetime({ offset: true }).optional(),
+  dryRun: z.boolean().default(false),
+  shardMaxObjects: z.number().int().min(1).max(100_000).optional(),
+  shardMaxBytes: z.number().int().min(1).optional(),
+  concurrency: z.number().int().min(1).max(256).optional(),
+  force: z.boolean().default(false),
+});
+export type StartOptions = z.infer<typeof StartOptions>;
+
+export const StartRequest = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  type: z.literal("start"),
+  runId: RUN_ID,
+  source: z.object({
+    container: z.string().regex(/^(\$root|[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9])$/, "Azure container name"),
+    prefix: z.string().max(1024).default(""),
+  }),
+  destination: z.object({
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "bucket name"),
+    prefix: z.string().max(1024).default(""),
+  }),
+  options: StartOptions.default(StartOptions.parse({})),
+});
+export type StartRequest = z.infer<typeof StartRequest>;
+
+/** Coordinator: go on listing from the recorded cursor. `seq` is the cursor version it expects. */
+export const ContinueListing = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("continue-listing"), runId: RUN_ID, seq: z.number().int().min(0) });
+
+/** Worker: copy (or go on copying) one shard. */
+export const ShardMessage = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  type: z.literal("shard"),
+  runId: RUN_ID,
+  shardId: SHARD_ID,
+  /** 0 for the first invocation, +1 for each continuation. */
+  continuation: z.number().int().min(0).default(0),
+});
+export type ShardMessage = z.infer<typeof ShardMessage>;
+
+/** Coordinator: a shard has its result in the state store. */
+export const ShardDone = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("shard-done"), runId: RUN_ID, shardId: SHARD_ID });
+
+/** Coordinator (schedule trigger): aggregate runs and re-send silent shards. */
+export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("sweep"), runId: RUN_ID.optional() });
+
+export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, Sweep]);
+export type ControlMessage = z.infer<typeof ControlMessage>;
+export const WorkerMessage = ShardMessage;
+export type WorkerMessage = ShardMessage;
+
+/** Parses a raw body; throws BadMessageError naming the problem. */
+export function parseMessage<T>(schema: z.ZodType<T>, raw: unknown): T {
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    if (Buffer.byteLength(raw) > QUEUE_LIMITS.maxMessageBytes) {
+      throw new BadMessageError(`message of ${Buffer.byteLength(raw)} bytes is over the ${QUEUE_LIMITS.maxMessageBytes}-byte limit`);
+    }
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new BadMessageError("message body is not JSON");
+    }
+  }
+  if (typeof value === "object" && value !== null && "v" in value && (value as { v: unknown }).v !== MESSAGE_VERSION) {
+    throw new BadMessageError(`unknown message version ${JSON.stringify((value as { v: unknown }).v)} (this build speaks ${MESSAGE_VERSION})`, {
+      context: { runId: safeRunId(value) },
+    });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new BadMessageError(`invalid message: ${issue.path.join(".") || "(root)"}: ${issue.message}`, { context: { runId: safeRunId(value) } });
+  }
+  return parsed.data;
+}
+
+/** The run id of a message that failed validation, when one can be read safely. */
+export function safeRunId(value: unknown): string | undefined {
+  if (typeof value === "object" && value !== null && "runId" in value) {
+    const r = RUN_ID.safeParse((value as { runId: unknown }).runId);
+    if (r.success) return r.data;
+  }
+  return undefined;
+}
+
+export function encode(message: ControlMessage | WorkerMessage): string {
+  return JSON.stringify(message);
+}

@@ -1,0 +1,120 @@
+/**
+ * The ports the engine, coordinator and worker depend on. Azure, Scaleway S3,
+ * SQS and in-memory implementations sit behind them; one contract suite runs
+ * against each.
+ */
+import type { Readable } from "node:stream";
+
+/** One blob as listed by the source: everything a worker needs, no HEAD per blob. */
+export interface BlobEntry {
+  name: string;
+  size: number;
+  /** Quoted or bare ETag as the source gives it; used to pin reads (If-Match). */
+  etag: string;
+  /** ISO 8601. */
+  lastModified: string;
+  /** Hex MD5 of the whole blob when the uploader set Content-MD5. */
+  contentMd5?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  contentDisposition?: string;
+  cacheControl?: string;
+  metadata: Record<string, string>;
+  tags: Record<string, string>;
+  /** Hot | Cool | Cold | Archive ... */
+  accessTier?: string;
+  /** Set while an archived blob is being rehydrated. */
+  archiveStatus?: string;
+  blobType?: string;
+}
+
+export interface ListPage {
+  entries: BlobEntry[];
+  /** Continuation marker of the next page; undefined when this page is the last. */
+  nextMarker?: string;
+}
+
+export interface BlobSource {
+  /** One page of blobs under `prefix`, in the source's order, with metadata and tags. */
+  listPage(container: string, options: { prefix?: string; marker?: string; pageSize?: number }): Promise<ListPage>;
+  /** Current properties of one blob; undefined when it does not exist. */
+  stat(container: string, name: string): Promise<BlobEntry | undefined>;
+  /**
+   * Bytes [offset, offset + count) of the blob, pinned to `etag`.
+   * Throws SourceChangedError when the blob no longer has that ETag (412),
+   * BlobArchivedError when the blob is in the archive tier (409).
+   */
+  read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable>;
+}
+
+/** Headers and metadata the destination object carries. */
+export interface ObjectHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  contentDisposition?: string;
+  cacheControl?: string;
+  /** User metadata (x-amz-meta-*), names lowercase. */
+  metadata: Record<string, string>;
+  storageClass?: string;
+}
+
+export interface ObjectHead extends ObjectHeaders {
+  size: number;
+  etag: string;
+  lastModified?: string;
+}
+
+export interface UploadedPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+export interface ObjectSink {
+  /** Properties of an object; undefined when it does not exist. */
+  head(bucket: string, key: string): Promise<ObjectHead | undefined>;
+  /** One PUT with Content-MD5 (base64); the server rejects a body that does not match it. */
+  put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>): Promise<{ etag: string }>;
+  createMultipart(bucket: string, key: string, headers: ObjectHeaders): Promise<string>;
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<{ etag: string }>;
+  /** Parts stored so far; undefined when the upload no longer exists. */
+  listParts(bucket: string, key: string, uploadId: string): Promise<UploadedPart[] | undefined>;
+  completeMultipart(bucket: string, key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<{ etag?: string }>;
+  /** Must not fail when the upload is already gone. */
+  abortMultipart(bucket: string, key: string, uploadId: string): Promise<void>;
+  /** Open multipart uploads under a prefix. */
+  listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>>;
+  putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
+  getTags(bucket: string, key: string): Promise<Record<string, string>>;
+}
+
+/** A stored state object with the version needed for conditional writes. */
+export interface StateObject {
+  body: string;
+  etag: string;
+}
+
+/**
+ * Run state in object storage. Conditional writes make races safe:
+ * `ifNoneMatch` creates only when absent, `ifMatch` replaces only that version.
+ * A failed condition throws PreconditionFailedError.
+ */
+export interface StateStore {
+  get(key: string): Promise<StateObject | undefined>;
+  put(key: string, body: string, condition?: { ifNoneMatch?: true; ifMatch?: string }): Promise<{ etag: string }>;
+  delete(key: string): Promise<void>;
+  /** Keys under a prefix, in lexical order, streamed page by page. */
+  list(prefix: string): AsyncIterable<string>;
+}
+
+/** Where messages go: the coordinator's control queue or one of the worker queues. */
+export type QueueTarget = { kind: "control" } | { kind: "worker"; index: number };
+
+export interface MessageBus {
+  /** Number of worker queues (K). */
+  readonly workerQueues: number;
+  /** Sends message bodies (JSON strings, each under 256 KB), batching as the transport allows. */
+  send(target: QueueTarget, bodies: string[]): Promise<void>;
+}

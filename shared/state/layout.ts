@@ -1,0 +1,145 @@
+/**
+ * Where run state lives in the state bucket, and what each object holds.
+ * Everything is under one reserved prefix that is never copied or listed as data.
+ *
+ *   {prefix}runs/{runId}/run.json                    RunRecord (created once, If-None-Match)
+ *   {prefix}runs/{runId}/listing.json                ListingCursor (advanced with If-Match)
+ *   {prefix}runs/{runId}/shards/{shardId}.json       ShardManifest (the shard's blobs)
+ *   {prefix}runs/{runId}/leases/{shardId}.json       ShardLease (one worker at a time)
+ *   {prefix}runs/{runId}/checkpoints/{shardId}.json  ShardCheckpoint (objects done, open uploads)
+ *   {prefix}runs/{runId}/results/{shardId}.json      ShardResult (written once)
+ *   {prefix}runs/{runId}/rejected/{id}.json          a message that could never be processed
+ *   {prefix}runs/{runId}/report.json                 RunReport (written once, If-None-Match)
+ *   {prefix}runs/{runId}/ledger.jsonl                LedgerEntry per line
+ */
+import type { BlobEntry } from "../ports.ts";
+import type { MultipartCheckpoint } from "../copy/types.ts";
+import type { StartRequest } from "../messages.ts";
+
+export class StateLayout {
+  constructor(readonly prefix: string) {}
+  run(runId: string) {
+    const base = `${this.prefix}runs/${runId}/`;
+    return {
+      base,
+      record: `${base}run.json`,
+      listing: `${base}listing.json`,
+      shardsPrefix: `${base}shards/`,
+      shard: (shardId: string) => `${base}shards/${shardId}.json`,
+      lease: (shardId: string) => `${base}leases/${shardId}.json`,
+      checkpoint: (shardId: string) => `${base}checkpoints/${shardId}.json`,
+      resultsPrefix: `${base}results/`,
+      result: (shardId: string) => `${base}results/${shardId}.json`,
+      rejected: (id: string) => `${base}rejected/${id}.json`,
+      report: `${base}report.json`,
+      ledger: `${base}ledger.jsonl`,
+    };
+  }
+  runsPrefix(): string {
+    return `${this.prefix}runs/`;
+  }
+}
+
+/** Shard ids sort in listing order: s-000000, s-000001, ... */
+export function shardId(index: number): string {
+  return `s-${String(index).padStart(6, "0")}`;
+}
+
+export interface RunRecord {
+  runId: string;
+  request: StartRequest;
+  /** Bucket holding this run's state (so workers find it from a message). */
+  stateBucket: string;
+  createdAt: string;
+}
+
+export interface ListingCursor {
+  /** Bumped on each advance; a continue message naming an older seq is a duplicate. */
+  seq: number;
+  /** Marker of the page being consumed ("" = first page). */
+  pageMarker: string;
+  /** Entries of that page already consumed. */
+  skipInPage: number;
+  nextShardIndex: number;
+  done: boolean;
+  /** Totals of what was planned so far. */
+  planned: { objects: number; bytes: number };
+  filteredOut: number;
+  archived: number;
+  startedAt: string;
+  finishedAt?: string;
+  invocations: number;
+}
+
+export interface ShardManifest {
+  runId: string;
+  shardId: string;
+  container: string;
+  bucket: string;
+  /** Destination key of each blob, same order as `blobs`. */
+  keys: string[];
+  blobs: BlobEntry[];
+  bytes: number;
+  /** Queue index the shard was sent to. */
+  queue: number;
+}
+
+export interface ShardLease {
+  owner: string;
+  expiresAt: string;
+}
+
+export interface ObjectOutcome {
+  key: string;
+  source: string;
+  size: number;
+  outcome: "copied" | "skipped" | "failed" | "planned";
+  reason?: string;
+  code?: string;
+  md5?: string;
+  verifiedBy?: string;
+  warnings?: string[];
+  retries?: number;
+}
+
+export interface ShardCheckpoint {
+  runId: string;
+  shardId: string;
+  continuation: number;
+  /** Finished objects by index in the manifest. */
+  done: Record<number, ObjectOutcome>;
+  /** Open multipart uploads by index in the manifest. */
+  uploads: Record<number, MultipartCheckpoint>;
+  updatedAt: string;
+}
+
+export interface ShardResult {
+  runId: string;
+  shardId: string;
+  objects: ObjectOutcome[];
+  startedAt: string;
+  finishedAt: string;
+  invocations: number;
+}
+
+export type LedgerEntry = ObjectOutcome;
+
+export interface RunReport {
+  runId: string;
+  status: "succeeded" | "failed";
+  dryRun: boolean;
+  source: string;
+  destination: string;
+  objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number };
+  bytes: { planned: number; copied: number };
+  failures: Array<{ key: string; reason: string }>;
+  failuresByReason: Record<string, number>;
+  warnings: Array<{ key: string; warning: string }>;
+  retries: number;
+  shards: number;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  throughputBytesPerSecond: number;
+  ledger: string;
+}
