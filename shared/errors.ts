@@ -35,3 +35,27 @@ export class ObjectFailure extends MigrationError {
     this.name = "ObjectFailure";
   }
 }
+
+/** The source blob no longer has the ETag its copy started from (HTTP 412 on If-Match). */
+export class SourceChangedError extends MigrationError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super("source-changed", message, options);
+    this.name = "SourceChangedError";
+  }
+}
+
+/** The source blob is in the archive tier and can not be read until rehydrated. */
+export class BlobArchivedError extends MigrationError {
+  constructor(message = "archived: rehydrate first", options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super("archived", message, options);
+    this.name = "BlobArchivedError";
+  }
+}
+
+/** A conditional write of the state store lost (If-None-Match / If-Match failed). */
+export class PreconditionFailedError extends MigrationError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super("precondition-failed", message, options);
+    this.name = "PreconditionFailedError";
+  }
+}
