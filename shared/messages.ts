@@ -12,6 +12,8 @@ export const MESSAGE_VERSION = 1;
 
 export const RUN_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "run id: 1-100 letters, digits, . _ -");
 const SHARD_ID = z.string().regex(/^[a-z0-9-]{1,64}$/, "shard id");
+/** Bucket holding the run's state: a pointer every message carries, so no handler guesses it. */
+const STATE_BUCKET = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "state bucket name");
 
 export const StartOptions = z.object({
   include: z.array(z.string().min(1).max(1024)).max(100).default([]),
@@ -43,13 +45,14 @@ export const StartRequest = z.object({
 export type StartRequest = z.infer<typeof StartRequest>;
 
 /** Coordinator: go on listing from the recorded cursor. `seq` is the cursor version it expects. */
-export const ContinueListing = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("continue-listing"), runId: RUN_ID, seq: z.number().int().min(0) });
+export const ContinueListing = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("continue-listing"), runId: RUN_ID, stateBucket: STATE_BUCKET, seq: z.number().int().min(0) });
 
 /** Worker: copy (or go on copying) one shard. */
 export const ShardMessage = z.object({
   v: z.literal(MESSAGE_VERSION),
   type: z.literal("shard"),
   runId: RUN_ID,
+  stateBucket: STATE_BUCKET,
   shardId: SHARD_ID,
   /** 0 for the first invocation, +1 for each continuation. */
   continuation: z.number().int().min(0).default(0),
@@ -57,10 +60,10 @@ export const ShardMessage = z.object({
 export type ShardMessage = z.infer<typeof ShardMessage>;
 
 /** Coordinator: a shard has its result in the state store. */
-export const ShardDone = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("shard-done"), runId: RUN_ID, shardId: SHARD_ID });
+export const ShardDone = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("shard-done"), runId: RUN_ID, stateBucket: STATE_BUCKET, shardId: SHARD_ID });
 
 /** Coordinator (schedule trigger): aggregate runs and re-send silent shards. */
-export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("sweep"), runId: RUN_ID.optional() });
+export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("sweep"), runId: RUN_ID.optional(), stateBucket: STATE_BUCKET.optional() });
 
 export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, Sweep]);
 export type ControlMessage = z.infer<typeof ControlMessage>;

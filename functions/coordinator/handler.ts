@@ -1,4 +1,7 @@
-// Placeholder until the coordinator lands: answers 501.
-export async function handle(_event: unknown, _context: unknown) {
-  return { statusCode: 501, body: JSON.stringify({ error: "not implemented" }) };
-}
+// Coordinator function: HTTP start, control-queue trigger, schedule trigger (sweep).
+import { loadConfig } from "../../shared/config.ts";
+import { buildDeps } from "../../shared/runtime/build.ts";
+import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
+import { lazy } from "../lazy.ts";
+
+export const handle = createCoordinatorHandler(lazy(() => buildDeps(loadConfig())));

@@ -1,4 +1,7 @@
-// Placeholder until the worker lands: answers 501.
-export async function handle(_event: unknown, _context: unknown) {
-  return { statusCode: 501, body: JSON.stringify({ error: "not implemented" }) };
-}
+// Worker function: one shard message per invocation (Scaleway queue trigger).
+import { loadConfig } from "../../shared/config.ts";
+import { buildDeps } from "../../shared/runtime/build.ts";
+import { createWorkerHandler } from "../../shared/worker/handler.ts";
+import { lazy } from "../lazy.ts";
+
+export const handle = createWorkerHandler(lazy(() => buildDeps(loadConfig())));

@@ -11,6 +11,7 @@
  *   {prefix}runs/{runId}/rejected/{id}.json          a message that could never be processed
  *   {prefix}runs/{runId}/report.json                 RunReport (written once, If-None-Match)
  *   {prefix}runs/{runId}/ledger.jsonl                LedgerEntry per line
+ *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
@@ -37,6 +38,12 @@ export class StateLayout {
   }
   runsPrefix(): string {
     return `${this.prefix}runs/`;
+  }
+  activePrefix(): string {
+    return `${this.prefix}active/`;
+  }
+  active(runId: string): string {
+    return `${this.prefix}active/${runId}`;
   }
 }
 
@@ -67,6 +74,7 @@ export interface ListingCursor {
   filteredOut: number;
   archived: number;
   startedAt: string;
+  updatedAt: string;
   finishedAt?: string;
   invocations: number;
 }
@@ -82,6 +90,10 @@ export interface ShardManifest {
   bytes: number;
   /** Queue index the shard was sent to. */
   queue: number;
+  /** Listing position right after this shard, and what it consumed: lets a crashed listing adopt the shard as it was cut. */
+  end: { pageMarker: string; skipInPage: number };
+  consumed: { filteredOut: number; archived: number };
+  createdAt: string;
 }
 
 export interface ShardLease {

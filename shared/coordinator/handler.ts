@@ -1,0 +1,58 @@
+/**
+ * The coordinator function: start requests (HTTP or queue), listing
+ * continuations, shard-done messages and the scheduled sweep.
+ */
+import { BadMessageError, MigrationError } from "../errors.ts";
+import { ControlMessage, parseMessage } from "../messages.ts";
+import type { FunctionEvent, FunctionResponse } from "../queue/in-process.ts";
+import { describeError } from "../redact.ts";
+import { invocationDeadline, type Deps } from "../runtime/deps.ts";
+import { eventBody, json } from "../runtime/http.ts";
+import { recordRejected } from "../worker/handler.ts";
+import { aggregate } from "./aggregate.ts";
+import { listStep } from "./listing.ts";
+import { startRun } from "./start.ts";
+import { sweep } from "./sweep.ts";
+
+export function createCoordinatorHandler(getDeps: () => Deps) {
+  return async (event: FunctionEvent, _context?: unknown): Promise<FunctionResponse> => {
+    const deps = getDeps();
+    const raw = eventBody(event);
+    let msg: ControlMessage;
+    try {
+      msg = parseMessage(ControlMessage, raw);
+    } catch (err) {
+      if (err instanceof BadMessageError) {
+        // A bad start request is refused (400) with nothing written; other bad messages are recorded.
+        const isStart = /"type"\s*:\s*"start"/.test(raw);
+        if (!isStart) await recordRejected(deps, raw, err);
+        deps.log.warn("message-rejected", { reason: err.message });
+        return json(isStart ? 400 : 200, { error: err.message });
+      }
+      throw err;
+    }
+    const deadline = invocationDeadline(deps);
+    try {
+      switch (msg.type) {
+        case "start":
+          return json(202, await startRun(deps, msg, deadline.signal));
+        case "continue-listing":
+          return json(200, { outcome: await listStep(deps, msg, deadline.signal) });
+        case "shard-done": {
+          const report = await aggregate(deps, msg.runId, msg.stateBucket);
+          return json(200, { finished: !!report });
+        }
+        case "sweep":
+          return json(200, await sweep(deps, { runId: msg.runId, stateBucket: msg.stateBucket }));
+      }
+    } catch (err) {
+      if (err instanceof MigrationError && (err.code === "run-id-conflict" || err.code === "bad-request")) {
+        return json(409, { error: err.message });
+      }
+      deps.log.error("coordinator-failed", { type: msg.type, runId: "runId" in msg ? msg.runId : undefined, error: describeError(err) });
+      return json(500, { error: describeError(err) });
+    } finally {
+      deadline.dispose();
+    }
+  };
+}

@@ -1,0 +1,69 @@
+import { MigrationError, PreconditionFailedError } from "../errors.ts";
+import { encode, type StartRequest } from "../messages.ts";
+import type { Deps } from "../runtime/deps.ts";
+import { readJson, writeJson } from "../state/json.ts";
+import type { ListingCursor, RunRecord } from "../state/layout.ts";
+import { listStep } from "./listing.ts";
+
+export function stateBucketOf(deps: Deps, request: StartRequest): string {
+  return deps.stateBucket ?? request.destination.bucket;
+}
+
+/** Two requests are the same run when everything but defaults-filled options agree. */
+function sameRequest(a: StartRequest, b: StartRequest): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Creates the run (idempotently: the same run id started twice is one run) and
+ * lists as far as this invocation's deadline allows.
+ */
+export async function startRun(deps: Deps, request: StartRequest, signal: AbortSignal): Promise<{ runId: string; created: boolean }> {
+  if (request.destination.prefix.startsWith(deps.layout.prefix)) {
+    throw new MigrationError("bad-request", `destination prefix may not start with the reserved state prefix ${deps.layout.prefix}`);
+  }
+  const stateBucket = stateBucketOf(deps, request);
+  const store = deps.state(stateBucket);
+  const keys = deps.layout.run(request.runId);
+  const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString() };
+  let created = true;
+  try {
+    await writeJson(store, keys.record, record, { ifNoneMatch: true });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+    created = false;
+    const existing = await readJson<RunRecord>(store, keys.record);
+    if (existing && !sameRequest(existing.value.request, request)) {
+      throw new MigrationError("run-id-conflict", `run id ${request.runId} is already used by a different request (source, destination or options differ)`);
+    }
+  }
+  const cursor: ListingCursor = {
+    seq: 0,
+    pageMarker: "",
+    skipInPage: 0,
+    nextShardIndex: 0,
+    done: false,
+    planned: { objects: 0, bytes: 0 },
+    filteredOut: 0,
+    archived: 0,
+    startedAt: record.createdAt,
+    updatedAt: record.createdAt,
+    invocations: 0,
+  };
+  try {
+    await writeJson(store, keys.listing, cursor, { ifNoneMatch: true });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+  }
+  await store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket }));
+  const current = await readJson<ListingCursor>(store, keys.listing);
+  if (current && !current.value.done) {
+    await listStep(deps, { runId: request.runId, stateBucket, seq: current.value.seq }, signal);
+  }
+  deps.log.info("run-started", { runId: request.runId, created });
+  return { runId: request.runId, created };
+}
+
+export function continueMessage(runId: string, stateBucket: string, seq: number): string {
+  return encode({ v: 1, type: "continue-listing", runId, stateBucket, seq });
+}

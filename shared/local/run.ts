@@ -1,0 +1,169 @@
+/**
+ * `migrate run`: the deployed coordinator and worker handlers, run in this
+ * process. Messages go through an in-process queue with Scaleway's trigger
+ * semantics, or through a real SQS queue polled the way the trigger does.
+ */
+import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { AppConfig } from "../config.ts";
+import { createS3Client, createSqsClient } from "../clients.ts";
+import { ConfigError, MigrationError } from "../errors.ts";
+import { encode, type StartRequest } from "../messages.ts";
+import type { Logger } from "../logger.ts";
+import { silentLogger } from "../logger.ts";
+import { buildDeps } from "../runtime/build.ts";
+import type { Deps } from "../runtime/deps.ts";
+import { createCoordinatorHandler } from "../coordinator/handler.ts";
+import { createWorkerHandler } from "../worker/handler.ts";
+import { InProcessBus, queueEvent, type FunctionHandler } from "../queue/in-process.ts";
+import { QueuePoller, SqsMessageBus } from "../queue/sqs.ts";
+import { aggregate } from "../coordinator/aggregate.ts";
+import { sweep } from "../coordinator/sweep.ts";
+import type { RunReport } from "../state/layout.ts";
+import type { ProgressEvent } from "../copy/types.ts";
+import { describeError } from "../redact.ts";
+
+export interface LocalRunOptions {
+  config: AppConfig;
+  request: StartRequest;
+  queue?: "memory" | "sqs";
+  workerQueues?: number;
+  log?: Logger;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Called once the run exists, with the deps (status polling by the CLI). */
+  onStarted?: (deps: Deps, stateBucket: string) => void;
+  /** Test hook: transform deliveries of the in-process queue (duplicates, reordering). */
+  deliveryFilter?: InProcessBus["deliveryFilter"];
+}
+
+async function ensureBucket(config: AppConfig, bucket: string): Promise<void> {
+  const s3 = createS3Client(config.s3);
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return;
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 403) throw new ConfigError(`access to bucket ${bucket} is denied: check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
+    if (status !== 404) throw new MigrationError("destination-unreachable", `bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
+  }
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") {
+      throw new MigrationError("destination-unreachable", `bucket ${bucket} does not exist and could not be created: ${describeError(err)}`);
+    }
+  } finally {
+    s3.destroy();
+  }
+}
+
+interface Transport {
+  bus: InProcessBus | SqsMessageBus;
+  attach(handlers: { coordinator: FunctionHandler; worker: FunctionHandler }): void;
+  drained(): Promise<void>;
+  deadLetters(): string[];
+  close(): Promise<void>;
+}
+
+function memoryTransport(options: LocalRunOptions): Transport {
+  const bus = new InProcessBus({ workerQueues: options.workerQueues ?? 2 });
+  bus.deliveryFilter = options.deliveryFilter;
+  return {
+    bus,
+    attach: (h) => bus.attach(h),
+    drained: () => bus.drained(),
+    deadLetters: () => bus.deadLetters.map((d) => `${d.queue}: ${d.lastStatus}`),
+    close: async () => bus.stop(),
+  };
+}
+
+async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
+  const q = options.config.queue;
+  if (!q.sqs) throw new ConfigError("--queue sqs needs SQS_ENDPOINT, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
+  const sqs: SQSClient = createSqsClient(q.sqs);
+  let control = q.controlQueueUrl;
+  let workers = q.workerQueueUrls;
+  const created: string[] = [];
+  if (!control || workers.length === 0) {
+    // Queues of this run only, removed at the end.
+    const base = `migrate-${options.request.runId}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 60);
+    const make = async (name: string) => {
+      const r = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: "120", MessageRetentionPeriod: "86400" } }));
+      created.push(r.QueueUrl!);
+      return r.QueueUrl!;
+    };
+    control = await make(`${base}-control`);
+    workers = [];
+    for (let i = 0; i < (options.workerQueues ?? 2); i++) workers.push(await make(`${base}-worker-${i}`));
+  }
+  const bus = new SqsMessageBus(sqs, { control, workers });
+  const pollers: QueuePoller[] = [];
+  const depth = async (url: string) => {
+    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
+    return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  };
+  return {
+    bus,
+    attach: (h) => {
+      pollers.push(new QueuePoller(sqs, control!, h.coordinator, { waitSeconds: 1 }));
+      for (const w of workers) pollers.push(new QueuePoller(sqs, w, h.worker, { waitSeconds: 1 }));
+      for (const p of pollers) p.start();
+    },
+    drained: async () => {
+      for (let quiet = 0; quiet < 2; ) {
+        await new Promise((r) => setTimeout(r, 300));
+        const busy = pollers.some((p) => p.busy);
+        const depths = await Promise.all([control!, ...workers].map(depth));
+        quiet = !busy && depths.every((d) => d === 0) ? quiet + 1 : 0;
+      }
+    },
+    deadLetters: () => [],
+    close: async () => {
+      await Promise.all(pollers.map((p) => p.stop()));
+      for (const url of created) await sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => undefined);
+      sqs.destroy();
+    },
+  };
+}
+
+/** Runs a migration to its report. Throws ConfigError (exit 2) for a refused request. */
+export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
+  const { config, request } = options;
+  const stateBucket = config.stateBucket ?? request.destination.bucket;
+  await ensureBucket(config, request.destination.bucket);
+  if (stateBucket !== request.destination.bucket) await ensureBucket(config, stateBucket);
+  const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
+  const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });
+  deps.onProgress = options.onProgress;
+  const coordinator = createCoordinatorHandler(() => deps);
+  const worker = createWorkerHandler(() => deps, { takeOverForeignLeases: true });
+  try {
+    const existing = await aggregate(deps, request.runId, stateBucket).catch(() => undefined);
+    if (existing) return existing;
+    transport.attach({ coordinator, worker });
+    const res = await coordinator(queueEvent(encode(request)), {});
+    if (res.statusCode === 400 || res.statusCode === 409) {
+      throw new ConfigError(JSON.parse(res.body ?? "{}").error ?? `start refused (${res.statusCode})`);
+    }
+    if (res.statusCode >= 300) throw new MigrationError("start-failed", `the coordinator could not start the run: ${JSON.parse(res.body ?? "{}").error ?? res.statusCode}`);
+    options.onStarted?.(deps, stateBucket);
+    for (let round = 0; ; round++) {
+      await transport.drained();
+      const report = await aggregate(deps, request.runId, stateBucket);
+      if (report) return report;
+      // Nothing in flight and no report: finish what a lost message or an earlier process left.
+      const swept = await sweep(deps, { runId: request.runId, stateBucket }, { everythingSilent: true });
+      if (swept.finished) {
+        const r = await aggregate(deps, request.runId, stateBucket);
+        if (r) return r;
+      }
+      if (swept.resentShards + swept.resentListings === 0 || round > 20) {
+        const dead = transport.deadLetters();
+        throw new MigrationError("run-stalled", `run ${request.runId} stalled with no work in flight${dead.length ? `; failed deliveries: ${dead.slice(0, 5).join("; ")}` : ""}`);
+      }
+    }
+  } finally {
+    await transport.close();
+  }
+}

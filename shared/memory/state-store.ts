@@ -1,0 +1,33 @@
+import { createHash } from "node:crypto";
+import { PreconditionFailedError } from "../errors.ts";
+import type { StateObject, StateStore } from "../ports.ts";
+import { redact } from "../redact.ts";
+
+/** In-memory StateStore with the same conditional-write semantics as the S3 one. */
+export class MemoryStateStore implements StateStore {
+  readonly objects = new Map<string, StateObject>();
+  writes = 0;
+
+  async get(key: string): Promise<StateObject | undefined> {
+    const o = this.objects.get(key);
+    return o ? { ...o } : undefined;
+  }
+
+  async put(key: string, body: string, condition: { ifNoneMatch?: true; ifMatch?: string } = {}): Promise<{ etag: string }> {
+    const current = this.objects.get(key);
+    if (condition.ifNoneMatch && current) throw new PreconditionFailedError(`conditional write of ${key} lost`);
+    if (condition.ifMatch !== undefined && current?.etag !== condition.ifMatch) throw new PreconditionFailedError(`conditional write of ${key} lost`);
+    const safe = redact(body);
+    const etag = `"${createHash("md5").update(safe).update(String(++this.writes)).digest("hex")}"`;
+    this.objects.set(key, { body: safe, etag });
+    return { etag };
+  }
+
+  async delete(key: string): Promise<void> {
+    this.objects.delete(key);
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    for (const k of [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort()) yield k;
+  }
+}

@@ -1,0 +1,45 @@
+/** Builds the real dependencies from configuration: Azure source, Scaleway S3 sink and state, SQS bus. */
+import type { AppConfig } from "../config.ts";
+import { createBlobServiceClient, createS3Client, createSqsClient } from "../clients.ts";
+import { AzureBlobSource } from "../azure/blob-source.ts";
+import { S3ObjectSink } from "../scaleway/object-sink.ts";
+import { S3StateStore } from "../scaleway/state-store.ts";
+import { SqsMessageBus } from "../queue/sqs.ts";
+import { ByteBudget } from "../copy/memory-budget.ts";
+import { StateLayout } from "../state/layout.ts";
+import { jsonLogger, type Logger } from "../logger.ts";
+import type { MessageBus, StateStore } from "../ports.ts";
+import type { Deps } from "./deps.ts";
+import { ConfigError } from "../errors.ts";
+
+export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?: Logger } = {}): Deps {
+  const s3 = createS3Client(config.s3);
+  const stores = new Map<string, StateStore>();
+  let bus = overrides.bus;
+  if (!bus) {
+    const { sqs, workerQueueUrls, controlQueueUrl } = config.queue;
+    if (!sqs || workerQueueUrls.length === 0 || !controlQueueUrl) {
+      throw new ConfigError("WORKER_QUEUE_URLS, CONTROL_QUEUE_URL, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY must be set for deployed functions");
+    }
+    bus = new SqsMessageBus(createSqsClient(sqs), { control: controlQueueUrl, workers: workerQueueUrls });
+  }
+  return {
+    source: new AzureBlobSource(createBlobServiceClient(config.azure)),
+    sink: new S3ObjectSink(s3),
+    state: (bucket) => {
+      let s = stores.get(bucket);
+      if (!s) stores.set(bucket, (s = new S3StateStore(s3, bucket)));
+      return s;
+    },
+    bus,
+    log: overrides.log ?? jsonLogger(),
+    memory: new ByteBudget(config.tuning.memoryBudget),
+    tuning: config.tuning,
+    layout: new StateLayout(config.statePrefix),
+    stateBucket: config.stateBucket,
+    functionTimeoutMs: config.functionTimeoutMs,
+    deadlineMarginMs: config.deadlineMarginMs,
+    leaseMs: config.functionTimeoutMs + config.deadlineMarginMs,
+    now: () => Date.now(),
+  };
+}

@@ -1,0 +1,109 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { PreconditionFailedError } from "../errors.ts";
+import type { StateObject, StateStore } from "../ports.ts";
+import { redact } from "../redact.ts";
+import { withRetry } from "../retry.ts";
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function isPreconditionFailure(err: unknown): boolean {
+  const name = (err as Error)?.name;
+  const status = statusOf(err);
+  // 409 ConditionalRequestConflict: a concurrent conditional write won the race.
+  return status === 412 || name === "PreconditionFailed" || status === 409 && name === "ConditionalRequestConflict";
+}
+
+/**
+ * Run state as small JSON objects in a bucket. Conditional writes (If-None-Match: *,
+ * If-Match: etag) are enforced by the server: Scaleway documents them, Ceph RGW
+ * implements them.
+ */
+export class S3StateStore implements StateStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly attempts = 6,
+  ) {}
+
+  async get(key: string): Promise<StateObject | undefined> {
+    return withRetry(
+      async () => {
+        try {
+          const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          const body = await res.Body!.transformToString("utf8");
+          return { body, etag: res.ETag ?? "" };
+        } catch (err) {
+          if ((err as Error).name === "NoSuchKey" || statusOf(err) === 404) return undefined;
+          throw err;
+        }
+      },
+      { attempts: this.attempts },
+    );
+  }
+
+  async put(key: string, body: string, condition: { ifNoneMatch?: true; ifMatch?: string } = {}): Promise<{ etag: string }> {
+    const safe = redact(body);
+    if (condition.ifMatch !== undefined) {
+      // Ceph RGW only matches an unquoted ETag in If-Match on PUT, while others expect
+      // the quoted form: try one, and on 412 the other when the stored ETag is the one we hold.
+      const bare = condition.ifMatch.replace(/"/g, "");
+      try {
+        return await this.putOnce(key, safe, { ifMatch: bare });
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        const current = await this.get(key);
+        if (current?.etag.replace(/"/g, "") !== bare) throw err;
+        return this.putOnce(key, safe, { ifMatch: `"${bare}"` });
+      }
+    }
+    return this.putOnce(key, safe, condition);
+  }
+
+  private async putOnce(key: string, safe: string, condition: { ifNoneMatch?: true; ifMatch?: string }): Promise<{ etag: string }> {
+    return withRetry(
+      async () => {
+        try {
+          const res = await this.s3.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: key,
+              Body: safe,
+              ContentType: key.endsWith(".jsonl") ? "application/x-ndjson" : "application/json",
+              IfNoneMatch: condition.ifNoneMatch ? "*" : undefined,
+              IfMatch: condition.ifMatch,
+            }),
+          );
+          return { etag: res.ETag ?? "" };
+        } catch (err) {
+          if (isPreconditionFailure(err)) throw new PreconditionFailedError(`conditional write of ${key} lost`, { cause: err });
+          throw err;
+        }
+      },
+      { attempts: this.attempts },
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    await withRetry(() => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), { attempts: this.attempts });
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    let token: string | undefined;
+    do {
+      const page = await withRetry(
+        () => this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 })),
+        { attempts: this.attempts },
+      );
+      for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+}

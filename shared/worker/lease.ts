@@ -1,0 +1,63 @@
+/**
+ * One worker at a time on a shard. The lease is a state object written with
+ * If-None-Match (new) or If-Match (take-over of an expired lease, renewal), so
+ * two invocations on the same shard never both copy it.
+ */
+import { PreconditionFailedError } from "../errors.ts";
+import type { StateStore } from "../ports.ts";
+import { readJson, writeJson } from "../state/json.ts";
+import type { ShardLease } from "../state/layout.ts";
+
+export class Lease {
+  private etag?: string;
+  constructor(
+    private readonly store: StateStore,
+    private readonly key: string,
+    private readonly owner: string,
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  private body(): ShardLease {
+    return { owner: this.owner, expiresAt: new Date(this.now() + this.ttlMs).toISOString() };
+  }
+
+  /**
+   * True when this owner now holds the lease. `takeOverFrom(owner)` lets a caller
+   * take a live lease it knows is dead (a local run resuming after its process was killed).
+   */
+  async acquire(options: { takeOverFrom?: (owner: string) => boolean } = {}): Promise<boolean> {
+    try {
+      const current = await readJson<ShardLease>(this.store, this.key);
+      if (!current) {
+        this.etag = (await writeJson(this.store, this.key, this.body(), { ifNoneMatch: true })).etag;
+        return true;
+      }
+      const expired = Date.parse(current.value.expiresAt) < this.now();
+      if (!expired && current.value.owner !== this.owner && !options.takeOverFrom?.(current.value.owner)) return false;
+      this.etag = (await writeJson(this.store, this.key, this.body(), { ifMatch: current.etag })).etag;
+      return true;
+    } catch (err) {
+      if (err instanceof PreconditionFailedError) return false;
+      throw err;
+    }
+  }
+
+  /** Extends the lease; false when another owner took it (then stop working). */
+  async renew(): Promise<boolean> {
+    if (!this.etag) return false;
+    try {
+      this.etag = (await writeJson(this.store, this.key, this.body(), { ifMatch: this.etag })).etag;
+      return true;
+    } catch (err) {
+      if (err instanceof PreconditionFailedError) return false;
+      throw err;
+    }
+  }
+
+  async release(): Promise<void> {
+    if (!this.etag) return;
+    await this.store.delete(this.key).catch(() => undefined);
+    this.etag = undefined;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Copies one shard under at-least-once delivery. A result already written means
+ * the shard is done (re-announce it); a live lease held by another invocation
+ * means someone is on it (leave it). Otherwise copy what the checkpoint says is
+ * left, save the checkpoint as objects finish and parts land, and before the
+ * deadline hand the rest to a continuation message.
+ */
+import pLimit from "p-limit";
+import { randomUUID } from "node:crypto";
+import { BadMessageError, PreconditionFailedError } from "../errors.ts";
+import { encode, type ShardMessage } from "../messages.ts";
+import type { Deps } from "../runtime/deps.ts";
+import { invocationDeadline } from "../runtime/deps.ts";
+import { readJson, writeJson } from "../state/json.ts";
+import type { ObjectOutcome, RunRecord, ShardCheckpoint, ShardManifest, ShardResult } from "../state/layout.ts";
+import { copyObject } from "../copy/copy-object.ts";
+import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
+import { Lease } from "./lease.ts";
+
+export type ShardOutcome = "done" | "continued" | "already-done" | "busy";
+
+function toOutcome(source: string, r: Exclude<CopyResult, { outcome: "interrupted" }>): ObjectOutcome {
+  switch (r.outcome) {
+    case "copied":
+      return { key: r.key, source, size: r.size, outcome: "copied", md5: r.md5, verifiedBy: r.verifiedBy, warnings: r.warnings.length ? r.warnings : undefined, retries: r.retries || undefined };
+    case "skipped":
+      return { key: r.key, source, size: r.size, outcome: "skipped", reason: r.reason, md5: r.md5 };
+    case "failed":
+      return { key: r.key, source, size: r.size, outcome: "failed", code: r.code, reason: r.reason, retries: r.retries || undefined };
+  }
+}
+
+/** Identifies this process in lease owners: `${PROCESS_ID}/${invocation}`. */
+export const PROCESS_ID = randomUUID().slice(0, 8);
+
+export interface ShardOptions {
+  /** Take over live leases held by other processes (a local run resuming after a crash). */
+  takeOverForeignLeases?: boolean;
+}
+
+export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOptions = {}): Promise<ShardOutcome> {
+  const startedAt = deps.now();
+  const store = deps.state(msg.stateBucket);
+  const keys = deps.layout.run(msg.runId);
+  const shardDone = () => deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "shard-done", runId: msg.runId, stateBucket: msg.stateBucket, shardId: msg.shardId })]);
+
+  if (await store.get(keys.result(msg.shardId))) {
+    await shardDone();
+    return "already-done";
+  }
+  const run = await readJson<RunRecord>(store, keys.record);
+  if (!run) throw new BadMessageError(`run ${msg.runId} does not exist in bucket ${msg.stateBucket}`, { context: { runId: msg.runId } });
+  const manifest = (await readJson<ShardManifest>(store, keys.shard(msg.shardId)))?.value;
+  if (!manifest) throw new BadMessageError(`shard ${msg.shardId} of run ${msg.runId} has no manifest`, { context: { runId: msg.runId } });
+
+  const owner = `${PROCESS_ID}/${randomUUID().slice(0, 8)}`;
+  const lease = new Lease(store, keys.lease(msg.shardId), owner, deps.functionTimeoutMs + deps.deadlineMarginMs, deps.now);
+  const foreign = (o: string) => !!options.takeOverForeignLeases && !o.startsWith(`${PROCESS_ID}/`);
+  if (!(await lease.acquire({ takeOverFrom: foreign }))) {
+    deps.log.info("shard-busy", { runId: msg.runId, shardId: msg.shardId });
+    return "busy";
+  }
+
+  const loaded = await readJson<ShardCheckpoint>(store, keys.checkpoint(msg.shardId));
+  const checkpoint: ShardCheckpoint = loaded?.value ?? { runId: msg.runId, shardId: msg.shardId, continuation: 0, done: {}, uploads: {}, updatedAt: "" };
+  checkpoint.continuation = msg.continuation;
+
+  // Checkpoint writes are serialised and coalesced: at most one in flight, one queued.
+  let saving: Promise<void> = Promise.resolve();
+  let dirty = false;
+  let lastSave = 0;
+  const save = (force = false): Promise<void> => {
+    dirty = true;
+    if (!force && deps.now() - lastSave < 1000) return saving;
+    saving = saving.then(async () => {
+      if (!dirty) return;
+      dirty = false;
+      lastSave = deps.now();
+      checkpoint.updatedAt = new Date(lastSave).toISOString();
+      await writeJson(store, keys.checkpoint(msg.shardId), checkpoint);
+      if (!(await lease.renew())) throw new PreconditionFailedError(`lease of shard ${msg.shardId} was taken over`);
+    });
+    return saving;
+  };
+
+  const deadline = invocationDeadline(deps, startedAt);
+  const force = run.value.request.options.force;
+  const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
+  const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
+  let interrupted = false;
+  try {
+    await Promise.all(
+      pending.map((i) =>
+        limit(async () => {
+          if (deadline.signal.aborted) {
+            interrupted = true;
+            return;
+          }
+          const blob = manifest.blobs[i]!;
+          const key = manifest.keys[i]!;
+          const t0 = deps.now();
+          const result = await copyObject(
+            deps.source,
+            deps.sink,
+            { container: manifest.container, blob, bucket: manifest.bucket, key },
+            {
+              tuning: deps.tuning,
+              signal: deadline.signal,
+              checkpoint: checkpoint.uploads[i],
+              onCheckpoint: async (cp: MultipartCheckpoint) => {
+                checkpoint.uploads[i] = cp;
+                await save();
+              },
+              onProgress: deps.onProgress,
+              storageClassMap: deps.storageClassMap,
+              force,
+              memory: deps.memory,
+            },
+          );
+          if (result.outcome === "interrupted") {
+            interrupted = true;
+            if (result.checkpoint) checkpoint.uploads[i] = result.checkpoint;
+            else delete checkpoint.uploads[i];
+            return;
+          }
+          checkpoint.done[i] = toOutcome(blob.name, result);
+          delete checkpoint.uploads[i];
+          deps.log.info("object", {
+            runId: msg.runId,
+            shardId: msg.shardId,
+            key,
+            outcome: result.outcome,
+            bytes: result.size,
+            durationMs: deps.now() - t0,
+            ...(result.outcome === "failed" ? { code: result.code, reason: result.reason } : {}),
+          });
+          await save();
+        }),
+      ),
+    );
+    await save(true);
+  } finally {
+    deadline.dispose();
+  }
+
+  const remaining = manifest.blobs.length - Object.keys(checkpoint.done).length;
+  if (interrupted || remaining > 0) {
+    await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode({ ...msg, continuation: msg.continuation + 1 })]);
+    await lease.release();
+    deps.log.info("shard-continued", { runId: msg.runId, shardId: msg.shardId, remaining, continuation: msg.continuation + 1 });
+    return "continued";
+  }
+  const result: ShardResult = {
+    runId: msg.runId,
+    shardId: msg.shardId,
+    objects: manifest.blobs.map((_, i) => checkpoint.done[i]!),
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(deps.now()).toISOString(),
+    invocations: msg.continuation + 1,
+  };
+  try {
+    await writeJson(store, keys.result(msg.shardId), result, { ifNoneMatch: true });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+  }
+  await shardDone();
+  await lease.release();
+  deps.log.info("shard-done", {
+    runId: msg.runId,
+    shardId: msg.shardId,
+    objects: result.objects.length,
+    failed: result.objects.filter((o) => o.outcome === "failed").length,
+    durationMs: deps.now() - startedAt,
+  });
+  return "done";
+}
