@@ -1,0 +1,135 @@
+/**
+ * BlobSource on @azure/storage-blob. Listing asks for metadata and tags so no
+ * blob needs its own HEAD; reads are pinned to the listed ETag with If-Match so
+ * a blob changed mid-copy fails cleanly instead of producing a mixed object.
+ */
+import { Readable } from "node:stream";
+import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
+import type { BlobEntry, BlobSource, ListPage } from "../ports.ts";
+import { BlobArchivedError, SourceChangedError } from "../errors.ts";
+import { describeError } from "../redact.ts";
+import { AZURE_LIMITS } from "../limits.ts";
+
+interface AzureErrorLike {
+  statusCode?: number;
+  code?: string;
+  details?: { errorCode?: string };
+}
+
+function azureCode(err: unknown): { status?: number; code?: string } {
+  const e = (err ?? {}) as AzureErrorLike;
+  return { status: e.statusCode, code: e.code ?? e.details?.errorCode };
+}
+
+/** Turns the two errors the engine must recognise into their own types; others pass through. */
+function mapReadError(err: unknown, name: string, etag: string): unknown {
+  const { status, code } = azureCode(err);
+  if (status === 412 || code === "ConditionNotMet") {
+    return new SourceChangedError(`blob "${name}" changed since it was listed (ETag ${etag} no longer matches)`, { cause: err });
+  }
+  if (code === "BlobArchived" || (status === 409 && /archiv/i.test(describeError(err)))) {
+    return new BlobArchivedError("archived: rehydrate first", { cause: err });
+  }
+  return err;
+}
+
+const hex = (md5?: Uint8Array) => (md5 && md5.length > 0 ? Buffer.from(md5).toString("hex") : undefined);
+
+function fromProperties(
+  name: string,
+  p: {
+    contentLength?: number;
+    etag?: string;
+    lastModified?: Date;
+    contentMD5?: Uint8Array;
+    contentType?: string;
+    contentEncoding?: string;
+    contentLanguage?: string;
+    contentDisposition?: string;
+    cacheControl?: string;
+    accessTier?: string;
+    archiveStatus?: string;
+    blobType?: string;
+  },
+  metadata: Record<string, string> | undefined,
+  tags: Record<string, string> | undefined,
+): BlobEntry {
+  const entry: BlobEntry = {
+    name,
+    size: p.contentLength ?? 0,
+    etag: p.etag ?? "",
+    lastModified: (p.lastModified ?? new Date(0)).toISOString(),
+    metadata: { ...(metadata ?? {}) },
+    tags: { ...(tags ?? {}) },
+  };
+  const optional: Partial<BlobEntry> = {
+    contentMd5: hex(p.contentMD5),
+    contentType: p.contentType,
+    contentEncoding: p.contentEncoding,
+    contentLanguage: p.contentLanguage,
+    contentDisposition: p.contentDisposition,
+    cacheControl: p.cacheControl,
+    accessTier: p.accessTier,
+    archiveStatus: p.archiveStatus,
+    blobType: p.blobType,
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined && v !== "") (entry as unknown as Record<string, unknown>)[k] = v;
+  return entry;
+}
+
+export function blobItemToEntry(item: BlobItem): BlobEntry {
+  return fromProperties(item.name, item.properties, item.metadata, item.tags);
+}
+
+export class AzureBlobSource implements BlobSource {
+  constructor(private readonly service: BlobServiceClient) {}
+
+  async listPage(container: string, options: { prefix?: string; marker?: string; pageSize?: number }): Promise<ListPage> {
+    const pages = this.service
+      .getContainerClient(container)
+      .listBlobsFlat({ prefix: options.prefix || undefined, includeMetadata: true, includeTags: true })
+      .byPage({ maxPageSize: Math.min(options.pageSize ?? AZURE_LIMITS.listPageSize, AZURE_LIMITS.listPageSize), continuationToken: options.marker || undefined });
+    const { value, done } = await pages.next();
+    if (done || !value) return { entries: [] };
+    return {
+      entries: value.segment.blobItems.map(blobItemToEntry),
+      nextMarker: value.continuationToken ? value.continuationToken : undefined,
+    };
+  }
+
+  async stat(container: string, name: string): Promise<BlobEntry | undefined> {
+    const blob = this.service.getContainerClient(container).getBlobClient(name);
+    let props: BlobGetPropertiesResponse;
+    try {
+      props = await blob.getProperties();
+    } catch (err) {
+      if (azureCode(err).status === 404) return undefined;
+      throw err;
+    }
+    // Tags need their own request; skip it when the properties say there are none.
+    let tags: Record<string, string> | undefined;
+    if (props.tagCount === undefined || props.tagCount > 0) {
+      tags = (await blob.getTags({ conditions: { ifMatch: props.etag } }).catch((err) => {
+        throw mapReadError(err, name, props.etag ?? "");
+      })).tags;
+    }
+    return fromProperties(name, props, props.metadata, tags);
+  }
+
+  async read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable> {
+    // Azure reads "count 0" as "to the end": an empty range of a non-empty blob must not go to the server.
+    if (range.count === 0 && range.offset > 0) return Readable.from([]);
+    const blob = this.service.getContainerClient(container).getBlobClient(name);
+    try {
+      const res = await blob.download(range.offset, range.count === 0 ? undefined : range.count, {
+        conditions: { ifMatch: etag },
+        abortSignal: signal,
+      });
+      const body = res.readableStreamBody;
+      if (!body) return Readable.from([]);
+      return body as Readable;
+    } catch (err) {
+      throw mapReadError(err, name, etag);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The copy engine: one blob to one key, verified. Knows only the ports.
+ * Never throws for a problem of the object itself (it returns "failed" with a
+ * code and a safe reason); throws only for programming errors.
+ */
+import type { BlobEntry, BlobSource, ObjectHead, ObjectSink } from "../ports.ts";
+import type { CopyOptions, CopyResult, CopyTask } from "./types.ts";
+import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
+import { copySmall } from "./small-copy.ts";
+import { copyMultipart } from "./multipart-copy.ts";
+import { MARKERS, hexToBase64 } from "./metadata.ts";
+
+export const ARCHIVED_REASON = "archived: rehydrate first";
+
+/** Archive-tier blobs (and those still being rehydrated) can not be read: never start on them. */
+export function isArchived(blob: BlobEntry): boolean {
+  return blob.accessTier?.toLowerCase() === "archive" || (blob.archiveStatus !== undefined && blob.archiveStatus !== "");
+}
+
+/**
+ * The destination already holds this version of the blob: same size, and our
+ * marker of the source ETag, or an MD5 marker equal to the source's Content-MD5
+ * (rclone writes the same md5chksum, so its copies are recognised too).
+ */
+export function isUnchanged(blob: BlobEntry, head: ObjectHead): string | undefined {
+  if (head.size !== blob.size) return undefined;
+  if (head.metadata[MARKERS.sourceEtag] === blob.etag) return "same size and source ETag";
+  if (blob.contentMd5 && head.metadata[MARKERS.md5] === hexToBase64(blob.contentMd5)) return "same size and MD5";
+  return undefined;
+}
+
+function assertUsable(task: CopyTask, options: CopyOptions): void {
+  if (!task?.blob || !task.container || !task.bucket || typeof task.key !== "string" || task.key === "") {
+    throw new TypeError("copyObject: task needs container, blob, bucket and a non-empty key");
+  }
+  if (!options?.tuning) throw new TypeError("copyObject: options.tuning is required");
+}
+
+/** Errors that mean our code is wrong, not the object: they must surface. */
+function isProgrammingError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError;
+}
+
+export async function copyObject(source: BlobSource, sink: ObjectSink, task: CopyTask, options: CopyOptions): Promise<CopyResult> {
+  assertUsable(task, options);
+  const run = new CopyRun(source, sink, task, options);
+  run.emit({ type: "object-start", key: task.key, size: task.blob.size });
+  let result: CopyResult;
+  try {
+    result = await execute(run);
+  } catch (err) {
+    if (isProgrammingError(err)) throw err;
+    result = run.failed(failureCode(err), reasonOf(err));
+  }
+  run.emit({ type: "object-end", key: task.key, outcome: result.outcome });
+  return result;
+}
+
+async function execute(run: CopyRun): Promise<CopyResult> {
+  const { task, options } = run;
+  let blob = task.blob;
+  if (isArchived(blob)) return run.failed("archived", ARCHIVED_REASON);
+  if (options.signal?.aborted) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
+
+  if (!options.force) {
+    const head = await run.step("HeadObject", () => run.sink.head(task.bucket, task.key));
+    const why = head && isUnchanged(blob, head);
+    if (why) {
+      // The checkpoint of an older attempt is obsolete: leave no upload behind.
+      if (options.checkpoint) await run.abortUpload(options.checkpoint.key, options.checkpoint.uploadId);
+      return { outcome: "skipped", key: task.key, size: blob.size, reason: `unchanged: ${why}`, md5: blob.contentMd5 };
+    }
+  }
+
+  // At most one restart after the source changed mid-copy: a blob rewritten
+  // continuously is reported rather than chased.
+  for (let round = 0; ; round++) {
+    try {
+      if (blob.size < options.tuning.multipartThreshold) {
+        if (round === 0 && options.checkpoint) await run.abortUpload(options.checkpoint.key, options.checkpoint.uploadId);
+        return await copySmall(run, blob);
+      }
+      return await copyMultipart(run, blob, round === 0 ? options.checkpoint : undefined);
+    } catch (err) {
+      if (errorClassOf(err) !== "source-changed") throw err;
+      if (round > 0) return run.failed("source-changed", `the blob changed again while being copied: ${reasonOf(err)}`, blob.size);
+      const fresh = await run.step("stat", () => run.source.stat(task.container, blob.name));
+      if (!fresh) return run.failed("source-changed", "the blob was deleted while being copied", blob.size);
+      if (isArchived(fresh)) return run.failed("archived", ARCHIVED_REASON, fresh.size);
+      blob = fresh;
+      run.emit({ type: "object-start", key: task.key, size: blob.size });
+    }
+  }
+}

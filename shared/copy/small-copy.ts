@@ -1,0 +1,48 @@
+/** Objects below the multipart threshold: one read, one PUT with Content-MD5. */
+import { createHash } from "node:crypto";
+import type { BlobEntry } from "../ports.ts";
+import type { CopyResult } from "./types.ts";
+import { ObjectFailure } from "../errors.ts";
+import type { CopyRun } from "./copy-run.ts";
+import { mapBlobToObject } from "./metadata.ts";
+import { readRange } from "./read-range.ts";
+import { verifyDestination } from "./verify.ts";
+
+export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResult> {
+  const { container, bucket, key } = run.task;
+  await run.memory.acquire(blob.size);
+  let md5Hex: string;
+  let mapped;
+  let putEtag: string;
+  try {
+    const body = await run.step("read", () => readRange(run.source, container, blob.name, blob.etag, 0, blob.size));
+    const digest = createHash("md5").update(body).digest();
+    md5Hex = digest.toString("hex");
+    if (blob.contentMd5 && blob.contentMd5 !== md5Hex) {
+      throw new ObjectFailure("md5-mismatch", `bytes read have MD5 ${md5Hex}, the source's Content-MD5 is ${blob.contentMd5}`);
+    }
+    // Our own MD5 is known before the PUT, so md5chksum is always set for small objects.
+    mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, md5Base64: digest.toString("base64") });
+    const tags = Object.keys(mapped.tags).length > 0 ? mapped.tags : undefined;
+    // Tags ride on the PUT (x-amz-tagging): the object is never visible without them.
+    putEtag = (await run.step("PutObject", () => run.sink.put(bucket, key, body, digest.toString("base64"), mapped!.headers, tags))).etag;
+  } finally {
+    run.memory.release(blob.size);
+  }
+  if (putEtag && putEtag !== md5Hex) {
+    throw new ObjectFailure("verify-failed", `PutObject answered ETag ${putEtag}, we sent MD5 ${md5Hex}`);
+  }
+  run.emit({ type: "bytes", key, bytes: blob.size });
+  const { head, warnings } = await verifyDestination(run, { size: blob.size, etag: md5Hex, mapped });
+  return {
+    outcome: "copied",
+    key,
+    size: blob.size,
+    md5: md5Hex,
+    verifiedBy: blob.contentMd5 ? "md5+source-md5+size" : "md5+size",
+    etag: head.etag,
+    parts: 1,
+    retries: run.retries,
+    warnings: [...mapped.warnings, ...warnings],
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * The one place that decides what an error means for Azure, S3 and the network,
+ * and the one retry loop built on that decision. Coordinator, worker and copy
+ * engine all use these two, so a throttled request is treated the same way
+ * wherever it happens.
+ */
+import { BlobArchivedError, PreconditionFailedError, SourceChangedError } from "./errors.ts";
+
+/**
+ * - retryable: throttling, server-side hiccups, timeouts, resets; try again later.
+ * - permanent: trying again gives the same answer (403, InvalidPart, bad request...).
+ * - source-changed: the blob no longer has the version the copy was pinned to (412).
+ * - archived: the blob is in the archive tier; it must be rehydrated first.
+ * - gone: the thing addressed no longer exists (NoSuchUpload, NoSuchKey, 404).
+ */
+export type ErrorClass = "retryable" | "permanent" | "source-changed" | "archived" | "gone";
+
+const RETRYABLE_CODES = new Set([
+  // Azure
+  "ServerBusy",
+  "OperationTimedOut",
+  // S3 (InternalError is both)
+  "InternalError",
+  "SlowDown",
+  "ServiceUnavailable",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequests",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "InternalFailure",
+  // A Content-MD5 the server computed differently: the bytes changed on the wire; sending the same buffer again is the cure.
+  "BadDigest",
+  // Network, Node and SDK transport codes
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "UND_ERR_SOCKET",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "REQUEST_SEND_ERROR",
+  "TimeoutError",
+  "RequestTimeoutException",
+]);
+
+const GONE_CODES = new Set(["NoSuchUpload", "NoSuchKey", "NotFound", "BlobNotFound"]);
+
+const PERMANENT_CODES = new Set([
+  "InvalidPart",
+  "InvalidPartOrder",
+  "EntityTooSmall",
+  "EntityTooLarge",
+  "AccessDenied",
+  "AuthorizationFailure",
+  "AuthenticationFailed",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "NoSuchBucket",
+  "ContainerNotFound",
+  "InvalidArgument",
+  "InvalidRequest",
+  "MetadataTooLarge",
+  "InvalidTag",
+  "MalformedXML",
+  "AbortError",
+]);
+
+const NETWORK_MESSAGES = /socket hang up|premature close|aborted|ECONNRESET|ETIMEDOUT|EPIPE|network|other side closed|read ECONN/i;
+
+interface ErrorLike {
+  name?: unknown;
+  code?: unknown;
+  statusCode?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+  details?: { errorCode?: unknown };
+}
+
+function fields(err: unknown): { name?: string; code?: string; status?: number; message: string; cause?: unknown } {
+  if (typeof err !== "object" || err === null) return { message: String(err) };
+  const e = err as ErrorLike;
+  const status = typeof e.statusCode === "number" ? e.statusCode : e.$metadata?.httpStatusCode;
+  const code =
+    typeof e.code === "string" ? e.code : typeof e.details?.errorCode === "string" ? e.details.errorCode : undefined;
+  return {
+    name: typeof e.name === "string" ? e.name : undefined,
+    code,
+    status,
+    message: typeof e.message === "string" ? e.message : "",
+    cause: e.cause,
+  };
+}
+
+/** What to do with an error. Unknown errors are permanent: retrying a programming error only hides it. */
+export function classify(err: unknown): ErrorClass {
+  if (err instanceof SourceChangedError) return "source-changed";
+  if (err instanceof BlobArchivedError) return "archived";
+  // A lost conditional write of our own state is not a changed source blob.
+  if (err instanceof PreconditionFailedError) return "permanent";
+  const { name, code, status, message, cause } = fields(err);
+  const ids = [code, name].filter((v): v is string => typeof v === "string" && v !== "Error" && v !== "RestError");
+
+  if (ids.includes("BlobArchived") || (status === 409 && /archive/i.test(message))) return "archived";
+  if (ids.includes("ConditionNotMet") || (status === 412 && !ids.includes("PreconditionFailed"))) return "source-changed";
+  if (ids.includes("PreconditionFailed")) return "permanent";
+  if (ids.some((id) => GONE_CODES.has(id))) return "gone";
+  if (ids.some((id) => PERMANENT_CODES.has(id))) return "permanent";
+  if (ids.some((id) => RETRYABLE_CODES.has(id))) return "retryable";
+  if (status !== undefined) {
+    if (status === 429 || status === 408 || status >= 500) return "retryable";
+    if (status === 404) return "gone";
+    if (status >= 400) return "permanent";
+  }
+  if (NETWORK_MESSAGES.test(message)) return "retryable";
+  // Some transports wrap the socket error; look one level down.
+  if (cause !== undefined && cause !== err && typeof cause === "object") {
+    const inner = classify(cause);
+    if (inner !== "permanent") return inner;
+  }
+  return "permanent";
+}
+
+export interface RetryOptions {
+  /** Total tries, first included (>= 1). */
+  attempts: number;
+  /** Cuts the waits between tries; the error of the last try is thrown. */
+  signal?: AbortSignal;
+  /** Called before each new try with the error that caused it. */
+  onRetry?: (info: { attempt: number; error: unknown; delayMs: number }) => void;
+  /** First backoff ceiling in ms; doubles each try. */
+  baseMs?: number;
+  /** Ceiling of one wait, in ms. */
+  maxMs?: number;
+  /** Override of `classify` for callers with extra knowledge; retries only "retryable". */
+  classify?: (err: unknown) => ErrorClass;
+}
+
+/**
+ * Runs `fn` until it succeeds, a non-retryable error occurs, or `attempts` are
+ * used. Waits use exponential backoff with full jitter (a random delay in
+ * [0, min(maxMs, baseMs * 2^n)]) so throttled clients spread out instead of
+ * retrying in step.
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const attempts = Math.max(1, Math.floor(options.attempts));
+  const baseMs = options.baseMs ?? 200;
+  const maxMs = options.maxMs ?? 20_000;
+  const decide = options.classify ?? classify;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= attempts || decide(err) !== "retryable" || options.signal?.aborted) throw err;
+      const delayMs = Math.floor(Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+      options.onRetry?.({ attempt: attempt + 1, error: err, delayMs });
+      const slept = await sleep(delayMs, options.signal);
+      if (!slept) throw err;
+    }
+  }
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(value);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * ObjectSink on @aws-sdk/client-s3 for Scaleway Object Storage (and Ceph RGW in
+ * tests). Bodies are Buffers with ContentLength and Content-MD5: no streaming
+ * checksums, which Scaleway and RGW refuse. ETags are returned bare (no quotes).
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  UploadPartCommand,
+  type S3Client,
+  type StorageClass,
+} from "@aws-sdk/client-s3";
+import type { ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
+import { classify } from "../retry.ts";
+
+const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
+const quoted = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
+
+function headerParams(h: ObjectHeaders) {
+  return {
+    ContentType: h.contentType,
+    ContentEncoding: h.contentEncoding,
+    ContentLanguage: h.contentLanguage,
+    ContentDisposition: h.contentDisposition,
+    CacheControl: h.cacheControl,
+    Metadata: h.metadata,
+    StorageClass: h.storageClass as StorageClass | undefined,
+  };
+}
+
+/**
+ * `x-amz-tagging` is a query string; RGW keeps a `+` literally, so encode with
+ * encodeURIComponent (which writes spaces as %20), not URLSearchParams.
+ */
+export function encodeTagging(tags: Record<string, string>): string {
+  return Object.entries(tags)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join("&");
+}
+
+function isGone(err: unknown): boolean {
+  return classify(err) === "gone";
+}
+
+export class S3ObjectSink implements ObjectSink {
+  constructor(private readonly s3: S3Client) {}
+
+  async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
+    try {
+      const r = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const head: ObjectHead = { size: r.ContentLength ?? 0, etag: bare(r.ETag), metadata: { ...(r.Metadata ?? {}) } };
+      if (r.LastModified) head.lastModified = r.LastModified.toISOString();
+      if (r.ContentType) head.contentType = r.ContentType;
+      if (r.ContentEncoding) head.contentEncoding = r.ContentEncoding;
+      if (r.ContentLanguage) head.contentLanguage = r.ContentLanguage;
+      if (r.ContentDisposition) head.contentDisposition = r.ContentDisposition;
+      if (r.CacheControl) head.cacheControl = r.CacheControl;
+      if (r.StorageClass) head.storageClass = r.StorageClass;
+      return head;
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>): Promise<{ etag: string }> {
+    const tagging = tags && Object.keys(tags).length > 0 ? encodeTagging(tags) : undefined;
+    const r = await this.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5Base64, Tagging: tagging, ...headerParams(headers) }),
+    );
+    return { etag: bare(r.ETag) };
+  }
+
+  async createMultipart(bucket: string, key: string, headers: ObjectHeaders): Promise<string> {
+    const r = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...headerParams(headers) }));
+    if (!r.UploadId) throw new Error(`CreateMultipartUpload for "${key}" returned no UploadId`);
+    return r.UploadId;
+  }
+
+  async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<{ etag: string }> {
+    const r = await this.s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ContentMD5: md5Base64 }),
+      { abortSignal: signal },
+    );
+    return { etag: bare(r.ETag) };
+  }
+
+  async listParts(bucket: string, key: string, uploadId: string): Promise<UploadedPart[] | undefined> {
+    const parts: UploadedPart[] = [];
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const r = await this.s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+        for (const p of r.Parts ?? []) parts.push({ partNumber: p.PartNumber ?? 0, etag: bare(p.ETag), size: p.Size ?? 0 });
+        if (!r.IsTruncated || !r.NextPartNumberMarker) break;
+        marker = r.NextPartNumberMarker;
+      }
+    } catch (err) {
+      // RGW answers NoSuchKey, AWS and Scaleway NoSuchUpload, for an upload that was completed or aborted.
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async completeMultipart(bucket: string, key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<{ etag?: string }> {
+    const r = await this.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: quoted(p.etag) })) },
+      }),
+    );
+    // RGW gives an empty ETag here: callers HEAD the object for the real one.
+    const etag = bare(r.ETag);
+    return etag ? { etag } : {};
+  }
+
+  async abortMultipart(bucket: string, key: string, uploadId: string): Promise<void> {
+    try {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+    } catch (err) {
+      if (!isGone(err)) throw err;
+    }
+  }
+
+  async listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>> {
+    const out: Array<{ key: string; uploadId: string }> = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const r = await this.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId });
+      if (!r.IsTruncated) break;
+      keyMarker = r.NextKeyMarker;
+      uploadIdMarker = r.NextUploadIdMarker;
+      if (!keyMarker && !uploadIdMarker) break;
+    }
+    return out;
+  }
+
+  async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+    await this.s3.send(
+      new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }),
+    );
+  }
+
+  async getTags(bucket: string, key: string): Promise<Record<string, string>> {
+    const r = await this.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+    return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+  }
+}
