@@ -1,0 +1,318 @@
+import { describe, it, expect } from "vitest";
+import { createHash, randomBytes } from "node:crypto";
+import { copyObject } from "../../shared/copy/copy-object.ts";
+import { ByteBudget } from "../../shared/copy/memory-budget.ts";
+import { MemoryBlobSource, type BlobProps } from "../../shared/memory/blob-source.ts";
+import { MemoryObjectSink } from "../../shared/memory/object-sink.ts";
+import { InstrumentedSink, InstrumentedSource, type SinkInstrumentation, type SourceCall } from "../../shared/memory/instrumented.ts";
+import { FakeS3Error } from "../../shared/memory/s3-error.ts";
+import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";
+import type { CopyOptions, MultipartCheckpoint, ProgressEvent } from "../../shared/copy/types.ts";
+import type { BlobEntry } from "../../shared/ports.ts";
+
+const TUNING: Tuning = { ...DEFAULT_TUNING, partSize: 5 * MiB, multipartThreshold: 5 * MiB, partConcurrency: 3, maxAttempts: 3 };
+const md5hex = (b: Buffer) => createHash("md5").update(b).digest("hex");
+const md5b64 = (b: Buffer) => createHash("md5").update(b).digest("base64");
+
+interface Harness {
+  memSource: MemoryBlobSource;
+  memSink: MemoryObjectSink;
+  source: InstrumentedSource;
+  sink: InstrumentedSink;
+  blob: BlobEntry;
+  body: Buffer;
+  copy: (options?: Partial<CopyOptions>) => ReturnType<typeof copyObject>;
+}
+
+function harness(size: number, props: BlobProps = {}, hooks: { sink?: SinkInstrumentation; sourceBefore?: (call: SourceCall) => void | Promise<void> } = {}): Harness {
+  const memSource = new MemoryBlobSource();
+  const memSink = new MemoryObjectSink();
+  const body = randomBytes(size);
+  const blob = memSource.putBlob("c", "dir/blob.bin", body, props);
+  const source = new InstrumentedSource(memSource, { before: hooks.sourceBefore });
+  const sink = new InstrumentedSink(memSink, hooks.sink);
+  const h: Harness = {
+    memSource,
+    memSink,
+    source,
+    sink,
+    blob,
+    body,
+    copy: (options = {}) => copyObject(source, sink, { container: "c", blob: h.blob, bucket: "b", key: "dst/blob.bin" }, { tuning: TUNING, ...options }),
+  };
+  return h;
+}
+
+describe("copyObject on in-memory ports: small objects", () => {
+  it("copies a small blob byte-exact with headers, metadata, tags and markers", async () => {
+    // Prepare
+    const h = harness(1000, {
+      contentType: "text/plain",
+      cacheControl: "max-age=5",
+      contentDisposition: "inline",
+      metadata: { Owner: "ops" },
+      tags: { env: "prod" },
+    });
+    // Act
+    const result = await h.copy();
+    // Assess
+    expect(result).toMatchObject({ outcome: "copied", size: 1000, md5: md5hex(h.body), parts: 1, verifiedBy: "md5+source-md5+size", warnings: [] });
+    const stored = h.memSink.getObject("b", "dst/blob.bin")!;
+    expect(stored.body.equals(h.body)).toBe(true);
+    expect(stored.head).toMatchObject({ contentType: "text/plain", cacheControl: "max-age=5", contentDisposition: "inline" });
+    expect(stored.head.metadata).toEqual({ owner: "ops", "azure-etag": h.blob.etag, "azure-last-modified": h.blob.lastModified, md5chksum: md5b64(h.body) });
+    expect(stored.tags).toEqual({ env: "prod" });
+    expect(h.sink.calls.put).toBe(1);
+  });
+
+  it("copies a 0-byte blob", async () => {
+    const h = harness(0);
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "copied", size: 0, md5: md5hex(Buffer.alloc(0)) });
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.length).toBe(0);
+  });
+
+  it("fails a blob whose bytes do not match its own Content-MD5, storing nothing", async () => {
+    const h = harness(100);
+    h.blob = { ...h.blob, contentMd5: "00000000000000000000000000000000" };
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "failed", code: "md5-mismatch" });
+    expect(h.memSink.getObject("b", "dst/blob.bin")).toBeUndefined();
+  });
+});
+
+describe("copyObject on in-memory ports: multipart", () => {
+  it("copies a multi-part blob byte-exact, verified by part MD5s and the multipart ETag", async () => {
+    const h = harness(17 * MiB + 5, { tags: { a: "1" }, metadata: { k: "v" } });
+    const events: ProgressEvent[] = [];
+    const result = await h.copy({ onProgress: (e) => events.push(e) });
+    expect(result).toMatchObject({ outcome: "copied", parts: 4, md5: md5hex(h.body), verifiedBy: "part-md5+multipart-etag+size+source-md5" });
+    const stored = h.memSink.getObject("b", "dst/blob.bin")!;
+    expect(stored.body.equals(h.body)).toBe(true);
+    expect(stored.head.etag).toMatch(/-4$/);
+    expect(stored.head.metadata.md5chksum).toBe(md5b64(h.body));
+    expect(stored.head.metadata.k).toBe("v");
+    expect(stored.tags).toEqual({ a: "1" });
+    expect(h.sink.calls.uploadPart).toBe(4);
+    expect(h.memSink.openUploads()).toBe(0);
+    const bytes = events.filter((e) => e.type === "bytes").reduce((n, e) => n + (e.type === "bytes" ? e.bytes : 0), 0);
+    expect(bytes).toBe(h.body.length);
+    expect(events.at(-1)).toEqual({ type: "object-end", key: "dst/blob.bin", outcome: "copied" });
+  });
+
+  it("verifies a blob without Content-MD5 by our own hashes and returns our MD5", async () => {
+    const h = harness(11 * MiB, { withMd5: false });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "copied", md5: md5hex(h.body), verifiedBy: "part-md5+multipart-etag+size+own-md5" });
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
+  });
+
+  it("fails a part corrupted on its way, does not complete, aborts the upload once", async () => {
+    // The corruption keeps a matching Content-MD5 (as a broken proxy would): only the ETag check can see it.
+    const h = harness(16 * MiB, {}, {
+      sink: {
+        tamperPart: (call, body) => {
+          if (call.partNumber !== 2) return undefined;
+          const bad = Buffer.from(body);
+          bad[12345] = bad[12345]! ^ 0xff;
+          return { body: bad, md5Base64: md5b64(bad) };
+        },
+      },
+    });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "failed", code: "part-corrupted" });
+    expect(h.sink.calls.completeMultipart ?? 0).toBe(0);
+    expect(h.sink.calls.abortMultipart).toBe(1);
+    expect(h.memSink.getObject("b", "dst/blob.bin")).toBeUndefined();
+    expect(h.memSink.openUploads()).toBe(0);
+  });
+
+  it("fails after retries when a part always arrives with a wrong Content-MD5 (BadDigest)", async () => {
+    const h = harness(11 * MiB, {}, {
+      sink: {
+        tamperPart: (call, body, md5) => {
+          if (call.partNumber !== 1) return undefined;
+          const bad = Buffer.from(body);
+          bad[0] = bad[0]! ^ 1;
+          return { body: bad, md5Base64: md5 };
+        },
+      },
+    });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "failed", code: "unavailable" });
+    expect((result as { reason: string }).reason).toMatch(/UploadPart 1: BadDigest/);
+    expect(result.outcome === "failed" && result.retries).toBe(TUNING.maxAttempts - 1);
+    expect(h.memSink.openUploads()).toBe(0);
+  });
+
+  it("on a permanent error waits for the parts in flight, then aborts once: no part lands after the abort", async () => {
+    const order: string[] = [];
+    const h = harness(30 * MiB, {}, {
+      sink: {
+        before: async (call) => {
+          order.push(`${call.op}${call.partNumber ?? ""}`);
+          if (call.op === "uploadPart" && call.partNumber === 2) throw new FakeS3Error("AccessDenied", 403, "Access Denied");
+          if (call.op === "uploadPart") await new Promise((r) => setTimeout(r, 20));
+        },
+      },
+    });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "failed", code: "rejected" });
+    expect((result as { reason: string }).reason).toMatch(/UploadPart 2: AccessDenied/);
+    expect(order.filter((o) => o === "abortMultipart")).toHaveLength(1);
+    expect(order.at(-1)).toBe("abortMultipart");
+    expect(h.memSink.openUploads()).toBe(0);
+    expect(h.sink.calls.uploadPart).toBeLessThan(6);
+  });
+
+  it("retries throttled requests and counts the retries", async () => {
+    const h = harness(16 * MiB, {}, {
+      sink: {
+        before: (call) => {
+          if (call.op === "uploadPart" && call.n <= 2) throw new FakeS3Error("SlowDown", 503, "Please reduce your request rate.");
+        },
+      },
+    });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "copied", retries: 2 });
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
+  });
+
+  it("holds at most partConcurrency parts of memory from a shared budget", async () => {
+    const budget = new ByteBudget(1024 * MiB);
+    let peak = 0;
+    const watched = {
+      acquire: async (n: number, s?: AbortSignal) => {
+        await budget.acquire(n, s);
+        peak = Math.max(peak, budget.used);
+      },
+      release: (n: number) => budget.release(n),
+    };
+    const h = harness(40 * MiB, {}, { sink: { before: () => new Promise((r) => setTimeout(r, 5)) } });
+    const result = await h.copy({ memory: watched });
+    expect(result.outcome).toBe("copied");
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(TUNING.partConcurrency * TUNING.partSize);
+    expect(budget.used).toBe(0);
+  });
+});
+
+describe("copyObject on in-memory ports: interruption and resume", () => {
+  it("stops at the deadline with a checkpoint, then resumes uploading only the missing parts", async () => {
+    // Prepare: 6 parts; the deadline fires while part 2 is being stored.
+    const ac = new AbortController();
+    const h = harness(28 * MiB, {}, {
+      sink: {
+        before: (call) => {
+          if (call.op === "uploadPart" && call.partNumber === 2) ac.abort();
+        },
+      },
+    });
+    const saved: MultipartCheckpoint[] = [];
+    // Act 1
+    const first = await h.copy({ signal: ac.signal, onCheckpoint: async (cp) => void saved.push(structuredClone(cp)) });
+    // Assess 1
+    expect(first.outcome).toBe("interrupted");
+    const cp = (first as { checkpoint: MultipartCheckpoint }).checkpoint;
+    expect(cp.parts.length).toBeGreaterThan(0);
+    expect(cp.parts.length).toBeLessThan(6);
+    expect(saved.at(-1)).toEqual(cp);
+    expect(h.memSink.openUploads()).toBe(1);
+    expect(h.memSink.getObject("b", "dst/blob.bin")).toBeUndefined();
+    const uploadsBefore = h.sink.calls.uploadPart!;
+    // Act 2
+    const second = await h.copy({ checkpoint: cp });
+    // Assess 2
+    expect(second).toMatchObject({ outcome: "copied", parts: 6, md5: md5hex(h.body) });
+    expect(h.sink.calls.uploadPart! - uploadsBefore).toBe(6 - cp.parts.length);
+    expect(h.sink.calls.createMultipart).toBe(1);
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
+    expect(h.memSink.openUploads()).toBe(0);
+  });
+
+  it("restarts cleanly when the checkpoint's upload no longer exists", async () => {
+    const h = harness(11 * MiB);
+    const cp: MultipartCheckpoint = { key: "dst/blob.bin", uploadId: "gone-upload", sourceEtag: h.blob.etag, partSize: 5 * MiB, parts: [{ partNumber: 1, etag: "x", size: 5 * MiB }] };
+    const result = await h.copy({ checkpoint: cp });
+    expect(result).toMatchObject({ outcome: "copied", parts: 3 });
+    expect(h.sink.calls.listParts).toBe(1);
+    expect(h.sink.calls.createMultipart).toBe(1);
+    expect(h.sink.calls.uploadPart).toBe(3);
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
+  });
+
+  it("aborts the checkpoint's upload and starts over when the source changed since", async () => {
+    const h = harness(11 * MiB);
+    const oldId = await h.memSink.createMultipart("b", "dst/blob.bin", { metadata: {} });
+    const cp: MultipartCheckpoint = { key: "dst/blob.bin", uploadId: oldId, sourceEtag: '"0xOLD"', partSize: 5 * MiB, parts: [] };
+    const result = await h.copy({ checkpoint: cp });
+    expect(result.outcome).toBe("copied");
+    expect(h.sink.calls.abortMultipart).toBe(1);
+    expect(h.memSink.openUploads()).toBe(0);
+  });
+});
+
+describe("copyObject on in-memory ports: source states", () => {
+  it("restarts from the new version when the blob changes mid-copy (412), never mixing versions", async () => {
+    const next = randomBytes(12 * MiB);
+    let h!: Harness;
+    h = harness(16 * MiB, {}, {
+      sourceBefore: (call) => {
+        if (call.op === "read" && call.n === 2) h.memSource.putBlob("c", "dir/blob.bin", next);
+      },
+    });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "copied", size: next.length, md5: md5hex(next) });
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(next)).toBe(true);
+    expect(h.sink.calls.createMultipart).toBe(2);
+    expect(h.sink.calls.abortMultipart).toBe(1);
+    expect(h.memSink.openUploads()).toBe(0);
+  });
+
+  it("fails with source-changed when the blob keeps changing", async () => {
+    let h!: Harness;
+    h = harness(16 * MiB, {}, {
+      sourceBefore: (call) => {
+        if (call.op === "read" && call.n % 2 === 0) h.memSource.putBlob("c", "dir/blob.bin", randomBytes(11 * MiB));
+      },
+    });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "failed", code: "source-changed" });
+    expect(h.memSink.getObject("b", "dst/blob.bin")).toBeUndefined();
+    expect(h.memSink.openUploads()).toBe(0);
+  });
+
+  it.each([
+    ["Archive tier", { accessTier: "Archive" }],
+    ["rehydrate pending", { accessTier: "Hot", archiveStatus: "rehydrate-pending-to-hot" }],
+  ])("never reads an archived blob (%s)", async (_label, props) => {
+    const h = harness(100, props);
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "failed", code: "archived", reason: "archived: rehydrate first" });
+    expect(h.source.calls.read ?? 0).toBe(0);
+    expect(h.sink.calls.put ?? 0).toBe(0);
+  });
+
+  it("skips an unchanged destination without reading the source, and copies again when forced or changed", async () => {
+    const h = harness(11 * MiB);
+    expect((await h.copy()).outcome).toBe("copied");
+    const reads = h.source.bytesRead;
+    // Act: same blob again
+    const again = await h.copy();
+    expect(again).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and source ETag" });
+    expect(h.source.bytesRead).toBe(reads);
+    // Forced
+    expect((await h.copy({ force: true })).outcome).toBe("copied");
+    // Changed blob (same size, new ETag and MD5)
+    h.blob = h.memSource.putBlob("c", "dir/blob.bin", randomBytes(11 * MiB));
+    expect((await h.copy()).outcome).toBe("copied");
+  });
+
+  it("skips on a matching md5chksum even without our ETag marker (e.g. written by rclone)", async () => {
+    const h = harness(100);
+    await h.memSink.put("b", "dst/blob.bin", h.body, md5b64(h.body), { metadata: { md5chksum: md5b64(h.body) } });
+    const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and MD5" });
+    expect(h.source.calls.read ?? 0).toBe(0);
+  });
+});
