@@ -193,6 +193,11 @@ export function loadConfig(env: Env = process.env, options: { requireAzure?: boo
   const startToken = str(env, "START_TOKEN");
   registerSecret(startToken);
   void options;
+  const functionTimeoutMs = int(env, "FUNCTION_TIMEOUT_SECONDS", 900, 10, 3600) * 1000;
+  const deadlineMarginMs = int(env, "DEADLINE_MARGIN_SECONDS", 60, 1, 1800) * 1000;
+  if (deadlineMarginMs >= functionTimeoutMs / 2) {
+    throw new ConfigError("DEADLINE_MARGIN_SECONDS must be less than half of FUNCTION_TIMEOUT_SECONDS, so that every invocation has time to make progress");
+  }
   return {
     azure,
     s3,
@@ -200,8 +205,8 @@ export function loadConfig(env: Env = process.env, options: { requireAzure?: boo
     statePrefix: DEFAULT_STATE_PREFIX,
     queue: loadQueueConfig(env, s3),
     tuning: loadTuning(env),
-    functionTimeoutMs: int(env, "FUNCTION_TIMEOUT_SECONDS", 900, 1, 3600) * 1000,
-    deadlineMarginMs: int(env, "DEADLINE_MARGIN_SECONDS", 60, 0, 1800) * 1000,
+    functionTimeoutMs,
+    deadlineMarginMs,
     startToken,
   };
 }

@@ -35,9 +35,9 @@ export function createCoordinatorHandler(getDeps: () => Deps) {
     try {
       switch (msg.type) {
         case "start":
-          return json(202, await startRun(deps, msg, deadline.signal));
+          return json(202, await startRun(deps, msg, deadline));
         case "continue-listing":
-          return json(200, { outcome: await listStep(deps, msg, deadline.signal) });
+          return json(200, { outcome: await listStep(deps, msg, deadline) });
         case "shard-done": {
           const report = await aggregate(deps, msg.runId, msg.stateBucket);
           return json(200, { finished: !!report });

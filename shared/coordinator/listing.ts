@@ -34,7 +34,14 @@ export function isArchived(blob: BlobEntry): boolean {
 
 export type ListStepOutcome = "finished" | "continued" | "duplicate" | "lost-race";
 
-export async function listStep(deps: Deps, msg: ListStepMessage, signal: AbortSignal): Promise<ListStepOutcome> {
+/** The invocation's deadline as listing sees it: time is checked directly, as in-memory work may never yield to a timer. */
+export interface ListDeadline {
+  signal: AbortSignal;
+  nearing(): boolean;
+}
+
+export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListDeadline): Promise<ListStepOutcome> {
+  const stop = () => deadline.signal.aborted || deadline.nearing();
   const store = deps.state(msg.stateBucket);
   const keys = deps.layout.run(msg.runId);
   const run = await readJson<RunRecord>(store, keys.record);
@@ -160,10 +167,10 @@ export async function listStep(deps: Deps, msg: ListStepMessage, signal: AbortSi
         await cutShard(position);
         if (cut.length >= QUEUE_LIMITS.sendBatchSize && !(await commit())) return "lost-race";
       }
-      if (signal.aborted) break;
+      if (stop()) break;
     }
     const lastPage = !page.nextMarker;
-    const stopping = signal.aborted && !(lastPage && position.skipInPage >= page.entries.length);
+    const stopping = stop() && !(lastPage && position.skipInPage >= page.entries.length);
     if (stopping) {
       // Deadline: cut what is pending, record the position, and continue in a new invocation.
       const trailingFiltered = pending.blobs.length > 0 ? 0 : pending.filteredOut;

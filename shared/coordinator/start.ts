@@ -3,7 +3,7 @@ import { encode, type StartRequest } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import type { ListingCursor, RunRecord } from "../state/layout.ts";
-import { listStep } from "./listing.ts";
+import { listStep, type ListDeadline } from "./listing.ts";
 
 export function stateBucketOf(deps: Deps, request: StartRequest): string {
   return deps.stateBucket ?? request.destination.bucket;
@@ -18,7 +18,7 @@ function sameRequest(a: StartRequest, b: StartRequest): boolean {
  * Creates the run (idempotently: the same run id started twice is one run) and
  * lists as far as this invocation's deadline allows.
  */
-export async function startRun(deps: Deps, request: StartRequest, signal: AbortSignal): Promise<{ runId: string; created: boolean }> {
+export async function startRun(deps: Deps, request: StartRequest, deadline: ListDeadline): Promise<{ runId: string; created: boolean }> {
   if (request.destination.prefix.startsWith(deps.layout.prefix)) {
     throw new MigrationError("bad-request", `destination prefix may not start with the reserved state prefix ${deps.layout.prefix}`);
   }
@@ -58,7 +58,7 @@ export async function startRun(deps: Deps, request: StartRequest, signal: AbortS
   await store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket }));
   const current = await readJson<ListingCursor>(store, keys.listing);
   if (current && !current.value.done) {
-    await listStep(deps, { runId: request.runId, stateBucket, seq: current.value.seq }, signal);
+    await listStep(deps, { runId: request.runId, stateBucket, seq: current.value.seq }, deadline);
   }
   deps.log.info("run-started", { runId: request.runId, created });
   return { runId: request.runId, created };

@@ -19,7 +19,8 @@ import { InProcessBus, queueEvent, type FunctionHandler } from "../queue/in-proc
 import { QueuePoller, SqsMessageBus } from "../queue/sqs.ts";
 import { aggregate } from "../coordinator/aggregate.ts";
 import { sweep } from "../coordinator/sweep.ts";
-import type { RunReport } from "../state/layout.ts";
+import type { RunRecord, RunReport } from "../state/layout.ts";
+import { readJson } from "../state/json.ts";
 import type { ProgressEvent } from "../copy/types.ts";
 import { describeError } from "../redact.ts";
 
@@ -58,7 +59,7 @@ async function ensureBucket(config: AppConfig, bucket: string): Promise<void> {
   }
 }
 
-interface Transport {
+export interface Transport {
   bus: InProcessBus | SqsMessageBus;
   attach(handlers: { coordinator: FunctionHandler; worker: FunctionHandler }): void;
   drained(): Promise<void>;
@@ -66,7 +67,7 @@ interface Transport {
   close(): Promise<void>;
 }
 
-function memoryTransport(options: LocalRunOptions): Transport {
+export function memoryTransport(options: Pick<LocalRunOptions, "workerQueues" | "deliveryFilter">): Transport {
   const bus = new InProcessBus({ workerQueues: options.workerQueues ?? 2 });
   bus.deliveryFilter = options.deliveryFilter;
   return {
@@ -136,10 +137,31 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
   const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });
   deps.onProgress = options.onProgress;
+  return driveRun(deps, transport, request, stateBucket, options.onStarted);
+}
+
+/**
+ * Starts (or resumes) a run through the coordinator handler and drives it to its
+ * report: waits until the queues drain, then sweeps what a lost message or an
+ * earlier, killed process left. Closes the transport.
+ */
+export async function driveRun(
+  deps: Deps,
+  transport: Transport,
+  request: StartRequest,
+  stateBucket: string,
+  onStarted?: LocalRunOptions["onStarted"],
+  /** Worker dependencies when they differ from the coordinator's (another deadline, a faulty sink). */
+  workerDeps: Deps = deps,
+): Promise<RunReport> {
   const coordinator = createCoordinatorHandler(() => deps);
-  const worker = createWorkerHandler(() => deps, { takeOverForeignLeases: true });
+  const worker = createWorkerHandler(() => workerDeps, { takeOverForeignLeases: true });
   try {
-    const existing = await aggregate(deps, request.runId, stateBucket).catch(() => undefined);
+    const record = await readJson<RunRecord>(deps.state(stateBucket), deps.layout.run(request.runId).record);
+    if (record && JSON.stringify(record.value.request) !== JSON.stringify(request)) {
+      throw new ConfigError(`run id ${request.runId} is already used by a different request (source, destination or options differ)`);
+    }
+    const existing = await aggregate(deps, request.runId, stateBucket);
     if (existing) return existing;
     transport.attach({ coordinator, worker });
     const res = await coordinator(queueEvent(encode(request)), {});
@@ -147,7 +169,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
       throw new ConfigError(JSON.parse(res.body ?? "{}").error ?? `start refused (${res.statusCode})`);
     }
     if (res.statusCode >= 300) throw new MigrationError("start-failed", `the coordinator could not start the run: ${JSON.parse(res.body ?? "{}").error ?? res.statusCode}`);
-    options.onStarted?.(deps, stateBucket);
+    onStarted?.(deps, stateBucket);
     for (let round = 0; ; round++) {
       await transport.drained();
       const report = await aggregate(deps, request.runId, stateBucket);

@@ -92,7 +92,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
     await Promise.all(
       pending.map((i) =>
         limit(async () => {
-          if (deadline.signal.aborted) {
+          if (deadline.signal.aborted || deadline.nearing()) {
             interrupted = true;
             return;
           }

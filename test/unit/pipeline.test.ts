@@ -1,0 +1,172 @@
+import { describe, it, expect } from "vitest";
+import { randomBytes, createHash } from "node:crypto";
+import { memoryWorld, runPipeline, startRequest, type MemoryWorld } from "../support/memory-pipeline.ts";
+import type { ShardManifest } from "../../shared/state/layout.ts";
+import { createWorkerHandler } from "../../shared/worker/handler.ts";
+import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
+import { memoryDeps } from "../support/memory-pipeline.ts";
+import { InProcessBus, queueEvent } from "../../shared/queue/in-process.ts";
+
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
+
+function seed(world: MemoryWorld, n: number) {
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = i % 5 === 0 ? "tmp" : "data";
+    const ext = i % 3 === 0 ? "csv" : "bin";
+    const name = `${dir}/f${String(i).padStart(5, "0")}.${ext}`;
+    world.source.putBlob("src", name, randomBytes(i % 7), { metadata: { i: String(i) } });
+    names.push(name);
+  }
+  return names;
+}
+
+async function manifests(world: MemoryWorld, runId: string): Promise<ShardManifest[]> {
+  const store = world.state("dst");
+  const out: ShardManifest[] = [];
+  for await (const key of store.list(`.migrate-state/runs/${runId}/shards/`)) out.push(JSON.parse((await store.get(key))!.body));
+  return out;
+}
+
+describe("pipeline on in-memory adapters", () => {
+  it("cuts filtered listings into bounded shards, each blob in exactly one", async () => {
+    // Prepare
+    const world = memoryWorld();
+    const names = seed(world, 2500);
+    const expected = names.filter((n) => n.endsWith(".csv") && !n.startsWith("tmp/"));
+    // Act
+    const { report } = await runPipeline(world, startRequest({ options: { include: ["*.csv"], exclude: ["tmp/**"], dryRun: true, shardMaxObjects: 100 } }));
+    // Assess
+    const shards = await manifests(world, "run-test");
+    const planned = shards.flatMap((s) => s.blobs.map((b) => b.name));
+    expect(planned.sort()).toEqual(expected.sort());
+    expect(new Set(planned).size).toBe(planned.length);
+    expect(shards.every((s) => s.blobs.length <= 100)).toBe(true);
+    expect(shards.map((s) => s.shardId)).toEqual(shards.map((_, i) => `s-${String(i).padStart(6, "0")}`));
+    expect(report.objects.planned).toBe(expected.length);
+    expect(report.objects.filteredOut).toBe(names.length - expected.length);
+    expect(report.objects.copied).toBe(0);
+    expect(world.sink.calls.put ?? 0).toBe(0);
+  });
+
+  it("spreads listing over many invocations under a tiny deadline with the same shards", async () => {
+    const a = memoryWorld();
+    const b = memoryWorld();
+    seed(a, 600);
+    seed(b, 600);
+    const options = { include: ["*.csv", "*.bin"], dryRun: true, shardMaxObjects: 32 };
+    const relaxed = await runPipeline(a, startRequest({ options }));
+    const rushed = await runPipeline(b, startRequest({ options }), { coordinatorTimeoutMs: 1 });
+    const continues = rushed.bus.sent.filter((m) => m.body.includes('"continue-listing"')).length;
+    expect(continues).toBeGreaterThan(3);
+    const names = (ms: ShardManifest[]) => ms.flatMap((m) => m.blobs.map((x) => x.name)).sort();
+    const ma = await manifests(a, "run-test");
+    const mb = await manifests(b, "run-test");
+    expect(names(mb)).toEqual(names(ma));
+    expect(new Set(names(mb)).size).toBe(600);
+    expect(rushed.report.objects.planned).toBe(relaxed.report.objects.planned);
+  });
+
+  it("copies every object once; totals of the report equal the ledger's", async () => {
+    const world = memoryWorld();
+    const bodies = new Map<string, Buffer>();
+    for (let i = 0; i < 60; i++) {
+      const body = randomBytes(i === 7 ? 11 * 1024 * 1024 : 100 + i);
+      bodies.set(`a/${i}`, body);
+      world.source.putBlob("src", `a/${i}`, body, { withMd5: i % 2 === 0 });
+    }
+    const { report, ledger } = await runPipeline(world, startRequest({ sourcePrefix: "a/", destPrefix: "b/", options: { shardMaxObjects: 7 } }));
+    expect(report.status).toBe("succeeded");
+    expect(report.objects).toMatchObject({ planned: 60, copied: 60, skipped: 0, failed: 0 });
+    expect(ledger).toHaveLength(60);
+    expect(new Set(ledger.map((l: { key: string }) => l.key)).size).toBe(60);
+    expect(ledger.reduce((s: number, l: { size: number }) => s + l.size, 0)).toBe(report.bytes.copied);
+    for (const [name, body] of bodies) expect(md5(world.sink.getObject("dst", name.replace(/^a\//, "b/"))!.body)).toBe(md5(body));
+    expect(world.sink.openUploads()).toBe(0);
+  });
+
+  it("gives the same result when every message is delivered twice, in reverse order", async () => {
+    const world = memoryWorld();
+    for (let i = 0; i < 40; i++) world.source.putBlob("src", `k${i}`, randomBytes(50 + i));
+    const { report, ledger } = await runPipeline(world, startRequest({ options: { shardMaxObjects: 3 } }), {
+      deliveryFilter: (_t, bodies) => [...bodies, ...bodies].reverse(),
+    });
+    expect(report.objects).toMatchObject({ planned: 40, copied: 40, failed: 0 });
+    expect(ledger.map((l: { key: string }) => l.key).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `k${i}`).sort());
+    expect(world.sink.openUploads()).toBe(0);
+  });
+
+  it("a second run over unchanged data copies nothing and reads no object bytes", async () => {
+    const world = memoryWorld();
+    for (let i = 0; i < 20; i++) world.source.putBlob("src", `k${i}`, randomBytes(10 + i));
+    await runPipeline(world, startRequest({ runId: "first" }));
+    const before = world.source.bytesRead;
+    const { report } = await runPipeline(world, startRequest({ runId: "second" }));
+    expect(report.objects).toMatchObject({ planned: 20, copied: 0, skipped: 20 });
+    expect(world.source.bytesRead).toBe(before);
+  });
+
+  it("the same run id started twice is one run", async () => {
+    const world = memoryWorld();
+    for (let i = 0; i < 5; i++) world.source.putBlob("src", `k${i}`, randomBytes(10));
+    const first = await runPipeline(world, startRequest({ runId: "same" }));
+    const putsAfterFirst = world.sink.calls.put;
+    const again = await runPipeline(world, startRequest({ runId: "same" }));
+    expect(again.report).toEqual(first.report);
+    expect(world.sink.calls.put).toBe(putsAfterFirst);
+  });
+
+  it("refuses a different request under an existing run id", async () => {
+    const world = memoryWorld();
+    world.source.putBlob("src", "k", randomBytes(10));
+    await runPipeline(world, startRequest({ runId: "same" }));
+    await expect(runPipeline(world, startRequest({ runId: "same", destPrefix: "other/" }))).rejects.toThrow(/already used by a different request/);
+  });
+});
+
+describe("handlers and hostile messages", () => {
+  it("the worker answers 2xx to malformed, oversized and unknown-version messages and records them", async () => {
+    const world = memoryWorld();
+    const bus = new InProcessBus();
+    const deps = memoryDeps(world, bus);
+    const worker = createWorkerHandler(() => deps);
+    const cases = [
+      "not json",
+      JSON.stringify({ v: 2, type: "shard", runId: "r1", stateBucket: "dst", shardId: "s-000000" }),
+      JSON.stringify({ v: 1, type: "shard", runId: "r1", stateBucket: "dst" }),
+      JSON.stringify({ v: 1, type: "shard", runId: "r1", stateBucket: "dst", shardId: "s-000000", pad: "x".repeat(300_000) }),
+      JSON.stringify({ v: 1, type: "shard", runId: "r1", stateBucket: "dst", shardId: "s-000000" }),
+    ];
+    for (const body of cases) {
+      const res = await worker(queueEvent(body));
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body!).rejected).toMatch(/JSON|version|shardId|limit|does not exist/);
+    }
+    const rejected = [];
+    for await (const k of world.state("dst").list(".migrate-state/runs/r1/rejected/")) rejected.push(k);
+    expect(rejected.length).toBe(4);
+  });
+
+  it("the coordinator refuses a bad start request with 400 and writes nothing", async () => {
+    const world = memoryWorld();
+    const bus = new InProcessBus();
+    const deps = memoryDeps(world, bus);
+    const coordinator = createCoordinatorHandler(() => deps);
+    const res = await coordinator(queueEvent(JSON.stringify({ v: 1, type: "start", runId: "r", source: { container: "Bad_Name" }, destination: { bucket: "dst" } })));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body!).error).toMatch(/container/);
+    expect(world.stores.size).toBe(0);
+  });
+
+  it("a worker that fails unexpectedly answers 500 so the trigger retries", async () => {
+    const world = memoryWorld();
+    const bus = new InProcessBus();
+    const deps = memoryDeps(world, bus);
+    deps.state = () => {
+      throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    };
+    const worker = createWorkerHandler(() => deps);
+    const res = await worker(queueEvent(JSON.stringify({ v: 1, type: "shard", runId: "r1", stateBucket: "dst", shardId: "s-000000" })));
+    expect(res.statusCode).toBe(500);
+  });
+});
