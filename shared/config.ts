@@ -178,6 +178,7 @@ export function loadTuning(env: Env): Tuning {
     shardMaxBytes: int(env, "SHARD_MAX_GB", DEFAULT_TUNING.shardMaxBytes / 1024 ** 3, 1, 100000) * 1024 ** 3,
     giantObjectThreshold: int(env, "GIANT_OBJECT_GB", DEFAULT_TUNING.giantObjectThreshold / 1024 ** 3, 1, 5000) * 1024 ** 3,
     maxAttempts: int(env, "MAX_ATTEMPTS", DEFAULT_TUNING.maxAttempts, 1, 20),
+    listPageSize: int(env, "LIST_PAGE_SIZE", DEFAULT_TUNING.listPageSize, 1, 5000),
   };
   return t;
 }

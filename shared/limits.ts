@@ -48,6 +48,8 @@ export interface Tuning {
   giantObjectThreshold: number;
   /** Attempts of one request before it is a failure (retryable errors only). */
   maxAttempts: number;
+  /** Blobs per listing page (Azure's maximum is 5000). */
+  listPageSize: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -61,4 +63,5 @@ export const DEFAULT_TUNING: Tuning = {
   shardMaxBytes: 20 * GiB,
   giantObjectThreshold: 8 * GiB,
   maxAttempts: 6,
+  listPageSize: AZURE_LIMITS.listPageSize,
 };

@@ -17,7 +17,7 @@ import type { Deps } from "../runtime/deps.ts";
 import { withRetry } from "../retry.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import { shardId, type ListingCursor, type RunRecord, type ShardManifest } from "../state/layout.ts";
-import { AZURE_LIMITS, QUEUE_LIMITS } from "../limits.ts";
+import { QUEUE_LIMITS } from "../limits.ts";
 import { blobFilter } from "./filters.ts";
 import { mapKey } from "../cli/locations.ts";
 import { aggregate } from "./aggregate.ts";
@@ -149,7 +149,7 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
   };
 
   for (;;) {
-    const page = await withRetry(() => deps.source.listPage(container, { prefix: sourcePrefix || undefined, marker: pageMarker || undefined, pageSize: AZURE_LIMITS.listPageSize }), {
+    const page = await withRetry(() => deps.source.listPage(container, { prefix: sourcePrefix || undefined, marker: pageMarker || undefined, pageSize: deps.tuning.listPageSize }), {
       attempts: deps.tuning.maxAttempts,
     });
     for (let i = skip; i < page.entries.length; i++) {

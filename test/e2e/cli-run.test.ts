@@ -1,0 +1,166 @@
+import { describe, it, expect, beforeAll } from "vitest";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, HeadBucketCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import type { ContainerClient } from "@azure/storage-blob";
+import { inject } from "vitest";
+import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
+import { runCli } from "../support/cli.ts";
+
+const md5 = (b: Buffer | Uint8Array) => createHash("md5").update(b).digest("hex");
+const MiB = 1024 * 1024;
+const tuning = { MULTIPART_THRESHOLD_MB: "5", PART_SIZE_MB: "5" };
+
+const ODD_NAMES = [
+  "plain.txt",
+  "unicode/é文件名 ü.txt",
+  "spaces/a b  c.txt",
+  "symbols/100% #1 ?x=y&z +plus.txt",
+  "double//slash.txt",
+  "empty.bin",
+  "dir-marker/",
+  `long/${"n".repeat(1000)}.txt`,
+];
+
+async function seed(container: ContainerClient) {
+  const bodies = new Map<string, Buffer>();
+  for (const [i, name] of ODD_NAMES.entries()) {
+    const body = name === "empty.bin" || name.endsWith("/") ? Buffer.alloc(0) : randomBytes(500 + i * 100);
+    await container.getBlockBlobClient(name).upload(body, body.length, {
+      metadata: { owner: "ops", index: String(i) },
+      tags: { team: "data", idx: String(i) },
+      blobHTTPHeaders: { blobContentType: "text/plain; charset=utf-8", blobCacheControl: "max-age=300", blobContentLanguage: "fr", blobContentDisposition: "inline", blobContentEncoding: "identity" },
+    });
+    bodies.set(name, body);
+  }
+  // A large blob staged in blocks, without Content-MD5: verified by our own hashes.
+  const big = randomBytes(12 * MiB + 17);
+  const bb = container.getBlockBlobClient("big/blocks.bin");
+  const ids: string[] = [];
+  for (let off = 0, i = 0; off < big.length; off += 4 * MiB, i++) {
+    const id = Buffer.from(String(i).padStart(6, "0")).toString("base64");
+    const chunk = big.subarray(off, Math.min(big.length, off + 4 * MiB));
+    await bb.stageBlock(id, chunk, chunk.length);
+    ids.push(id);
+  }
+  await bb.commitBlockList(ids, { metadata: { kind: "big" } });
+  bodies.set("big/blocks.bin", big);
+  return bodies;
+}
+
+describe("migrate run against Azurite and Ceph RGW", () => {
+  let container: ContainerClient;
+  let bodies: Map<string, Buffer>;
+  let bucket: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    container = await newContainer("cli");
+    bodies = await seed(container);
+    bucket = await newBucket("cli");
+    dir = mkdtempSync(join(tmpdir(), "cli-run-"));
+  });
+
+  it("copies odd names, every header, metadata key and tag, byte-exact; exit 0 and the report contract", async () => {
+    // Act
+    const reportFile = join(dir, "report.json");
+    const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/copy`, "--report", reportFile, "--run-id", "first-run"], {
+      ...serverEnv(),
+      ...tuning,
+    });
+    // Assess
+    expect(res.stderr).not.toMatch(/Error:/);
+    expect(res.code).toBe(0);
+    const report = JSON.parse(readFileSync(reportFile, "utf8"));
+    expect(report).toMatchObject({ runId: "first-run", status: "succeeded", objects: { planned: bodies.size, copied: bodies.size, skipped: 0, failed: 0 }, failures: [] });
+    expect(report.bytes.planned).toBe([...bodies.values()].reduce((s, b) => s + b.length, 0));
+    expect(report.bytes.copied).toBe(report.bytes.planned);
+    const s3 = clients.s3();
+    for (const [name, body] of bodies) {
+      const key = `copy/${name}`;
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(md5(await got.Body!.transformToByteArray()), name).toBe(md5(body));
+      if (name === "big/blocks.bin") {
+        expect(got.Metadata?.kind).toBe("big");
+        expect(got.Metadata?.md5chksum).toBe(createHash("md5").update(body).digest("base64"));
+        continue;
+      }
+      expect(got.ContentType).toBe("text/plain; charset=utf-8");
+      expect(got.CacheControl).toBe("max-age=300");
+      expect(got.ContentLanguage).toBe("fr");
+      expect(got.ContentDisposition).toBe("inline");
+      expect(got.ContentEncoding).toBe("identity");
+      expect(got.Metadata).toMatchObject({ owner: "ops", index: String(ODD_NAMES.indexOf(name)) });
+      const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+      expect(Object.fromEntries(tags.TagSet!.map((t) => [t.Key, t.Value]))).toEqual({ team: "data", idx: String(ODD_NAMES.indexOf(name)) });
+    }
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "copy/" }));
+    expect(listed.KeyCount).toBe(bodies.size);
+    const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    expect(open.Uploads ?? []).toHaveLength(0);
+
+    const verify = await runCli(["verify", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/copy`], serverEnv());
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it("a second run over unchanged data copies nothing", async () => {
+    const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/copy`, "--json"], { ...serverEnv(), ...tuning });
+    expect(res.code).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.objects).toMatchObject({ planned: bodies.size, copied: 0, skipped: bodies.size, failed: 0 });
+  });
+
+  it("exit 2 with a message naming the flag or variable, and nothing written", async () => {
+    const fresh = uniqueName("never");
+    const badFlag = await runCli(["run", "--from", "azure://Bad_Container", "--to", `s3://${fresh}`], serverEnv());
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toMatch(/--from/);
+    const env = serverEnv();
+    delete (env as Record<string, string | undefined>).S3_SECRET_ACCESS_KEY;
+    const missing = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${fresh}`], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/S3_SECRET_ACCESS_KEY/);
+    const badNumber = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${fresh}`, "--concurrency", "zero"], serverEnv());
+    expect(badNumber.code).toBe(2);
+    expect(badNumber.stderr).toMatch(/--concurrency/);
+    await expect(clients.s3().send(new HeadBucketCommand({ Bucket: fresh }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+  });
+
+  it("exit 1 with an archived blob reported by reason, the rest copied", async () => {
+    const c = await newContainer("arch");
+    await c.getBlockBlobClient("ok.txt").upload("fine", 4);
+    const archived = c.getBlockBlobClient("cold.txt");
+    await archived.upload("frozen", 6);
+    await archived.setAccessTier("Archive");
+    const b = await newBucket("arch");
+    const res = await runCli(["run", "--from", `azure://${c.containerName}`, "--to", `s3://${b}`, "--json"], serverEnv());
+    expect(res.code).toBe(1);
+    const report = JSON.parse(res.stdout);
+    expect(report.objects).toMatchObject({ planned: 2, copied: 1, failed: 1, archived: 1 });
+    expect(report.failures).toEqual([{ key: "cold.txt", reason: expect.stringMatching(/archived: rehydrate first/) }]);
+  });
+
+  it("runs the same migration through a real SQS queue (fauxqs)", async () => {
+    const c = await newContainer("sqs");
+    for (let i = 0; i < 25; i++) await c.getBlockBlobClient(`q/${i}`).upload(`body ${i}`, `body ${i}`.length);
+    const b = await newBucket("sqs");
+    const q = inject("sqs");
+    const res = await runCli(["run", "--from", `azure://${c.containerName}/q`, "--to", `s3://${b}`, "--queue", "sqs", "--json", "--shard-objects", "4"], {
+      ...serverEnv(),
+      SQS_ENDPOINT: q.endpoint,
+      SQS_REGION: q.region,
+      SQS_ACCESS_KEY_ID: q.accessKeyId,
+      SQS_SECRET_ACCESS_KEY: q.secretAccessKey,
+    });
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.objects).toMatchObject({ planned: 25, copied: 25, failed: 0 });
+    expect(report.shards).toBe(7);
+    const got = await clients.s3().send(new GetObjectCommand({ Bucket: b, Key: "13" }));
+    expect(await got.Body!.transformToString()).toBe("body 13");
+    const head = await clients.s3().send(new HeadObjectCommand({ Bucket: b, Key: "0" }));
+    expect(head.ContentLength).toBe(6);
+  });
+});

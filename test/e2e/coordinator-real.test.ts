@@ -1,0 +1,57 @@
+import { describe, it, expect } from "vitest";
+import { ListObjectsV2Command, GetObjectCommand } from "@aws-sdk/client-s3";
+import { loadConfig } from "../../shared/config.ts";
+import { runLocal } from "../../shared/local/run.ts";
+import { startRequest } from "../support/memory-pipeline.ts";
+import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
+import type { ShardManifest } from "../../shared/state/layout.ts";
+
+async function shardsOf(bucket: string, runId: string): Promise<ShardManifest[]> {
+  const s3 = clients.s3();
+  const out: ShardManifest[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `.migrate-state/runs/${runId}/shards/`, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key }));
+      out.push(JSON.parse(await got.Body!.transformToString()));
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return out;
+}
+
+describe("coordinator on Azurite and Ceph RGW", () => {
+  it("plans a few thousand blobs with filters into exact shards, the same under a tiny deadline", async () => {
+    // Prepare: 2000 empty blobs, a third excluded by the filters.
+    const container = await newContainer("plan");
+    const names: string[] = [];
+    for (let i = 0; i < 2000; i++) names.push(`${i % 3 === 0 ? "logs" : "data"}/${String(i).padStart(5, "0")}.${i % 4 === 0 ? "tmp" : "dat"}`);
+    for (let i = 0; i < names.length; i += 100) {
+      await Promise.all(names.slice(i, i + 100).map((n) => container.getBlockBlobClient(n).upload("", 0)));
+    }
+    const expected = names.filter((n) => !n.startsWith("logs/") && !n.endsWith(".tmp")).sort();
+    const bucket = await newBucket("plan");
+    const options = { exclude: ["logs/**", "*.tmp"], dryRun: true, shardMaxObjects: 250 };
+    // Act: once with a normal deadline, once with a deadline that forces many listing invocations.
+    const config = loadConfig({ ...serverEnv(), LIST_PAGE_SIZE: "400" });
+    const relaxed = await runLocal({ config, request: startRequest({ runId: "plan-a", container: container.containerName, bucket, options }) });
+    const rushedConfig = { ...config, functionTimeoutMs: 300, deadlineMarginMs: 0 };
+    const rushed = await runLocal({ config: rushedConfig, request: startRequest({ runId: "plan-b", container: container.containerName, bucket, options }) });
+    // Assess
+    expect(rushed.durationSeconds).toBeGreaterThan(0);
+    for (const [runId, report] of [["plan-a", relaxed], ["plan-b", rushed]] as const) {
+      const shards = await shardsOf(bucket, runId);
+      const planned = shards.flatMap((s) => s.blobs.map((b) => b.name));
+      expect(planned.sort()).toEqual(expected);
+      expect(new Set(planned).size).toBe(planned.length);
+      expect(shards.every((s) => s.blobs.length <= 250 && s.blobs.length > 0)).toBe(true);
+      expect(report.objects).toMatchObject({ planned: expected.length, filteredOut: names.length - expected.length, copied: 0 });
+    }
+    const cursor = async (runId: string) =>
+      JSON.parse(await (await clients.s3().send(new GetObjectCommand({ Bucket: bucket, Key: `.migrate-state/runs/${runId}/listing.json` }))).Body!.transformToString());
+    expect((await cursor("plan-a")).invocations).toBe(1);
+    expect((await cursor("plan-b")).invocations).toBeGreaterThan(2);
+    expect((await shardsOf(bucket, "plan-a")).length).toBe(Math.ceil(expected.length / 250));
+  });
+});
