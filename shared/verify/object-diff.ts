@@ -6,13 +6,10 @@
  * Problems name metadata and tag keys but never their values: values may hold
  * the data owner's information and the output ends up in CI logs and tickets.
  */
+import { MARKERS } from "../copy/metadata.ts";
 
-/** User-metadata names the migrator adds; the same names as the copy engine's markers. */
-export const MIGRATOR_METADATA = {
-  md5: "md5chksum",
-  sourceEtag: "azure-etag",
-  sourceLastModified: "azure-last-modified",
-} as const;
+/** User-metadata names the migrator adds: not the blob's own metadata. */
+export const MIGRATOR_METADATA = MARKERS;
 
 const MARKER_NAMES = new Set<string>(Object.values(MIGRATOR_METADATA));
 
