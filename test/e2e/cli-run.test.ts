@@ -105,6 +105,21 @@ describe("migrate run against Azurite and Ceph RGW", () => {
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 
+  it("status and report read a finished run from the state store", async () => {
+    const status = await runCli(["status", "first-run", "--state-bucket", bucket, "--json"], serverEnv());
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: "finished", objects: { planned: bodies.size, copied: bodies.size }, shards: { listingDone: true } });
+    const csv = await runCli(["report", "first-run", "--state-bucket", bucket, "--csv"], serverEnv());
+    expect(csv.code).toBe(0);
+    const rows = csv.stdout.trim().split("\n");
+    expect(rows[0]).toBe("key,source,size,outcome,code,reason,md5");
+    expect(rows).toHaveLength(bodies.size + 1);
+    expect(rows.filter((r) => r.includes(",copied,"))).toHaveLength(bodies.size);
+    const unknown = await runCli(["report", "no-such-run", "--state-bucket", bucket], serverEnv());
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no-such-run/);
+  });
+
   it("a second run over unchanged data copies nothing", async () => {
     const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/copy`, "--json"], { ...serverEnv(), ...tuning });
     expect(res.code).toBe(0);

@@ -49,14 +49,12 @@ export function printSummary(report: RunReport, write: (s: string) => void): voi
   );
 }
 
-export function registerRun(program: Command): void {
-  program
-    .command("run")
-    .description("Run a migration locally: the coordinator and the workers in this process, through the deployed handlers")
+/** The flags that make a start request, shared by `run` and `start`. */
+export function withRequestOptions(cmd: Command): Command {
+  return cmd
     .requiredOption("--from <url>", "source, azure://CONTAINER[/PREFIX]")
     .requiredOption("--to <url>", "destination, s3://BUCKET[/PREFIX]")
     .option("--run-id <id>", "run id; the id of an interrupted run resumes it")
-    .option("--report <file>", "write the run report as JSON to this file")
     .option("--dry-run", "plan and report what would be copied, copy nothing", false)
     .option("--include <glob>", "copy only blobs matching this glob (repeatable)", collect, [])
     .option("--exclude <glob>", "skip blobs matching this glob (repeatable)", collect, [])
@@ -64,38 +62,48 @@ export function registerRun(program: Command): void {
     .option("--modified-before <iso8601>", "copy only blobs modified before this time", isoDate("--modified-before"))
     .option("--concurrency <n>", "objects copied at once per worker", positiveInt("--concurrency"))
     .option("--shard-objects <n>", "objects per shard", positiveInt("--shard-objects"))
-    .option("--force", "copy even objects that look unchanged", false)
+    .option("--force", "copy even objects that look unchanged", false);
+}
+
+export function requestFromOptions(opts: Record<string, any>): StartRequest {
+  const from = parseAzureUrl(opts.from, "--from");
+  const to = parseS3Url(opts.to, "--to");
+  try {
+    return parseMessage(StartRequest, {
+      v: 1,
+      type: "start",
+      runId: opts.runId ?? newRunId(),
+      source: { container: from.container, prefix: from.prefix },
+      destination: { bucket: to.bucket, prefix: to.prefix },
+      options: {
+        include: opts.include,
+        exclude: opts.exclude,
+        modifiedSince: opts.modifiedSince,
+        modifiedBefore: opts.modifiedBefore,
+        dryRun: opts.dryRun,
+        concurrency: opts.concurrency,
+        shardMaxObjects: opts.shardObjects,
+        force: opts.force,
+      },
+    });
+  } catch (err) {
+    if (err instanceof BadMessageError) throw new ConfigError(err.message.replace(/^invalid message: /, "").replace(/^runId/, "--run-id"));
+    throw err;
+  }
+}
+
+export function registerRun(program: Command): void {
+  withRequestOptions(program.command("run").description("Run a migration locally: the coordinator and the workers in this process, through the deployed handlers"))
+    .option("--report <file>", "write the run report as JSON to this file")
     .addOption(new Option("--queue <kind>", "message transport").choices(["memory", "sqs"]).default("memory"))
     .option("--worker-queues <n>", "number of worker queues", positiveInt("--worker-queues"), 2)
     .option("--json", "print the report as JSON on stdout, no progress display", false)
     .option("--verbose", "structured JSON logs on stderr", false)
     .action(async (opts) => {
-      const from = parseAzureUrl(opts.from, "--from");
-      const to = parseS3Url(opts.to, "--to");
+      const request = requestFromOptions(opts);
       const config = loadConfig(process.env);
-      let request: StartRequest;
-      try {
-        request = parseMessage(StartRequest, {
-          v: 1,
-          type: "start",
-          runId: opts.runId ?? newRunId(),
-          source: { container: from.container, prefix: from.prefix },
-          destination: { bucket: to.bucket, prefix: to.prefix },
-          options: {
-            include: opts.include,
-            exclude: opts.exclude,
-            modifiedSince: opts.modifiedSince,
-            modifiedBefore: opts.modifiedBefore,
-            dryRun: opts.dryRun,
-            concurrency: opts.concurrency,
-            shardMaxObjects: opts.shardObjects,
-            force: opts.force,
-          },
-        });
-      } catch (err) {
-        if (err instanceof BadMessageError) throw new ConfigError(err.message.replace(/^invalid message: /, "").replace(/^runId/, "--run-id"));
-        throw err;
-      }
+      const from = request.source;
+      const to = request.destination;
       const mode = opts.json ? "none" : process.stderr.isTTY ? "bar" : "lines";
       const view = new ProgressView(mode);
       let poll: NodeJS.Timeout | undefined;
