@@ -22,7 +22,8 @@ import {
   type QueuesInfo,
   type ScalewayQueuesApi,
 } from "../../shared/provision/scaleway-queues.ts";
-import { clients, sqsConfig, uniqueName } from "../support/env.ts";
+import { main } from "../../shared/cli/main.ts";
+import { clients, serverEnv, sqsConfig, uniqueName } from "../support/env.ts";
 
 /**
  * Scaleway's control plane in memory: activation and credentials. Queue
@@ -214,6 +215,58 @@ describe("provision against fauxqs and Ceph RGW", () => {
     for (const bad of [{ queuePrefix: "Bad_Prefix" }, { workerQueues: 0 }, { workerQueues: 41 }, { workerTimeoutSeconds: 5 }, { maxReceiveCount: 0 }, { retentionSeconds: 30 }]) {
       await expect(provision(options(bad), local)).rejects.toBeInstanceOf(ConfigError);
     }
+  });
+});
+
+describe("migrate provision (CLI)", () => {
+  async function cli(args: string[], env: Record<string, string>) {
+    const saved = { ...process.env };
+    const out: string[] = [];
+    const err: string[] = [];
+    const write = process.stdout.write;
+    const writeErr = process.stderr.write;
+    Object.assign(process.env, env);
+    process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: string) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      const code = await main(["node", "migrate", "provision", ...args]);
+      return { code, stdout: out.join(""), stderr: err.join("") };
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = writeErr;
+      process.env = saved;
+    }
+  }
+
+  it("provisions against a given SQS server, prints the exports, and says so when a second run changes nothing", async () => {
+    const q = sqsConfig();
+    const env: Record<string, string> = { ...serverEnv(), SQS_ACCESS_KEY_ID: q.accessKeyId, SQS_SECRET_ACCESS_KEY: q.secretAccessKey, SQS_REGION: q.region };
+    const prefix = uniqueName("cli");
+    const bucket = uniqueName("dst");
+    const args = ["--sqs-endpoint", q.endpoint!, "--queue-prefix", prefix, "--worker-queues", "2", "--bucket", bucket];
+
+    const first = await cli(args, env);
+    const second = await cli(args, env);
+
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^created\s+queue\s+\S+-dlq$/m);
+    expect(first.stdout).toMatch(/^export WORKER_QUEUE_URLS=\S+,\S+$/m);
+    expect(first.stdout).toContain(`export CONTROL_QUEUE_URL=`);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("Nothing to change");
+    expect(second.stdout).not.toMatch(/^(created|updated)/m);
+    // The operator's own secrets are never echoed.
+    for (const out of [first.stdout, second.stdout]) {
+      expect(out).not.toContain(env.S3_SECRET_ACCESS_KEY!);
+      expect(out).not.toContain(`SQS_SECRET_ACCESS_KEY=`);
+    }
+  });
+
+  it("exits 2 with a message naming what is missing", async () => {
+    const r = await cli([], { SCW_ACCESS_KEY: "", SCW_SECRET_KEY: "" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("SCW_ACCESS_KEY");
   });
 });
 

@@ -1,0 +1,121 @@
+import { Command } from "commander";
+import { createS3Client, createSqsClient } from "../../clients.ts";
+import { loadS3Config, type Env } from "../../config.ts";
+import { ConfigError } from "../../errors.ts";
+import { DAY, DEFAULT_PROVISION_OPTIONS, formatProvisionReport, provision, type ProvisionDeps, type SqsCredentials } from "../../provision/provision.ts";
+import { createScalewayQueuesApi } from "../../provision/scaleway-queues.ts";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function integer(flag: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new ConfigError(`${flag} must be a whole number (got "${value.slice(0, 40)}")`);
+    return Number(value);
+  };
+}
+
+function env(e: Env, name: string): string | undefined {
+  const v = e[name]?.trim();
+  return v ? v : undefined;
+}
+
+function credentialsFrom(e: Env, idName: string, secretName: string): SqsCredentials | undefined {
+  const accessKeyId = env(e, idName);
+  const secretAccessKey = env(e, secretName);
+  if (!accessKeyId && !secretAccessKey) return undefined;
+  if (!accessKeyId || !secretAccessKey) throw new ConfigError(`set both ${idName} and ${secretName}, or neither`);
+  return { accessKeyId, secretAccessKey };
+}
+
+interface ProvisionFlags {
+  region?: string;
+  projectId?: string;
+  sqsEndpoint?: string;
+  queuePrefix: string;
+  workerQueues: number;
+  workerTimeout: number;
+  coordinatorTimeout: number;
+  maxReceiveCount: number;
+  retentionDays: number;
+  dlqRetentionDays: number;
+  bucket: string[];
+  stateBucket?: string;
+  abortMultipartDays: number;
+}
+
+/**
+ * Builds the dependencies from the operator's environment:
+ *  - Scaleway API (default): SCW_ACCESS_KEY, SCW_SECRET_KEY, SCW_DEFAULT_PROJECT_ID (or --project-id);
+ *    SQS_ADMIN_ACCESS_KEY_ID / SQS_ADMIN_SECRET_ACCESS_KEY once the provisioning credential exists.
+ *  - Any SQS server (--sqs-endpoint): SQS_ADMIN_* or else SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY.
+ *  - Buckets: S3_* as for every other command.
+ */
+export function provisionDeps(flags: ProvisionFlags, e: Env, region: string): ProvisionDeps {
+  const admin = credentialsFrom(e, "SQS_ADMIN_ACCESS_KEY_ID", "SQS_ADMIN_SECRET_ACCESS_KEY");
+  const wantsBuckets = flags.bucket.length > 0 || flags.stateBucket !== undefined;
+  const s3 = wantsBuckets ? createS3Client(loadS3Config(e)) : undefined;
+  if (flags.sqsEndpoint) {
+    return {
+      sqsEndpoint: flags.sqsEndpoint,
+      adminCredentials: admin ?? credentialsFrom(e, "SQS_ACCESS_KEY_ID", "SQS_SECRET_ACCESS_KEY"),
+      createSqsClient,
+      s3,
+    };
+  }
+  const accessKey = env(e, "SCW_ACCESS_KEY");
+  const secretKey = env(e, "SCW_SECRET_KEY");
+  const projectId = flags.projectId ?? env(e, "SCW_DEFAULT_PROJECT_ID") ?? env(e, "SCW_PROJECT_ID");
+  if (!accessKey || !secretKey) throw new ConfigError("SCW_ACCESS_KEY and SCW_SECRET_KEY must be set (an IAM API key allowed to manage Queues), or give --sqs-endpoint");
+  if (!projectId) throw new ConfigError("no project: give --project-id or set SCW_DEFAULT_PROJECT_ID");
+  return {
+    scaleway: createScalewayQueuesApi({ accessKey, secretKey, projectId, region, apiUrl: env(e, "SCW_API_URL") }),
+    adminCredentials: admin,
+    createSqsClient,
+    s3,
+  };
+}
+
+export function registerProvision(program: Command): void {
+  const d = DEFAULT_PROVISION_OPTIONS;
+  program
+    .command("provision")
+    .description(
+      "Create, once and idempotently, what `serverless deploy` needs: Queues activated, queue credentials, worker / control / dead-letter queues, buckets with an abort-multipart lifecycle rule. Prints the variables to export.",
+    )
+    .option("--region <region>", "Scaleway region with Queues: fr-par or nl-ams (default SCW_DEFAULT_REGION, else fr-par)")
+    .option("--project-id <id>", "Scaleway project (default SCW_DEFAULT_PROJECT_ID)")
+    .option("--sqs-endpoint <url>", "use this SQS server instead of the Scaleway API (local servers): no activation, no credentials created")
+    .option("--queue-prefix <prefix>", "queue and credential names: <prefix>-worker-<i>, -control, -dlq, -functions, -provision", d.queuePrefix)
+    .option("--worker-queues <n>", "number of worker queues (each with its own trigger: 10 workers per queue)", integer("--worker-queues"), d.workerQueues)
+    .option("--worker-timeout <seconds>", "the worker function's timeout (visibility timeout = this + 60 s)", integer("--worker-timeout"), d.workerTimeoutSeconds)
+    .option("--coordinator-timeout <seconds>", "the coordinator function's timeout (control queue visibility = this + 60 s)", integer("--coordinator-timeout"), d.coordinatorTimeoutSeconds)
+    .option("--max-receive-count <n>", "receives before a message goes to the dead-letter queue", integer("--max-receive-count"), d.maxReceiveCount)
+    .option("--retention-days <days>", "retention of the worker and control queues", integer("--retention-days"), d.retentionSeconds / DAY)
+    .option("--dlq-retention-days <days>", "retention of the dead-letter queue", integer("--dlq-retention-days"), d.deadLetterRetentionSeconds / DAY)
+    .option("--bucket <name>", "bucket to create with the lifecycle rule (repeatable): the destination", collect, [])
+    .option("--state-bucket <name>", "state bucket, created too and exported as STATE_BUCKET (default: state under the destination bucket)")
+    .option("--abort-multipart-days <days>", "abort incomplete multipart uploads after this many days", integer("--abort-multipart-days"), d.abortIncompleteMultipartDays)
+    .action(async (flags: ProvisionFlags) => {
+      const e: Env = process.env;
+      const region = flags.region ?? env(e, "SCW_DEFAULT_REGION") ?? env(e, "SCW_REGION") ?? "fr-par";
+      const deps = provisionDeps(flags, e, region);
+      const result = await provision(
+        {
+          queuePrefix: flags.queuePrefix,
+          workerQueues: flags.workerQueues,
+          workerTimeoutSeconds: flags.workerTimeout,
+          coordinatorTimeoutSeconds: flags.coordinatorTimeout,
+          maxReceiveCount: flags.maxReceiveCount,
+          retentionSeconds: flags.retentionDays * DAY,
+          deadLetterRetentionSeconds: flags.dlqRetentionDays * DAY,
+          sqsRegion: env(e, "SQS_REGION") ?? region,
+          buckets: flags.bucket,
+          stateBucket: flags.stateBucket,
+          abortIncompleteMultipartDays: flags.abortMultipartDays,
+        },
+        deps,
+      );
+      // The one place a secret is printed: credentials created by this run, whose secret Scaleway shows once.
+      process.stdout.write(formatProvisionReport(result));
+    });
+}
