@@ -10,5 +10,6 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ["default"],
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   },
 });

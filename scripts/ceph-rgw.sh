@@ -125,7 +125,13 @@ CONF
     || die "ceph-mon --mkfs failed (see $dir/log)"
   mv "$dir/run/mon.pid" "$dir/run/mon.pid.mkfs" 2>/dev/null || true
   ceph-mon "${conf[@]}" -i a --pid-file "$dir/run/mon.pid" || die "ceph-mon failed to start (see $dir/log/mon.a.log)"
-  ceph "${conf[@]}" --connect-timeout 20 osd create >/dev/null || die "ceph osd create failed: monitor not reachable"
+  # The monitor may refuse commands for a moment after it starts (EPERM while it forms its quorum).
+  local tries=0
+  until ceph "${conf[@]}" --connect-timeout 20 osd create >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ $tries -lt 15 ] || die "ceph osd create failed: monitor not reachable (see $dir/log/mon.a.log)"
+    sleep 1
+  done
   mkdir -p "$dir/osd/0"
   local i ok=0
   for i in 1 2 3 4 5; do
