@@ -1,0 +1,46 @@
+import { describe, it, expect } from "vitest";
+import { checkDeployEnv } from "../../shared/provision/deploy-env.ts";
+
+const complete = {
+  SCW_SECRET_KEY: "99999999-8888-4777-8666-555555555555",
+  SCW_DEFAULT_PROJECT_ID: "11111111-2222-4333-8444-555555555555",
+  AZURE_STORAGE_ACCOUNT: "srcaccount",
+  AZURE_STORAGE_SAS_TOKEN: "sv=2024-01-01&sp=rl&sig=very-secret-signature",
+  S3_ACCESS_KEY_ID: "SCWXXXXXXXXXXXXXXXXX",
+  S3_SECRET_ACCESS_KEY: "s3-secret-value",
+  SQS_ENDPOINT: "https://sqs.mnq.fr-par.scaleway.com",
+  SQS_ACCESS_KEY_ID: "queue-access",
+  SQS_SECRET_ACCESS_KEY: "queue-secret-value",
+  WORKER_QUEUE_URLS: "https://sqs.mnq.fr-par.scaleway.com/project-x/migrate-worker-0,https://sqs.mnq.fr-par.scaleway.com/project-x/migrate-worker-1",
+  CONTROL_QUEUE_URL: "https://sqs.mnq.fr-par.scaleway.com/project-x/migrate-control",
+  START_TOKEN: "start-token-value",
+  STATE_BUCKET: "migration-state",
+};
+
+describe("checkDeployEnv", () => {
+  it("accepts a complete environment", () => {
+    expect(checkDeployEnv(complete)).toEqual({ errors: [], warnings: [] });
+  });
+
+  it("names every missing piece at once, never a value", () => {
+    const { errors } = checkDeployEnv({ ...complete, SCW_SECRET_KEY: "", AZURE_STORAGE_SAS_TOKEN: "", S3_SECRET_ACCESS_KEY: "", CONTROL_QUEUE_URL: "" });
+    expect(errors.join("\n")).toMatch(/SCW_SECRET_KEY/);
+    expect(errors.join("\n")).toMatch(/AZURE_STORAGE_SAS_TOKEN/);
+    expect(errors.join("\n")).toMatch(/S3_SECRET_ACCESS_KEY/);
+    expect(errors.join("\n")).toMatch(/CONTROL_QUEUE_URL/);
+    for (const v of ["very-secret-signature", "s3-secret-value", "queue-secret-value", "start-token-value"]) expect(errors.join("\n")).not.toContain(v);
+  });
+
+  it("refuses queues that do not match the triggers serverless.yml will create", () => {
+    expect(checkDeployEnv({ ...complete, WORKER_QUEUE_COUNT: "3" }).errors.join()).toMatch(/lists 2 queues but WORKER_QUEUE_COUNT is 3/);
+    expect(checkDeployEnv({ ...complete, QUEUE_PREFIX: "other" }).errors.join()).toMatch(/other-worker-0/);
+    expect(checkDeployEnv({ ...complete, SCW_REGION: "pl-waw" }).errors.join()).toMatch(/SCW_REGION/);
+  });
+
+  it("warns when no start token or state bucket is set", () => {
+    const { errors, warnings } = checkDeployEnv({ ...complete, START_TOKEN: "", STATE_BUCKET: "" });
+    expect(errors).toEqual([]);
+    expect(warnings.join("\n")).toMatch(/START_TOKEN/);
+    expect(warnings.join("\n")).toMatch(/STATE_BUCKET/);
+  });
+});
