@@ -85,6 +85,7 @@ export function checkDeployEnv(env: Env, options: { homeDir?: string } = {}): De
   }
 
   if (!value(env, "START_TOKEN")) warnings.push("START_TOKEN is not set: HTTP starts are then guarded only by the private function's token");
-  if (!value(env, "STATE_BUCKET")) warnings.push("STATE_BUCKET is not set: each run keeps its state in its destination bucket, under .migrate-state/");
+  // The scheduled sweep (finishing runs whose last message was lost, re-sending shards of silent workers) looks for runs there.
+  if (!value(env, "STATE_BUCKET")) errors.push("STATE_BUCKET must be set for a deployment: the scheduled sweep finds runs there (it may be the destination bucket; state stays under .migrate-state/)");
   return { errors, warnings };
 }

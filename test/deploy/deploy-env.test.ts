@@ -37,10 +37,10 @@ describe("checkDeployEnv", () => {
     expect(checkDeployEnv({ ...complete, SCW_REGION: "pl-waw" }).errors.join()).toMatch(/SCW_REGION/);
   });
 
-  it("warns when no start token or state bucket is set", () => {
-    const { errors, warnings } = checkDeployEnv({ ...complete, START_TOKEN: "", STATE_BUCKET: "" });
-    expect(errors).toEqual([]);
-    expect(warnings.join("\n")).toMatch(/START_TOKEN/);
-    expect(warnings.join("\n")).toMatch(/STATE_BUCKET/);
+  it("warns when no start token is set, and requires the state bucket the scheduled sweep reads", () => {
+    const noToken = checkDeployEnv({ ...complete, START_TOKEN: "" });
+    expect(noToken.errors).toEqual([]);
+    expect(noToken.warnings.join("\n")).toMatch(/START_TOKEN/);
+    expect(checkDeployEnv({ ...complete, STATE_BUCKET: "" }).errors.join("\n")).toMatch(/STATE_BUCKET must be set/);
   });
 });

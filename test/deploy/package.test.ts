@@ -248,6 +248,7 @@ describe("built bundles behind the platform's event shape, on Azurite, Ceph RGW 
       SQS_SECRET_ACCESS_KEY: q.secretAccessKey,
       WORKER_QUEUE_URLS: exported.WORKER_QUEUE_URLS!,
       CONTROL_QUEUE_URL: exported.CONTROL_QUEUE_URL!,
+      STATE_BUCKET: bucket,
       FUNCTION_TIMEOUT_SECONDS: "60",
       DEADLINE_MARGIN_SECONDS: "5",
     };
@@ -262,6 +263,10 @@ describe("built bundles behind the platform's event shape, on Azurite, Ceph RGW 
       const start = { v: 1, type: "start", runId, source: { container: container.containerName, prefix: "data/" }, destination: { bucket, prefix: "copied/" }, options: { shardMaxObjects: 2 } };
       const started = await post(coordinator.url, JSON.stringify(start));
       expect(started.status, coordinator.logs()).toBe(202);
+      // The schedule trigger's input (serverless.yml) finds the active run.
+      const swept = await post(coordinator.url, JSON.stringify({ v: 1, type: "sweep" }));
+      expect(swept.status, coordinator.logs()).toBe(200);
+      expect(swept.body.runs).toBe(1);
 
       // Act: play the queue triggers, one message per invocation, until the run is finished
       let shardMessages = 0;
