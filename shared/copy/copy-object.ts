@@ -9,6 +9,7 @@ import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
 import { MARKERS, hexToBase64 } from "./metadata.ts";
+import { S3_LIMITS } from "../limits.ts";
 
 export const ARCHIVED_REASON = "archived: rehydrate first";
 
@@ -60,6 +61,11 @@ async function execute(run: CopyRun): Promise<CopyResult> {
   const { task, options } = run;
   let blob = task.blob;
   if (isArchived(blob)) return run.failed("archived", ARCHIVED_REASON);
+  // S3 answers a too-long key with a bodiless 400 on HEAD ("UnknownError"): say why instead.
+  const keyBytes = Buffer.byteLength(task.key, "utf8");
+  if (keyBytes > S3_LIMITS.maxKeyBytes) {
+    return run.failed("key-too-long", `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys`);
+  }
   if (options.signal?.aborted) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force) {
