@@ -2,6 +2,7 @@
  * The coordinator function: start requests (HTTP or queue), listing
  * continuations, shard-done messages and the scheduled sweep.
  */
+import { timingSafeEqual } from "node:crypto";
 import { BadMessageError, MigrationError } from "../errors.ts";
 import { ControlMessage, parseMessage } from "../messages.ts";
 import type { FunctionEvent, FunctionResponse } from "../queue/in-process.ts";
@@ -13,6 +14,14 @@ import { aggregate } from "./aggregate.ts";
 import { listStep } from "./listing.ts";
 import { startRun } from "./start.ts";
 import { sweep } from "./sweep.ts";
+
+/** START_TOKEN, when set, is a second lock on starts besides the platform's function token. */
+function tokenMatches(event: FunctionEvent, token: string): boolean {
+  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  const given = Buffer.from(headers["x-migrate-token"] ?? "");
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
 
 export function createCoordinatorHandler(getDeps: () => Deps) {
   return async (event: FunctionEvent, _context?: unknown): Promise<FunctionResponse> => {
@@ -30,6 +39,10 @@ export function createCoordinatorHandler(getDeps: () => Deps) {
         return json(isStart ? 400 : 200, { error: err.message });
       }
       throw err;
+    }
+    if (msg.type === "start" && deps.startToken && !tokenMatches(event, deps.startToken)) {
+      deps.log.warn("start-refused", { runId: msg.runId, reason: "missing or wrong X-Migrate-Token" });
+      return json(401, { error: "start refused: missing or wrong X-Migrate-Token" });
     }
     const deadline = invocationDeadline(deps);
     try {

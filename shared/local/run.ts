@@ -137,6 +137,8 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
   const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });
   deps.onProgress = options.onProgress;
+  // In one process the start request never crosses a network: no start token.
+  deps.startToken = undefined;
   return driveRun(deps, transport, request, stateBucket, options.onStarted);
 }
 

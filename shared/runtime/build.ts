@@ -40,6 +40,7 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
     functionTimeoutMs: config.functionTimeoutMs,
     deadlineMarginMs: config.deadlineMarginMs,
     leaseMs: config.functionTimeoutMs + config.deadlineMarginMs,
+    startToken: config.startToken,
     now: () => Date.now(),
   };
 }

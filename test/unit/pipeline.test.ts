@@ -170,3 +170,20 @@ describe("handlers and hostile messages", () => {
     expect(res.statusCode).toBe(500);
   });
 });
+
+describe("start token", () => {
+  it("refuses a start without the right X-Migrate-Token when START_TOKEN is set, and accepts the right one", async () => {
+    const world = memoryWorld();
+    world.source.putBlob("src", "k", Buffer.from("x"));
+    const bus = new InProcessBus();
+    const deps = { ...memoryDeps(world, bus), startToken: "s3cr3t-start-token" };
+    const coordinator = createCoordinatorHandler(() => deps);
+    const body = JSON.stringify({ v: 1, type: "start", runId: "tok", source: { container: "src" }, destination: { bucket: "dst" } });
+    const none = await coordinator(queueEvent(body));
+    const wrong = await coordinator({ ...queueEvent(body), headers: { "X-Migrate-Token": "s3cr3t-start-tokeX" } });
+    expect([none.statusCode, wrong.statusCode]).toEqual([401, 401]);
+    expect(world.stores.size).toBe(0);
+    const right = await coordinator({ ...queueEvent(body), headers: { "X-Migrate-Token": "s3cr3t-start-token" } });
+    expect(right.statusCode).toBe(202);
+  });
+});

@@ -19,6 +19,7 @@ export function registerStart(program: Command): void {
       const request = requestFromOptions(opts);
       const body = encode(request);
       if (opts.viaQueue) {
+        // Queue deliveries carry no headers: with START_TOKEN deployed, starts go over HTTP.
         const q = loadQueueConfig(process.env, undefined);
         if (!q.sqs || !q.controlQueueUrl) throw new ConfigError("--via-queue needs CONTROL_QUEUE_URL, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
         const sqs = createSqsClient(q.sqs);
@@ -28,11 +29,18 @@ export function registerStart(program: Command): void {
         const url = opts.url ?? process.env.COORDINATOR_URL;
         if (!url) throw new ConfigError("--url (or COORDINATOR_URL) is required, or use --via-queue");
         const token = process.env.COORDINATOR_TOKEN;
+        const startToken = process.env.START_TOKEN;
         registerSecret(token);
-        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(token ? { "X-Auth-Token": token } : {}) }, body });
+        registerSecret(startToken);
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (token) headers["X-Auth-Token"] = token;
+        if (startToken) headers["X-Migrate-Token"] = startToken;
+        const res = await fetch(url, { method: "POST", headers, body });
         const text = await res.text();
         if (res.status === 400 || res.status === 409) throw new ConfigError(`the coordinator refused the request: ${text.slice(0, 500)}`);
-        if (res.status === 401 || res.status === 403) throw new ConfigError("the coordinator refused the token: set COORDINATOR_TOKEN to a token of the function (scw function token create)");
+        if (res.status === 401 || res.status === 403) {
+          throw new ConfigError("the coordinator refused the credentials: set COORDINATOR_TOKEN to a token of the function, and START_TOKEN to the one deployed");
+        }
         if (res.status >= 300) throw new MigrationError("start-failed", `the coordinator answered ${res.status}: ${text.slice(0, 300)}`);
       }
       process.stdout.write(`${request.runId}\n`);
