@@ -2,11 +2,9 @@
 // without walking the whole project.
 //
 // Why: the framework's packager globs every file under the service directory
-// with symlinks followed, then filters by the patterns. This project links
-// itself into node_modules (the `migrate` bin, "azure-to-scaleway-migrator":
-// "file:"), so that walk loops through node_modules/azure-to-scaleway-migrator
-// and visits about two million paths (minutes). Here only the patterns'
-// own paths are globbed, symlinks are not followed, and the framework's own
+// with symlinks followed, then filters by the patterns: every file of
+// node_modules is visited for a zip that holds two bundles (tens of seconds,
+// minutes when a symlink loops). Here only the patterns' own paths are globbed, symlinks are not followed, and the framework's own
 // zipFiles writes .serverless/<service>.zip, the file the Scaleway plugin
 // uploads. Setting package.artifact makes the framework skip its packager.
 //
