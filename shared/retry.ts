@@ -48,6 +48,9 @@ const RETRYABLE_CODES = new Set([
   "REQUEST_SEND_ERROR",
   "TimeoutError",
   "RequestTimeoutException",
+  // @azure/storage-blob reports a response body cut mid-stream as "AbortError: The operation was aborted."
+  // Our own deadline never reaches the SDKs' requests; withRetry stops on its own signal before this matters.
+  "AbortError",
 ]);
 
 const GONE_CODES = new Set(["NoSuchUpload", "NoSuchKey", "NotFound", "BlobNotFound"]);
@@ -69,7 +72,6 @@ const PERMANENT_CODES = new Set([
   "MetadataTooLarge",
   "InvalidTag",
   "MalformedXML",
-  "AbortError",
 ]);
 
 const NETWORK_MESSAGES = /socket hang up|premature close|aborted|ECONNRESET|ETIMEDOUT|EPIPE|network|other side closed|read ECONN/i;
