@@ -177,6 +177,7 @@ export function loadTuning(env: Env): Tuning {
     shardMaxObjects: int(env, "SHARD_MAX_OBJECTS", DEFAULT_TUNING.shardMaxObjects, 1, 100000),
     shardMaxBytes: int(env, "SHARD_MAX_GB", DEFAULT_TUNING.shardMaxBytes / 1024 ** 3, 1, 100000) * 1024 ** 3,
     giantObjectThreshold: int(env, "GIANT_OBJECT_GB", DEFAULT_TUNING.giantObjectThreshold / 1024 ** 3, 1, 5000) * 1024 ** 3,
+    giantRangeBytes: int(env, "GIANT_RANGE_GB", DEFAULT_TUNING.giantRangeBytes / 1024 ** 3, 1, 5000) * 1024 ** 3,
     maxAttempts: int(env, "MAX_ATTEMPTS", DEFAULT_TUNING.maxAttempts, 1, 20),
     listPageSize: int(env, "LIST_PAGE_SIZE", DEFAULT_TUNING.listPageSize, 1, 5000),
   };

@@ -46,6 +46,8 @@ export interface Tuning {
   shardMaxBytes: number;
   /** Objects above this size have their part ranges spread over several invocations. */
   giantObjectThreshold: number;
+  /** Bytes of one part range of a giant object (one message, one invocation or a few). */
+  giantRangeBytes: number;
   /** Attempts of one request before it is a failure (retryable errors only). */
   maxAttempts: number;
   /** Blobs per listing page (Azure's maximum is 5000). */
@@ -62,6 +64,7 @@ export const DEFAULT_TUNING: Tuning = {
   shardMaxObjects: 1000,
   shardMaxBytes: 20 * GiB,
   giantObjectThreshold: 8 * GiB,
+  giantRangeBytes: 4 * GiB,
   maxAttempts: 6,
   listPageSize: AZURE_LIMITS.listPageSize,
 };

@@ -59,6 +59,19 @@ export const ShardMessage = z.object({
 });
 export type ShardMessage = z.infer<typeof ShardMessage>;
 
+/** Worker: copy one range of parts of a giant object of a shard (many invocations share one upload). */
+export const RangeMessage = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  type: z.literal("range"),
+  runId: RUN_ID,
+  stateBucket: STATE_BUCKET,
+  shardId: SHARD_ID,
+  /** Index of the object in the shard's manifest. */
+  object: z.number().int().min(0),
+  range: z.number().int().min(0),
+});
+export type RangeMessage = z.infer<typeof RangeMessage>;
+
 /** Coordinator: a shard has its result in the state store. */
 export const ShardDone = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("shard-done"), runId: RUN_ID, stateBucket: STATE_BUCKET, shardId: SHARD_ID });
 
@@ -67,8 +80,8 @@ export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("
 
 export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, Sweep]);
 export type ControlMessage = z.infer<typeof ControlMessage>;
-export const WorkerMessage = ShardMessage;
-export type WorkerMessage = ShardMessage;
+export const WorkerMessage = z.discriminatedUnion("type", [ShardMessage, RangeMessage]);
+export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 /** Parses a raw body; throws BadMessageError naming the problem. */
 export function parseMessage<T>(schema: z.ZodType<T>, raw: unknown): T {

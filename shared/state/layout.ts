@@ -9,6 +9,8 @@
  *   {prefix}runs/{runId}/checkpoints/{shardId}.json  ShardCheckpoint (objects done, open uploads)
  *   {prefix}runs/{runId}/results/{shardId}.json      ShardResult (written once)
  *   {prefix}runs/{runId}/rejected/{id}.json          a message that could never be processed
+ *   {prefix}runs/{runId}/giants/{shardId}-{i}/       a giant object copied as part ranges in parallel:
+ *       state.json (GiantState), ranges/{r}.json (RangeResult), complete.json (claim), outcome.json (ObjectOutcome)
  *   {prefix}runs/{runId}/report.json                 RunReport (written once, If-None-Match)
  *   {prefix}runs/{runId}/ledger.jsonl                LedgerEntry per line
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
@@ -32,6 +34,10 @@ export class StateLayout {
       resultsPrefix: `${base}results/`,
       result: (shardId: string) => `${base}results/${shardId}.json`,
       rejected: (id: string) => `${base}rejected/${id}.json`,
+      giant: (shardId: string, object: number) => {
+        const g = `${base}giants/${shardId}-${object}/`;
+        return { prefix: g, state: `${g}state.json`, rangesPrefix: `${g}ranges/`, range: (r: number) => `${g}ranges/${String(r).padStart(5, "0")}.json`, complete: `${g}complete.json`, outcome: `${g}outcome.json` };
+      },
       report: `${base}report.json`,
       ledger: `${base}ledger.jsonl`,
     };
@@ -135,6 +141,25 @@ export interface ShardResult {
 }
 
 export type LedgerEntry = ObjectOutcome;
+
+/** One multipart upload shared by the invocations copying the ranges of a giant object. */
+export interface GiantState {
+  key: string;
+  uploadId: string;
+  sourceEtag: string;
+  size: number;
+  partSize: number;
+  parts: number;
+  /** Inclusive part-number ranges, one message each. */
+  ranges: Array<{ first: number; last: number }>;
+  createdAt: string;
+}
+
+export interface RangeResult {
+  range: number;
+  parts: Array<{ partNumber: number; etag: string; size: number }>;
+  retries: number;
+}
 
 export interface RunReport {
   runId: string;

@@ -12,6 +12,9 @@ import { describeError } from "../redact.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { eventBody, json } from "../runtime/http.ts";
 import { runShard, type ShardOptions } from "./run-shard.ts";
+import { runRange } from "./giant.ts";
+import { readJson } from "../state/json.ts";
+import type { ShardManifest } from "../state/layout.ts";
 
 export async function recordRejected(deps: Deps, raw: string, err: BadMessageError): Promise<void> {
   let parsed: unknown;
@@ -38,6 +41,11 @@ export function createWorkerHandler(getDeps: () => Deps, options: ShardOptions =
     const raw = eventBody(event);
     try {
       const msg = parseMessage(WorkerMessage, raw);
+      if (msg.type === "range") {
+        const manifest = (await readJson<ShardManifest>(deps.state(msg.stateBucket), deps.layout.run(msg.runId).shard(msg.shardId)))?.value;
+        if (!manifest) throw new BadMessageError(`shard ${msg.shardId} of run ${msg.runId} has no manifest`, { context: { runId: msg.runId } });
+        return json(200, { outcome: await runRange(deps, msg, manifest) });
+      }
       const outcome = await runShard(deps, msg, options);
       return json(200, { outcome });
     } catch (err) {

@@ -16,8 +16,10 @@ import type { ObjectOutcome, RunRecord, ShardCheckpoint, ShardManifest, ShardRes
 import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
 import { Lease } from "./lease.ts";
+import { giantOutcome, isGiant, startGiant } from "./giant.ts";
+import { isArchived } from "../copy/copy-object.ts";
 
-export type ShardOutcome = "done" | "continued" | "already-done" | "busy";
+export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
 
 function toOutcome(source: string, r: Exclude<CopyResult, { outcome: "interrupted" }>): ObjectOutcome {
   switch (r.outcome) {
@@ -88,6 +90,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
   const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
   let interrupted = false;
+  let delegated = 0;
   try {
     await Promise.all(
       pending.map((i) =>
@@ -99,6 +102,19 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           const blob = manifest.blobs[i]!;
           const key = manifest.keys[i]!;
           const t0 = deps.now();
+          if (isGiant(deps, blob) && !isArchived(blob)) {
+            // Copied in parallel by range messages; the range that completes it sends this shard back.
+            const outcome =
+              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(deps, msg.stateBucket, manifest, i, force));
+            if (!outcome) {
+              delegated++;
+              return;
+            }
+            checkpoint.done[i] = outcome;
+            deps.log.info("object", { runId: msg.runId, shardId: msg.shardId, key, outcome: outcome.outcome, bytes: outcome.size, giant: true });
+            await save();
+            return;
+          }
           const result = await copyObject(
             deps.source,
             deps.sink,
@@ -143,7 +159,25 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
     deadline.dispose();
   }
 
+  if (delegated > 0) {
+    // A giant may have completed while this invocation ran (its message to this shard then found it busy).
+    for (let i = 0; i < manifest.blobs.length; i++) {
+      if (checkpoint.done[i] || !isGiant(deps, manifest.blobs[i]!)) continue;
+      const outcome = await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i);
+      if (outcome) {
+        checkpoint.done[i] = outcome;
+        delegated--;
+      }
+    }
+    await save(true);
+  }
   const remaining = manifest.blobs.length - Object.keys(checkpoint.done).length;
+  if (!interrupted && remaining > 0 && remaining === delegated) {
+    // Only giant objects are left, in the hands of their range workers.
+    await lease.release();
+    deps.log.info("shard-waiting", { runId: msg.runId, shardId: msg.shardId, giants: delegated });
+    return "waiting";
+  }
   if (interrupted || remaining > 0) {
     await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode({ ...msg, continuation: msg.continuation + 1 })]);
     await lease.release();

@@ -187,3 +187,26 @@ describe("start token", () => {
     expect(right.statusCode).toBe(202);
   });
 });
+
+describe("giant objects", () => {
+  it("copies a giant object as parallel part ranges, completed once and verified, alongside small ones", async () => {
+    const world = memoryWorld();
+    const MiB = 1024 * 1024;
+    const giant = randomBytes(23 * MiB + 5);
+    world.source.putBlob("src", "giant.bin", giant, { withMd5: false, tags: { a: "1" } });
+    for (let i = 0; i < 5; i++) world.source.putBlob("src", `small-${i}`, randomBytes(100 + i));
+    const { report, ledger, bus } = await runPipeline(world, startRequest({ options: { shardMaxObjects: 3 } }), {
+      tuning: { giantObjectThreshold: 20 * MiB, giantRangeBytes: 10 * MiB, partSize: 5 * MiB },
+      deliveryFilter: (_t, bodies) => [...bodies, ...bodies],
+    });
+    expect(report.objects).toMatchObject({ planned: 6, copied: 6, failed: 0 });
+    const rangeMessages = new Set(bus.sent.filter((m) => m.body.includes('"range"')).map((m) => m.body));
+    expect(rangeMessages.size).toBe(3); // 5 parts of 5 MiB, 2 parts a range
+    const got = world.sink.getObject("dst", "giant.bin")!;
+    expect(md5(got.body)).toBe(md5(giant));
+    expect(got.tags).toEqual({ a: "1" });
+    expect(ledger.find((l: { key: string }) => l.key === "giant.bin")).toMatchObject({ outcome: "copied", verifiedBy: "part-md5+multipart-etag+size" });
+    expect(world.sink.calls.completeMultipart).toBe(1);
+    expect(world.sink.openUploads()).toBe(0);
+  });
+});

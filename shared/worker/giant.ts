@@ -1,0 +1,240 @@
+/**
+ * Giant objects: one multipart upload whose part ranges go out as separate
+ * messages, so that many invocations copy one object in parallel.
+ *
+ * - The shard's worker starts the upload once (the state object is written with
+ *   If-None-Match; a loser aborts its own upload and joins the winner's), sends
+ *   one range message per part range, and leaves the object to them.
+ * - A range worker uploads the missing parts of its range (ListParts tells what
+ *   an earlier attempt stored), each part's MD5 checked against the ETag the
+ *   server returns, then records the range's parts (If-None-Match). Before its
+ *   deadline it hands the rest of the range to a new message.
+ * - The range that finds every range recorded claims completion (If-None-Match
+ *   on complete.json): it completes the upload once, verifies size and the
+ *   multipart ETag computed from the part MD5s, sets the tags, writes the
+ *   object's outcome and sends the shard its message back.
+ *
+ * The whole-object MD5 can not be computed across invocations (a hash state
+ * does not travel); every byte is still hashed by us (part MD5s, compared with
+ * the server's), and the multipart ETag proves the object is those parts in order.
+ */
+import { createHash } from "node:crypto";
+import { PreconditionFailedError } from "../errors.ts";
+import { encode, type RangeMessage } from "../messages.ts";
+import type { BlobEntry } from "../ports.ts";
+import type { Deps } from "../runtime/deps.ts";
+import { invocationDeadline } from "../runtime/deps.ts";
+import { readJson, writeJson } from "../state/json.ts";
+import type { GiantState, ObjectOutcome, RangeResult, ShardManifest } from "../state/layout.ts";
+import { planParts } from "../copy/planner.ts";
+import { mapBlobToObject } from "../copy/metadata.ts";
+import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
+import { readRange } from "../copy/read-range.ts";
+import { multipartEtag, verifyDestination } from "../copy/verify.ts";
+import { describeError } from "../redact.ts";
+
+export function isGiant(deps: Deps, blob: BlobEntry): boolean {
+  return blob.size >= deps.tuning.giantObjectThreshold && blob.size >= deps.tuning.multipartThreshold;
+}
+
+function copyRun(deps: Deps, manifest: ShardManifest, index: number, signal?: AbortSignal): CopyRun {
+  return new CopyRun(
+    deps.source,
+    deps.sink,
+    { container: manifest.container, blob: manifest.blobs[index]!, bucket: manifest.bucket, key: manifest.keys[index]! },
+    { tuning: deps.tuning, signal, memory: deps.memory, onProgress: deps.onProgress, storageClassMap: deps.storageClassMap },
+  );
+}
+
+function rangeMessages(runId: string, stateBucket: string, shardId: string, object: number, ranges: number): string[] {
+  return Array.from({ length: ranges }, (_, range) => encode({ v: 1, type: "range", runId, stateBucket, shardId, object, range }));
+}
+
+/** The outcome of a giant object when its copy has ended, else undefined. */
+export async function giantOutcome(deps: Deps, stateBucket: string, runId: string, shardId: string, index: number): Promise<ObjectOutcome | undefined> {
+  return (await readJson<ObjectOutcome>(deps.state(stateBucket), deps.layout.run(runId).giant(shardId, index).outcome))?.value;
+}
+
+/**
+ * Starts (or re-announces) the parallel copy of a giant object. Returns the
+ * outcome when the object needs no copy (unchanged), else undefined: the
+ * object is then in the hands of its range workers.
+ */
+export async function startGiant(deps: Deps, stateBucket: string, manifest: ShardManifest, index: number, force: boolean): Promise<ObjectOutcome | undefined> {
+  const store = deps.state(stateBucket);
+  const keys = deps.layout.run(manifest.runId).giant(manifest.shardId, index);
+  const blob = manifest.blobs[index]!;
+  const key = manifest.keys[index]!;
+  const run = copyRun(deps, manifest, index);
+  let state = (await readJson<GiantState>(store, keys.state))?.value;
+  if (!state) {
+    if (!force) {
+      const head = await run.step("HeadObject", () => deps.sink.head(manifest.bucket, key));
+      if (head && head.size === blob.size && head.metadata["azure-etag"] === blob.etag) {
+        return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: "unchanged: same size and source ETag" };
+      }
+    }
+    const plan = planParts(blob.size, deps.tuning);
+    const perRange = Math.max(1, Math.floor(deps.tuning.giantRangeBytes / plan.partSize));
+    const ranges: GiantState["ranges"] = [];
+    for (let first = 1; first <= plan.parts.length; first += perRange) ranges.push({ first, last: Math.min(plan.parts.length, first + perRange - 1) });
+    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
+    const uploadId = await run.step("CreateMultipartUpload", () => deps.sink.createMultipart(manifest.bucket, key, mapped.headers));
+    const candidate: GiantState = { key, uploadId, sourceEtag: blob.etag, size: blob.size, partSize: plan.partSize, parts: plan.parts.length, ranges, createdAt: new Date(deps.now()).toISOString() };
+    try {
+      await writeJson(store, keys.state, candidate, { ifNoneMatch: true });
+      state = candidate;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      // Another invocation started it first: ours is not needed.
+      await run.abortUpload(key, uploadId);
+      state = (await readJson<GiantState>(store, keys.state))!.value;
+    }
+  }
+  // Ranges already recorded need no message; the others are (re)sent: range work is idempotent.
+  const pending: string[] = [];
+  const all = rangeMessages(manifest.runId, stateBucket, manifest.shardId, index, state.ranges.length);
+  for (let r = 0; r < state.ranges.length; r++) if (!(await store.get(keys.range(r)))) pending.push(all[r]!);
+  const queues = Math.max(1, deps.bus.workerQueues);
+  for (let i = 0; i < pending.length; i++) await deps.bus.send({ kind: "worker", index: (manifest.queue + i) % queues }, [pending[i]!]);
+  deps.log.info("giant-started", { runId: manifest.runId, shardId: manifest.shardId, key, parts: state.parts, ranges: state.ranges.length, pending: pending.length });
+  return undefined;
+}
+
+async function finish(deps: Deps, msg: RangeMessage, manifest: ShardManifest, outcome: ObjectOutcome): Promise<void> {
+  const keys = deps.layout.run(msg.runId).giant(msg.shardId, msg.object);
+  try {
+    await writeJson(deps.state(msg.stateBucket), keys.outcome, outcome, { ifNoneMatch: true });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+  }
+  // The shard goes on from its checkpoint and records the outcome.
+  await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode({ v: 1, type: "shard", runId: msg.runId, stateBucket: msg.stateBucket, shardId: msg.shardId, continuation: 0 })]);
+}
+
+export type RangeOutcome = "recorded" | "completed" | "continued" | "already-done" | "failed";
+
+export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardManifest): Promise<RangeOutcome> {
+  const store = deps.state(msg.stateBucket);
+  const keys = deps.layout.run(msg.runId).giant(msg.shardId, msg.object);
+  if (await store.get(keys.outcome)) return "already-done";
+  const state = (await readJson<GiantState>(store, keys.state))?.value;
+  const blob = manifest.blobs[msg.object];
+  if (!state || !blob || !state.ranges[msg.range]) return "already-done";
+  const deadline = invocationDeadline(deps);
+  const run = copyRun(deps, manifest, msg.object, deadline.signal);
+  const fail = async (err: unknown): Promise<RangeOutcome> => {
+    const abortProblem = await run.abortUpload(state.key, state.uploadId);
+    await finish(deps, msg, manifest, {
+      key: state.key,
+      source: blob.name,
+      size: blob.size,
+      outcome: "failed",
+      code: failureCode(err),
+      reason: reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""),
+      retries: run.retries || undefined,
+    });
+    return "failed";
+  };
+  try {
+    if (!(await store.get(keys.range(msg.range)))) {
+      const { first, last } = state.ranges[msg.range]!;
+      const stored = await run.step("ListParts", () => deps.sink.listParts(manifest.bucket, state.key, state.uploadId));
+      if (!stored) throw Object.assign(new Error(`upload of ${state.key} no longer exists`), { name: "NoSuchUpload" });
+      const sizeOf = (n: number) => Math.min(state.partSize, state.size - (n - 1) * state.partSize);
+      const done = new Map(stored.filter((p) => p.partNumber >= first && p.partNumber <= last && p.size === sizeOf(p.partNumber)).map((p) => [p.partNumber, p]));
+      const todo: number[] = [];
+      for (let n = first; n <= last; n++) if (!done.has(n)) todo.push(n);
+      let interrupted = false;
+      let stop = false;
+      const worker = async () => {
+        for (;;) {
+          if (stop) return;
+          if (deadline.signal.aborted || deadline.nearing()) {
+            interrupted = todo.length > 0 || interrupted;
+            return;
+          }
+          const n = todo.shift();
+          if (n === undefined) return;
+          const size = sizeOf(n);
+          await deps.memory.acquire(size);
+          try {
+            if (stop) return;
+            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size));
+            const md5 = createHash("md5").update(buf).digest();
+            const { etag } = await run.step(`UploadPart ${n}`, () => deps.sink.uploadPart(manifest.bucket, state.key, state.uploadId, n, buf, md5.toString("base64")));
+            if (etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
+            done.set(n, { partNumber: n, etag, size });
+            run.emit({ type: "bytes", key: state.key, bytes: size });
+          } catch (err) {
+            stop = true;
+            throw err;
+          } finally {
+            deps.memory.release(size);
+          }
+        }
+      };
+      // Every part worker stops before the first error is acted on: no part is left in flight.
+      const settled = await Promise.allSettled(Array.from({ length: Math.max(1, deps.tuning.partConcurrency) }, worker));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+      if (interrupted || done.size < last - first + 1) {
+        await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode(msg)]);
+        return "continued";
+      }
+      const result: RangeResult = { range: msg.range, parts: [...done.values()].sort((a, b) => a.partNumber - b.partNumber), retries: run.retries };
+      try {
+        await writeJson(store, keys.range(msg.range), result, { ifNoneMatch: true });
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+
+    // The range that sees every range recorded completes the object, once.
+    const results: RangeResult[] = [];
+    for (let r = 0; r < state.ranges.length; r++) {
+      const got = await readJson<RangeResult>(store, keys.range(r));
+      if (!got) return "recorded";
+      results.push(got.value);
+    }
+    try {
+      await writeJson(store, keys.complete, { by: msg.range, at: new Date(deps.now()).toISOString() }, { ifNoneMatch: true });
+    } catch (err) {
+      if (err instanceof PreconditionFailedError) return "recorded";
+      throw err;
+    }
+    const parts = results.flatMap((r) => r.parts).sort((a, b) => a.partNumber - b.partNumber);
+    const retries = results.reduce((s, r) => s + r.retries, 0);
+    try {
+      await run.step("CompleteMultipartUpload", () => deps.sink.completeMultipart(manifest.bucket, state.key, state.uploadId, parts.map(({ partNumber, etag }) => ({ partNumber, etag }))));
+    } catch (err) {
+      if (errorClassOf(err) !== "gone") throw err;
+    }
+    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
+    if (Object.keys(mapped.tags).length > 0) await run.step("PutObjectTagging", () => deps.sink.putTags(manifest.bucket, state.key, mapped.tags));
+    const verified = await verifyDestination(run, { size: blob.size, etag: multipartEtag(parts.map((p) => Buffer.from(p.etag, "hex"))), mapped });
+    const warnings = [...mapped.warnings, ...verified.warnings];
+    await finish(deps, msg, manifest, {
+      key: state.key,
+      source: blob.name,
+      size: blob.size,
+      outcome: "copied",
+      verifiedBy: "part-md5+multipart-etag+size",
+      warnings: warnings.length ? warnings : undefined,
+      retries: retries + run.retries || undefined,
+    });
+    deps.log.info("giant-completed", { runId: msg.runId, shardId: msg.shardId, key: state.key, parts: parts.length, bytes: blob.size });
+    return "completed";
+  } catch (err) {
+    const cls = errorClassOf(err);
+    if (cls === "retryable" && !(deadline.signal.aborted || deadline.nearing())) throw err;
+    if (cls === "retryable") {
+      await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode(msg)]);
+      return "continued";
+    }
+    deps.log.warn("giant-failed", { runId: msg.runId, shardId: msg.shardId, key: state.key, error: describeError(err) });
+    return fail(err);
+  } finally {
+    deadline.dispose();
+  }
+}
