@@ -16,6 +16,7 @@ import type { ObjectOutcome, RunRecord, ShardCheckpoint, ShardManifest, ShardRes
 import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
 import { Lease } from "./lease.ts";
+import { describeError } from "../redact.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
 import { isArchived } from "../copy/copy-object.ts";
 
@@ -29,6 +30,21 @@ function toOutcome(source: string, r: Exclude<CopyResult, { outcome: "interrupte
       return { key: r.key, source, size: r.size, outcome: "skipped", reason: r.reason, md5: r.md5 };
     case "failed":
       return { key: r.key, source, size: r.size, outcome: "failed", code: r.code, reason: r.reason, retries: r.retries || undefined };
+  }
+}
+
+/**
+ * Open uploads of `key` that no checkpoint knows: an invocation killed between
+ * CreateMultipartUpload and its checkpoint write leaves one behind, still billed.
+ * The shard's lease makes this invocation the only one copying the key.
+ */
+async function abortOrphanedUploads(deps: Deps, bucket: string, key: string, keep: string | undefined): Promise<void> {
+  try {
+    for (const u of await deps.sink.listMultipartUploads(bucket, key)) {
+      if (u.key === key && u.uploadId !== keep) await deps.sink.abortMultipart(bucket, key, u.uploadId);
+    }
+  } catch (err) {
+    deps.log.warn("orphaned-uploads-not-aborted", { key, error: describeError(err) });
   }
 }
 
@@ -115,6 +131,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             await save();
             return;
           }
+          if (blob.size >= deps.tuning.multipartThreshold) await abortOrphanedUploads(deps, manifest.bucket, key, checkpoint.uploads[i]?.uploadId);
           const result = await copyObject(
             deps.source,
             deps.sink,
@@ -124,8 +141,10 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               signal: deadline.signal,
               checkpoint: checkpoint.uploads[i],
               onCheckpoint: async (cp: MultipartCheckpoint) => {
+                // A new upload id is written at once, not coalesced: a crash must find it to resume or abort it.
+                const fresh = checkpoint.uploads[i]?.uploadId !== cp.uploadId;
                 checkpoint.uploads[i] = cp;
-                await save();
+                await save(fresh);
               },
               onProgress: deps.onProgress,
               storageClassMap: deps.storageClassMap,
