@@ -18,10 +18,14 @@ import { type CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts
 import { mapBlobToObject } from "./metadata.ts";
 import { planParts, type PartPlan, type PlannedPart } from "./planner.ts";
 import { readRange } from "./read-range.ts";
+import { PART_BUFFERS } from "./buffer-pool.ts";
 import { multipartEtag, verifyDestination } from "./verify.ts";
 
 interface PartSlot extends PlannedPart {
+  /** Set once the part's bytes are read; dropped when it is both uploaded and hashed. */
   buf?: Buffer;
+  /** The pooled buffer the part is read into, returned to the pool on release. */
+  pooled?: Buffer;
   md5?: Buffer;
   held: number;
   uploaded: boolean;
@@ -111,6 +115,8 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const release = (slot: PartSlot) => {
     if (slot.held > 0) run.memory.release(slot.held);
     slot.held = 0;
+    if (slot.pooled) PART_BUFFERS.give(slot.pooled);
+    slot.pooled = undefined;
     slot.buf = undefined;
   };
   const drainHash = () => {
@@ -135,7 +141,8 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     const n = slot.partNumber;
     await run.memory.acquire(slot.length, signal);
     slot.held = slot.length;
-    const buf = await run.step(`read part ${n}`, () => readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length), true);
+    const into = (slot.pooled = PART_BUFFERS.take(slot.length));
+    const buf = await run.step(`read part ${n}`, () => readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length, into), true);
     const md5 = createHash("md5").update(buf).digest();
     slot.buf = buf;
     slot.md5 = md5;

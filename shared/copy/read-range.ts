@@ -13,10 +13,13 @@ export class ShortReadError extends Error {
 /**
  * Bytes [offset, offset + count) pinned to `etag`, in one preallocated buffer:
  * no concatenation, so a part costs its own size in memory and nothing more.
+ * `into` (exactly `count` bytes) is filled from its start on every call, so a
+ * retried read can reuse it.
  */
-export async function readRange(source: BlobSource, container: string, name: string, etag: string, offset: number, count: number): Promise<Buffer> {
+export async function readRange(source: BlobSource, container: string, name: string, etag: string, offset: number, count: number, into?: Buffer): Promise<Buffer> {
+  if (into && into.length !== count) throw new RangeError(`readRange: buffer of ${into.length} bytes for a range of ${count}`);
   const stream = await source.read(container, name, { offset, count }, etag);
-  const buf = Buffer.allocUnsafe(count);
+  const buf = into ?? Buffer.allocUnsafe(count);
   let filled = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {

@@ -1,0 +1,184 @@
+/**
+ * Benchmark (not a test): copy one large blob Azurite -> Ceph RGW with the
+ * default tuning, print throughput and the copying process's peak RSS, then
+ * copy the same blob with rclone 1.60 for comparison.
+ *
+ *   node --import tsx bench/copy-large.ts [--size-mb 1024] [--no-rclone]
+ *
+ * The copy runs in a child process so its peak RSS is the engine's alone (the
+ * parent also starts servers and uploads the test blob). Servers are started
+ * and stopped here.
+ */
+import { spawn } from "node:child_process";
+import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { CreateBucketCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, SASProtocol, StorageSharedKeyCredential, generateAccountSASQueryParameters } from "@azure/storage-blob";
+import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
+import type { AzureConfig, S3Config } from "../shared/config.ts";
+import { startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
+import { build } from "esbuild";
+import type { ChildInput, ChildOutput } from "./copy-large-child.ts";
+import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";
+
+const BLOCK = 8 * MiB;
+
+function run(cmd: string, args: string[], options: { capture?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += String(d)));
+    p.stderr.on("data", (d) => {
+      stderr += String(d);
+      if (!options.capture) process.stderr.write(d);
+    });
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Uploads `sizeMiB` of pseudo-random data in staged blocks, never holding more than a few blocks. */
+async function uploadBlob(azurite: AzuriteServer, container: string, name: string, size: number): Promise<string> {
+  const service = createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString });
+  const c = service.getContainerClient(container);
+  await c.createIfNotExists();
+  const blob = c.getBlockBlobClient(name);
+  const hash = createHash("md5");
+  const ids: string[] = [];
+  const count = Math.ceil(size / BLOCK);
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < count; i++) {
+    const len = Math.min(BLOCK, size - i * BLOCK);
+    const chunk = randomFillSync(Buffer.allocUnsafe(len));
+    hash.update(chunk);
+    const id = Buffer.from(`block-${String(i).padStart(8, "0")}`).toString("base64");
+    ids.push(id);
+    const p: Promise<unknown> = blob.stageBlock(id, chunk, len).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= 4) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  // Committed without Content-MD5, as most tools upload large blobs: the engine must hash it itself.
+  await blob.commitBlockList(ids);
+  return hash.digest("hex");
+}
+
+async function rcloneCopy(azurite: AzuriteServer, rgw: S3Server, container: string, name: string, bucket: string, key: string, dir: string) {
+  const cred = new StorageSharedKeyCredential(azurite.account, azurite.key);
+  const sas = generateAccountSASQueryParameters(
+    {
+      expiresOn: new Date(Date.now() + 3600_000),
+      permissions: AccountSASPermissions.parse("rwdlacup"),
+      services: AccountSASServices.parse("b").toString(),
+      resourceTypes: AccountSASResourceTypes.parse("sco").toString(),
+      protocol: SASProtocol.HttpsAndHttp,
+    },
+    cred,
+  ).toString();
+  const conf = join(dir, "rclone.conf");
+  writeFileSync(
+    conf,
+    [
+      "[az]",
+      "type = azureblob",
+      `sas_url = ${azurite.endpoint}?${sas}`,
+      "",
+      "[dst]",
+      "type = s3",
+      "provider = Ceph",
+      `endpoint = ${rgw.endpoint}`,
+      `access_key_id = ${rgw.accessKeyId}`,
+      `secret_access_key = ${rgw.secretAccessKey}`,
+      "force_path_style = true",
+      "",
+    ].join("\n"),
+  );
+  const args = ["-u", "AWS_CA_BUNDLE", "/usr/bin/time", "-f", "%M", "rclone", "--config", conf, "copyto", `az:${container}/${name}`, `dst:${bucket}/${key}`, "--s3-no-check-bucket"];
+  const started = process.hrtime.bigint();
+  const r = await run("env", args, { capture: true });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0) throw new Error(`rclone failed (${r.code}): ${r.stderr.slice(-2000)}`);
+  const maxRssKiB = Number(r.stderr.trim().split("\n").at(-1));
+  return { seconds, maxRssMiB: Number.isFinite(maxRssKiB) ? maxRssKiB / 1024 : NaN };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      "size-mb": { type: "string", default: "1024" },
+      "no-rclone": { type: "boolean", default: false },
+    },
+  });
+  const sizeMiB = Number(values["size-mb"]);
+  if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error("--size-mb must be a whole number of MiB >= 1");
+  const size = sizeMiB * MiB;
+  const started: Array<{ stop(): Promise<void> }> = [];
+  const dir = mkdtempSync(join(tmpdir(), "bench-copy-"));
+  try {
+    process.stderr.write("starting Azurite and Ceph RGW...\n");
+    const servers = await Promise.allSettled([startAzurite(), startRgw()]);
+    for (const s of servers) if (s.status === "fulfilled") started.push(s.value);
+    const failed = servers.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) throw failed.reason;
+    const azurite = (servers[0] as PromiseFulfilledResult<AzuriteServer>).value;
+    const rgw = (servers[1] as PromiseFulfilledResult<S3Server>).value;
+    const s3Config: S3Config = { endpoint: rgw.endpoint, region: rgw.region, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true, maxSockets: 64 };
+    const s3 = createS3Client(s3Config);
+    const container = `bench-${randomBytes(3).toString("hex")}`;
+    const bucket = `bench-${randomBytes(3).toString("hex")}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+
+    process.stderr.write(`uploading a ${sizeMiB} MiB blob in ${BLOCK / MiB} MiB blocks...\n`);
+    const sourceMd5 = await uploadBlob(azurite, container, "large.bin", size);
+
+    process.stderr.write("copying with the engine (default tuning)...\n");
+    const input: ChildInput = { azure: { kind: "connection-string", connectionString: azurite.connectionString }, s3: s3Config, container, blob: "large.bin", bucket, key: "engine/large.bin" };
+    // Bundled like the deployed functions (ESM, node20, require shim for the Azure SDK), run with plain node.
+    const bundle = join(dir, "child.mjs");
+    await build({
+      entryPoints: [join(dirname(fileURLToPath(import.meta.url)), "copy-large-child.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      outfile: bundle,
+      banner: { js: 'import { createRequire as __benchRequire } from "module"; const require = __benchRequire(import.meta.url);' },
+      logLevel: "error",
+    });
+    const c = await run(process.execPath, [bundle, JSON.stringify(input)], { capture: true });
+    if (c.code !== 0) throw new Error(`engine copy process failed: ${c.stderr.slice(-2000)}`);
+    const ours = JSON.parse(c.stdout.trim().split("\n").at(-1)!) as ChildOutput;
+    if (ours.outcome !== "copied" || !ours.detail.includes(sourceMd5)) throw new Error(`engine copy not verified: ${ours.outcome} ${ours.detail}`);
+
+    const mbps = (s: number) => size / 1e6 / s;
+    const lines = [
+      `blob: ${sizeMiB} MiB (${size} bytes), uploaded in blocks without Content-MD5, md5 ${sourceMd5}`,
+      `tuning: part ${DEFAULT_TUNING.partSize / MiB} MiB, ${DEFAULT_TUNING.partConcurrency} parts in flight, budget ${DEFAULT_TUNING.memoryBudget / MiB} MiB`,
+      `engine: ${ours.seconds.toFixed(2)} s, ${mbps(ours.seconds).toFixed(1)} MB/s (${(size / MiB / ours.seconds).toFixed(1)} MiB/s), peak RSS ${ours.maxRssMiB.toFixed(0)} MiB, retries ${ours.retries}; ${ours.detail}`,
+      `engine memory: ${ours.memory}`,
+    ];
+    if (!values["no-rclone"]) {
+      process.stderr.write("copying with rclone...\n");
+      const rc = await rcloneCopy(azurite, rgw, container, "large.bin", bucket, "rclone/large.bin", dir);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "rclone/large.bin" }));
+      if (head.ContentLength !== size) throw new Error(`rclone's copy has ${head.ContentLength} bytes, expected ${size}`);
+      lines.push(`rclone: ${rc.seconds.toFixed(2)} s, ${mbps(rc.seconds).toFixed(1)} MB/s (${(size / MiB / rc.seconds).toFixed(1)} MiB/s), peak RSS ${rc.maxRssMiB.toFixed(0)} MiB (default settings)`);
+      lines.push(`ratio engine/rclone throughput: ${(rc.seconds / ours.seconds).toFixed(2)}`);
+    }
+    lines.push(`goals: peak RSS <= 256 MiB: ${ours.maxRssMiB <= 256 ? "met" : "MISSED"}`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  } finally {
+    await Promise.allSettled(started.reverse().map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
