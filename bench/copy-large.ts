@@ -11,7 +11,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,44 @@ import type { ChildInput, ChildOutput } from "./copy-large-child.ts";
 import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";
 
 const BLOCK = 8 * MiB;
+
+/** CPU ticks of every process, to see who works during a copy (servers, copier, anything else on the machine). */
+function cpuSnapshot(): Map<number, { name: string; ticks: number }> {
+  const out = new Map<number, { name: string; ticks: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      let name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (name === "node") {
+        const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+        name = cmd.includes("azurite") ? "azurite" : cmd.includes("copy-large") || cmd.includes("child.mjs") ? "bench+copier" : "node (other)";
+      }
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime and stime (fields 14 and 15 of the full line), plus reaped children (16, 17).
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      out.set(Number(entry), { name, ticks });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+function cpuReport(before: Map<number, { name: string; ticks: number }>, seconds: number): string {
+  const after = cpuSnapshot();
+  const byName = new Map<string, number>();
+  for (const [pid, a] of after) {
+    const d = a.ticks - (before.get(pid)?.ticks ?? 0);
+    if (d > 0) byName.set(a.name, (byName.get(a.name) ?? 0) + d);
+  }
+  const hz = 100;
+  return [...byName.entries()]
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 6)
+    .map(([name, t]) => `${name} ${(t / hz).toFixed(1)}s (${((100 * t) / hz / seconds).toFixed(0)}%)`)
+    .join(", ");
+}
 
 function run(cmd: string, args: string[], options: { capture?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -150,6 +188,7 @@ async function main() {
       banner: { js: 'import { createRequire as __benchRequire } from "module"; const require = __benchRequire(import.meta.url);' },
       logLevel: "error",
     });
+    const cpuBefore = cpuSnapshot();
     const c = await run(process.execPath, [bundle, JSON.stringify(input)], { capture: true });
     if (c.code !== 0) throw new Error(`engine copy process failed: ${c.stderr.slice(-2000)}`);
     const ours = JSON.parse(c.stdout.trim().split("\n").at(-1)!) as ChildOutput;
@@ -161,13 +200,16 @@ async function main() {
       `tuning: part ${DEFAULT_TUNING.partSize / MiB} MiB, ${DEFAULT_TUNING.partConcurrency} parts in flight, budget ${DEFAULT_TUNING.memoryBudget / MiB} MiB`,
       `engine: ${ours.seconds.toFixed(2)} s, ${mbps(ours.seconds).toFixed(1)} MB/s (${(size / MiB / ours.seconds).toFixed(1)} MiB/s), peak RSS ${ours.maxRssMiB.toFixed(0)} MiB, retries ${ours.retries}; ${ours.detail}`,
       `engine memory: ${ours.memory}`,
+      `CPU during the engine's run (whole machine, incl. process start): ${cpuReport(cpuBefore, ours.seconds)}`,
     ];
     if (!values["no-rclone"]) {
       process.stderr.write("copying with rclone...\n");
+      const rcloneCpuBefore = cpuSnapshot();
       const rc = await rcloneCopy(azurite, rgw, container, "large.bin", bucket, "rclone/large.bin", dir);
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "rclone/large.bin" }));
       if (head.ContentLength !== size) throw new Error(`rclone's copy has ${head.ContentLength} bytes, expected ${size}`);
       lines.push(`rclone: ${rc.seconds.toFixed(2)} s, ${mbps(rc.seconds).toFixed(1)} MB/s (${(size / MiB / rc.seconds).toFixed(1)} MiB/s), peak RSS ${rc.maxRssMiB.toFixed(0)} MiB (default settings)`);
+      lines.push(`CPU during rclone's run: ${cpuReport(rcloneCpuBefore, rc.seconds)}`);
       lines.push(`ratio engine/rclone throughput: ${(rc.seconds / ours.seconds).toFixed(2)}`);
     }
     lines.push(`goals: peak RSS <= 256 MiB: ${ours.maxRssMiB <= 256 ? "met" : "MISSED"}`);

@@ -26,13 +26,14 @@ export class BufferPool {
       return slab.subarray(0, size);
     }
     // Whole MiB capacities so the last, shorter part of an object reuses a slab too.
+    // Shared memory: the MD5 worker threads read the part where it is, without a copy.
     const capacity = Math.max(MiB, Math.ceil(size / MiB) * MiB);
-    return Buffer.allocUnsafeSlow(capacity).subarray(0, size);
+    return Buffer.from(new SharedArrayBuffer(capacity)).subarray(0, size);
   }
 
   /** Returns a buffer obtained from `take`; it must not be used afterwards. */
   give(buf: Buffer): void {
-    const slab = Buffer.from(buf.buffer, 0, buf.buffer.byteLength);
+    const slab = Buffer.from(buf.buffer as SharedArrayBuffer, 0, buf.buffer.byteLength);
     if (this.#freeBytes + slab.length > this.maxFreeBytes) return;
     this.#free.push(slab);
     this.#freeBytes += slab.length;

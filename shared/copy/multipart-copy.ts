@@ -6,10 +6,8 @@
  *
  * Memory: a part buffer is taken from the shared budget before its read and
  * given back once the part is both uploaded and folded into the whole-object
- * hash. Reads never run more than partConcurrency parts ahead of the hash, so
- * one object holds at most partConcurrency parts whatever its size.
+ * hash; one object holds at most partConcurrency parts whatever its size.
  */
-import { createHash, type Hash } from "node:crypto";
 import type { BlobEntry, UploadedPart } from "../ports.ts";
 import type { CopyResult, MultipartCheckpoint } from "./types.ts";
 import { ObjectFailure } from "../errors.ts";
@@ -19,6 +17,7 @@ import { mapBlobToObject } from "./metadata.ts";
 import { planParts, type PartPlan, type PlannedPart } from "./planner.ts";
 import { readRange } from "./read-range.ts";
 import { PART_BUFFERS } from "./buffer-pool.ts";
+import { incrementalMd5, md5Of } from "./md5-workers.ts";
 import { multipartEtag, verifyDestination } from "./verify.ts";
 
 interface PartSlot extends PlannedPart {
@@ -26,6 +25,8 @@ interface PartSlot extends PlannedPart {
   buf?: Buffer;
   /** The pooled buffer the part is read into, returned to the pool on release. */
   pooled?: Buffer;
+  /** Started and not yet released: counts against the object's partConcurrency. */
+  active: boolean;
   md5?: Buffer;
   held: number;
   uploaded: boolean;
@@ -85,10 +86,17 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   }
   const openUploadId = uploadId;
 
-  const slots: PartSlot[] = plan.parts.map((p) => ({ ...p, held: 0, uploaded: false, hashed: false }));
+  const slots: PartSlot[] = plan.parts.map((p) => ({ ...p, held: 0, uploaded: false, hashed: false, active: false }));
   const confirmed = new Map<number, UploadedPart>();
-  const hash: Hash = createHash("md5");
+  // Whole-object MD5, fed in part order; updates run off the event loop and settle in order.
+  const whole = incrementalMd5();
   let nextToHash = 0;
+  /** Parts started and not yet released (uploaded and hashed): what this object holds in memory. */
+  let active = 0;
+  const hashing: Promise<void>[] = [];
+  // The scheduler sleeps until a part finishes or a hash update lands.
+  let wake: () => void = () => undefined;
+  const changed = () => new Promise<void>((resolve) => (wake = resolve));
 
   // Checkpoint saves are chained so they land in order; a failing store must not fail the copy.
   let saving: Promise<void> = Promise.resolve();
@@ -118,14 +126,27 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     if (slot.pooled) PART_BUFFERS.give(slot.pooled);
     slot.pooled = undefined;
     slot.buf = undefined;
+    if (slot.active) {
+      slot.active = false;
+      active--;
+      wake();
+    }
   };
   const drainHash = () => {
     while (nextToHash < slots.length && slots[nextToHash]!.buf) {
-      const slot = slots[nextToHash]!;
-      hash.update(slot.buf!);
-      slot.hashed = true;
-      if (slot.uploaded) release(slot);
-      nextToHash++;
+      const slot = slots[nextToHash++]!;
+      hashing.push(
+        whole.update(slot.buf!).then(
+          () => {
+            slot.hashed = true;
+            if (slot.uploaded) release(slot);
+          },
+          (err: unknown) => {
+            stopWith(err);
+            wake();
+          },
+        ),
+      );
     }
   };
 
@@ -143,10 +164,10 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     slot.held = slot.length;
     const into = (slot.pooled = PART_BUFFERS.take(slot.length));
     const buf = await run.step(`read part ${n}`, () => readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length, into), true);
-    const md5 = createHash("md5").update(buf).digest();
     slot.buf = buf;
-    slot.md5 = md5;
     drainHash();
+    const md5 = await md5Of(buf);
+    slot.md5 = md5;
     const md5Hex = md5.toString("hex");
     const reused = reusable.get(n);
     if (reused && reused.etag === md5Hex) {
@@ -167,7 +188,9 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     run.emit({ type: "bytes", key, bytes: slot.length });
   };
 
-  // 2. Parts, in order, at most partConcurrency in flight and at most partConcurrency ahead of the hash.
+  // 2. Parts, in order. A part counts from its start until it is both uploaded and hashed, and at
+  //    most partConcurrency count at once: that bounds the requests in flight, how far reads run
+  //    ahead of the in-order hash, and the memory (partConcurrency x partSize) together.
   const concurrency = Math.max(1, tuning.partConcurrency);
   const inFlight = new Set<Promise<void>>();
   let next = 0;
@@ -176,22 +199,29 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
       stop = { kind: "interrupted" };
       break;
     }
-    if (inFlight.size >= concurrency || next >= nextToHash + concurrency) {
-      await Promise.race(inFlight);
+    if (active >= concurrency) {
+      await changed();
       continue;
     }
     const slot = slots[next++]!;
+    slot.active = true;
+    active++;
     const task: Promise<void> = runPart(slot)
       .catch(stopWith)
-      .finally(() => inFlight.delete(task));
+      .finally(() => {
+        inFlight.delete(task);
+        wake();
+      });
     inFlight.add(task);
   }
   await Promise.all(inFlight);
+  await Promise.all(hashing);
   for (const slot of slots) release(slot);
   await saving;
   if (checkpointProblem) warnings.push(`checkpoint not saved: ${checkpointProblem}`);
 
   const allStored = confirmed.size === slots.length;
+  if (stop || !allStored) whole.dispose();
   if (stop?.kind === "failed") {
     const err = stop.error;
     const abortProblem = await run.abortUpload(key, openUploadId);
@@ -208,7 +238,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   }
 
   // 3. Whole-object MD5 against the source's, before anything becomes visible.
-  const md5Hex = hash.digest("hex");
+  const md5Hex = (await whole.digest()).toString("hex");
   if (blob.contentMd5 && blob.contentMd5 !== md5Hex) {
     const abortProblem = await run.abortUpload(key, openUploadId);
     return run.failed("md5-mismatch", `bytes read have MD5 ${md5Hex}, the source's Content-MD5 is ${blob.contentMd5}${abortProblem ? `; ${abortProblem}` : ""}`, blob.size);

@@ -45,6 +45,22 @@ export function encodeTagging(tags: Record<string, string>): string {
     .join("&");
 }
 
+/**
+ * Sign the request without hashing its body (SigV4 "UNSIGNED-PAYLOAD"): the
+ * body's integrity is already carried by Content-MD5, which the server checks,
+ * and a SHA-256 of every part would be one more pass over every byte on the
+ * event loop. The signer keeps an x-amz-content-sha256 header it finds set.
+ */
+function unsignedPayload<T extends { middlewareStack: { add: (mw: never, options: { step: "build"; name: string }) => void } }>(command: T): T {
+  const mw = (next: (args: { request: unknown }) => Promise<unknown>) => async (args: { request: unknown }) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request?.headers) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+    return next(args);
+  };
+  command.middlewareStack.add(mw as never, { step: "build", name: "unsignedPayloadWithContentMd5" });
+  return command;
+}
+
 function isGone(err: unknown): boolean {
   return classify(err) === "gone";
 }
@@ -73,7 +89,7 @@ export class S3ObjectSink implements ObjectSink {
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>): Promise<{ etag: string }> {
     const tagging = tags && Object.keys(tags).length > 0 ? encodeTagging(tags) : undefined;
     const r = await this.s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5Base64, Tagging: tagging, ...headerParams(headers) }),
+      unsignedPayload(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5Base64, Tagging: tagging, ...headerParams(headers) })),
     );
     return { etag: bare(r.ETag) };
   }
@@ -86,7 +102,7 @@ export class S3ObjectSink implements ObjectSink {
 
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<{ etag: string }> {
     const r = await this.s3.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ContentMD5: md5Base64 }),
+      unsignedPayload(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ContentMD5: md5Base64 })),
       { abortSignal: signal },
     );
     return { etag: bare(r.ETag) };
