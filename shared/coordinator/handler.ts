@@ -59,9 +59,8 @@ export function createCoordinatorHandler(getDeps: () => Deps) {
           return json(200, await sweep(deps, { runId: msg.runId, stateBucket: msg.stateBucket }));
       }
     } catch (err) {
-      if (err instanceof MigrationError && (err.code === "run-id-conflict" || err.code === "bad-request")) {
-        return json(409, { error: err.message });
-      }
+      if (err instanceof MigrationError && err.code === "bad-request") return json(400, { error: err.message });
+      if (err instanceof MigrationError && err.code === "run-id-conflict") return json(409, { error: err.message });
       deps.log.error("coordinator-failed", { type: msg.type, runId: "runId" in msg ? msg.runId : undefined, error: describeError(err) });
       return json(500, { error: describeError(err) });
     } finally {

@@ -45,7 +45,7 @@ async function ensureBucket(config: AppConfig, bucket: string): Promise<void> {
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 403) throw new ConfigError(`access to bucket ${bucket} is denied: check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
-    if (status !== 404) throw new MigrationError("destination-unreachable", `bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
+    if (status !== 404) throw new ConfigError(`bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
   }
   try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -170,7 +170,12 @@ export async function driveRun(
     if (res.statusCode === 400 || res.statusCode === 409) {
       throw new ConfigError(JSON.parse(res.body ?? "{}").error ?? `start refused (${res.statusCode})`);
     }
-    if (res.statusCode >= 300) throw new MigrationError("start-failed", `the coordinator could not start the run: ${JSON.parse(res.body ?? "{}").error ?? res.statusCode}`);
+    if (res.statusCode >= 300) {
+      const why = JSON.parse(res.body ?? "{}").error ?? res.statusCode;
+      // An unreachable source is a configuration problem of this machine: nothing was written.
+      if (/Azure endpoint is not reachable/.test(String(why))) throw new ConfigError(String(why));
+      throw new MigrationError("start-failed", `the coordinator could not start the run: ${why}`);
+    }
     onStarted?.(deps, stateBucket);
     for (let round = 0; ; round++) {
       await transport.drained();

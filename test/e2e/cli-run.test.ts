@@ -183,3 +183,23 @@ describe("migrate run against Azurite and Ceph RGW", () => {
     expect(head.ContentLength).toBe(6);
   });
 });
+
+describe("migrate run refuses what it can not read", () => {
+  it("exit 2 for a container that does not exist, a wrong account key and an unreachable endpoint; nothing written", async () => {
+    const bucket = await newBucket("refuse");
+    const missing = await runCli(["run", "--from", "azure://no-such-container-here", "--to", `s3://${bucket}`], serverEnv());
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no-such-container-here does not exist/);
+    const env = serverEnv();
+    const wrongKey = env.AZURE_STORAGE_CONNECTION_STRING.replace(/AccountKey=[^;]+/, `AccountKey=${Buffer.from("x".repeat(64)).toString("base64")}`);
+    const denied = await runCli(["run", "--from", "azure://anything", "--to", `s3://${bucket}`], { ...env, AZURE_STORAGE_CONNECTION_STRING: wrongKey });
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toMatch(/refused/);
+    const down = env.AZURE_STORAGE_CONNECTION_STRING.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, "BlobEndpoint=http://127.0.0.1:9");
+    const unreachable = await runCli(["run", "--from", "azure://anything", "--to", `s3://${bucket}`], { ...env, AZURE_STORAGE_CONNECTION_STRING: down, MAX_ATTEMPTS: "1" });
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toMatch(/not reachable/);
+    const listed = await clients.s3().send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect(listed.KeyCount ?? 0).toBe(0);
+  });
+});
