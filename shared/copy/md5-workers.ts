@@ -66,8 +66,6 @@ function spawnThread(): HashThread | undefined {
     return undefined;
   }
   const t: HashThread = { worker, pending: new Map(), dead: false };
-  // The worker must not keep the process alive when idle; it is ref'd while work is pending.
-  worker.unref();
   worker.on("message", (m: { id: number; md5?: Uint8Array; error?: string }) => {
     const p = t.pending.get(m.id);
     if (!p) return;
@@ -84,6 +82,9 @@ function spawnThread(): HashThread | undefined {
   };
   worker.on("error", (err) => fail(err instanceof Error ? err : new Error(String(err))));
   worker.on("exit", (code) => fail(new Error(`MD5 worker exited with code ${code}`)));
+  // The worker must not keep the process alive when idle; it is ref'd while work is pending.
+  // After the listeners: adding a "message" listener refs the worker again.
+  worker.unref();
   return t;
 }
 

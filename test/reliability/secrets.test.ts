@@ -117,7 +117,7 @@ describe("secrets never leak into logs, reports, ledgers or state", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("a run with the account key and one with a SAS token leak neither, nor the S3 secret", async () => {
+  it("a run with the account key and one with a SAS token leak neither, nor the S3 secret", { timeout: 120_000 }, async () => {
     const markers: Marker[] = [
       { label: "Azure account key", value: ACCOUNT_KEY },
       { label: "S3 secret", value: rgw().secretAccessKey },
@@ -157,7 +157,7 @@ describe("secrets never leak into logs, reports, ledgers or state", () => {
     expect(leaks(places, markers)).toEqual([]);
   });
 
-  it("failing runs (SAS without read, tampered SAS signature, wrong account key, wrong S3 secret) leak nothing either", async () => {
+  it("failing runs (SAS without read, tampered SAS signature, wrong account key, wrong S3 secret) leak nothing either", { timeout: 120_000 }, async () => {
     const wrongKey = Buffer.concat([Buffer.from("WRONGKEYMARKER-"), randomBytes(49)]).toString("base64");
     const s3Marker = `S3SECRETMARKER${randomBytes(12).toString("hex")}/+=`;
     const listOnly = generateAccountSASQueryParameters(
@@ -194,7 +194,7 @@ describe("secrets never leak into logs, reports, ledgers or state", () => {
       ...s3Env(),
       ...SMALL_PARTS,
       MAX_ATTEMPTS: "2",
-    });
+    }, { timeoutMs: 60_000 });
     expect(c.code, c.stderr.slice(-500)).toBe(1);
     const reportBody = JSON.parse(readFileSync(reportC, "utf8"));
     expect(reportBody.objects.failed).toBe(6);
@@ -206,14 +206,17 @@ describe("secrets never leak into logs, reports, ledgers or state", () => {
       ["wrong account key", { AZURE_STORAGE_CONNECTION_STRING: connectionString(wrongKey), ...s3Env() }],
       ["wrong S3 secret", { AZURE_STORAGE_CONNECTION_STRING: connectionString(ACCOUNT_KEY), ...s3Env(), S3_SECRET_ACCESS_KEY: s3Marker }],
     ];
-    for (const [name, env] of runs) {
-      const bucket = await newBucket("secf");
-      const res = await runCli(["run", "--from", from, "--to", `s3://${bucket}`, "--verbose", "--run-id", "sec-fail", "--json"], { ...env, MAX_ATTEMPTS: "2" });
-      expect(res.code, `${name}: ${res.stderr.slice(-300)}`).not.toBe(0);
-      expect(res.stderr, name).toMatch(/migrate: |"level":"error"/);
-      for (const [k, v] of outputs(name, res)) places.set(k, v);
-      for (const [k, v] of await stateObjects(bucket)) places.set(`${name} state ${k}`, v);
-    }
+    await Promise.all(
+      runs.map(async ([name, env]) => {
+        const bucket = await newBucket("secf");
+        const res = await runCli(["run", "--from", from, "--to", `s3://${bucket}`, "--verbose", "--run-id", "sec-fail", "--json"], { ...env, MAX_ATTEMPTS: "2" }, { timeoutMs: 60_000 });
+        expect(res.code, `${name}: ${res.stderr.slice(-300)}`).not.toBe(0);
+        expect(res.signal, name).toBeNull();
+        expect(res.stderr, name).toMatch(/migrate: |"level":"error"/);
+        for (const [k, v] of outputs(name, res)) places.set(k, v);
+        for (const [k, v] of await stateObjects(bucket)) places.set(`${name} state ${k}`, v);
+      }),
+    );
     expect(leaks(places, markers)).toEqual([]);
   });
 });
