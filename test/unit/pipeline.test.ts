@@ -210,3 +210,39 @@ describe("giant objects", () => {
     expect(world.sink.openUploads()).toBe(0);
   });
 });
+
+describe("worker deadlines", () => {
+  it("a shard that needs several invocations under a short deadline completes byte-exact, large objects resumed part by part", async () => {
+    const { InstrumentedSink } = await import("../../shared/memory/instrumented.ts");
+    const world = memoryWorld();
+    const MiB = 1024 * 1024;
+    const bodies = new Map<string, Buffer>();
+    for (let i = 0; i < 8; i++) bodies.set(`small-${i}`, randomBytes(1000 + i));
+    bodies.set("large", randomBytes(26 * MiB + 1));
+    for (const [k, b] of bodies) world.source.putBlob("src", k, b, { withMd5: k !== "large" });
+    // Every write to the destination takes 25 ms; an invocation has 80 ms.
+    const slow = new InstrumentedSink(world.sink, { before: (c) => (c.op === "put" || c.op === "uploadPart" ? new Promise((r) => setTimeout(r, 25)) : undefined) });
+    const { report, bus } = await runPipeline(world, startRequest({ options: { concurrency: 1 } }), {
+      sink: slow,
+      workerTimeoutMs: 80,
+      tuning: { partConcurrency: 1 },
+    });
+    const continuations = bus.sent.filter((m) => /"type":"shard"/.test(m.body) && !/"continuation":0/.test(m.body)).length;
+    expect(continuations).toBeGreaterThanOrEqual(3);
+    expect(report.objects).toMatchObject({ planned: 9, copied: 9, failed: 0 });
+    for (const [k, b] of bodies) expect(md5(world.sink.getObject("dst", k)!.body), k).toBe(md5(b));
+    // 6 parts of 5 MiB: each uploaded once although the copy spanned invocations.
+    expect(slow.calls.uploadPart).toBe(6);
+    expect(slow.calls.createMultipart).toBe(1);
+    expect(world.sink.openUploads()).toBe(0);
+  });
+
+  it("logs a clear line for a message that can never succeed", async () => {
+    const world = memoryWorld();
+    const lines: Array<{ event: string; reason?: string }> = [];
+    const deps = { ...memoryDeps(world, new InProcessBus()), log: { info() {}, error() {}, warn: (event: string, f?: Record<string, unknown>) => lines.push({ event, ...(f as object) }) } };
+    const res = await createWorkerHandler(() => deps)(queueEvent('{"v":7,"type":"shard"}'));
+    expect(res.statusCode).toBe(200);
+    expect(lines).toEqual([expect.objectContaining({ event: "message-rejected", reason: "unknown message version 7 (this build speaks 1)" })]);
+  });
+});
