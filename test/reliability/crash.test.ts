@@ -54,7 +54,7 @@ describe("crash and resume", () => {
 
   beforeAll(async () => {
     container = await newContainer("crash");
-    bodies = await seedCorpus(container, 40, 2);
+    bodies = await seedCorpus(container, 30, 2);
     LARGE_KEY = [...bodies.keys()][0]!;
     // Slows the killed runs down so that each moment lasts long enough to be caught.
     proxy = await startFaultProxy({
