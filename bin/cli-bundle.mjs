@@ -1,0 +1,56 @@
+// Start-up of the `migrate` CLI without compiling TypeScript on every start.
+// Running the sources through tsx costs about 2 s of CPU and 70-80 MiB of RSS
+// at each start; a bundle of shared/cli/main.ts (the same esbuild options as
+// the deployed functions) starts in about 0.4 s. The bundle is cached under
+// node_modules/.cache/migrate-cli/, keyed by the size and mtime of every
+// source file and of package-lock.json, so an edited source is never served
+// stale. Without esbuild (a production install) or when the build fails, the
+// caller falls back to tsx. MIGRATE_NO_BUNDLE=1 forces tsx.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+function sourceKey() {
+  const h = createHash("sha256");
+  const files = [join(ROOT, "package-lock.json"), fileURLToPath(import.meta.url), join(ROOT, "scripts", "build.mjs")];
+  for (const rel of readdirSync(join(ROOT, "shared"), { recursive: true })) {
+    if (/\.(ts|js|mjs|json)$/.test(rel)) files.push(join(ROOT, "shared", rel));
+  }
+  files.sort();
+  for (const f of files) {
+    try {
+      const s = statSync(f);
+      h.update(`${f}\0${s.size}\0${s.mtimeMs}\n`);
+    } catch {
+      h.update(`${f}\0missing\n`);
+    }
+  }
+  return h.digest("hex").slice(0, 24);
+}
+
+/** URL of an up-to-date bundle of the CLI, or undefined (use tsx). */
+export async function cliBundle() {
+  if (/^(1|true|yes)$/i.test(process.env.MIGRATE_NO_BUNDLE ?? "")) return undefined;
+  try {
+    const dir = join(ROOT, "node_modules", ".cache", "migrate-cli");
+    const file = join(dir, `cli-${sourceKey()}.mjs`);
+    if (!existsSync(file)) {
+      const { build } = await import("esbuild");
+      const { bundleOptions } = await import("../scripts/build.mjs");
+      mkdirSync(dir, { recursive: true });
+      // Built under a unique name and renamed: concurrent starts never load a half-written file.
+      const tmp = `${file}.${process.pid}.${Date.now()}.tmp.mjs`;
+      await build({ ...bundleOptions(join(ROOT, "shared", "cli", "main.ts"), tmp), metafile: false, logLevel: "silent",
+        banner: { js: 'import { createRequire as __migrateCreateRequire } from "node:module"; const require = __migrateCreateRequire(import.meta.url);' } });
+      renameSync(tmp, file);
+      // Older bundles of edited sources.
+      for (const f of readdirSync(dir)) if (f !== `cli-${sourceKey()}.mjs` && f.startsWith("cli-") && !f.endsWith(".tmp.mjs")) rmSync(join(dir, f), { force: true });
+    }
+    return pathToFileURL(file).href;
+  } catch {
+    return undefined;
+  }
+}
