@@ -2,6 +2,7 @@
  * Source corpora in Azurite and clean-up of destinations in RGW.
  */
 import { createHash, randomFillSync } from "node:crypto";
+import { Agent, request as httpRequest } from "node:http";
 import type { ContainerClient } from "@azure/storage-blob";
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { MiB } from "../shared/limits.ts";
@@ -57,6 +58,29 @@ export async function uploadSmallBlobs(container: ContainerClient, prefix: strin
     const body = size > 0 ? randomFillSync(Buffer.allocUnsafe(size)) : Buffer.alloc(0);
     await container.getBlockBlobClient(`${prefix}${String(i).padStart(6, "0")}.bin`).upload(body, size);
   });
+}
+
+/**
+ * Zero-byte blobs `${prefix}${index}`, fast: plain PUTs with a SAS (no request
+ * signing in the client), `limit` in flight on keep-alive sockets.
+ */
+export async function putEmptyBlobs(containerUrl: string, sas: string, prefix: string, count: number, limit = 64): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: limit });
+  try {
+    await parallel(count, limit, (i) => {
+      const url = `${containerUrl}/${prefix}${String(i).padStart(6, "0")}.bin?${sas}`;
+      return new Promise<void>((resolve, reject) => {
+        const req = httpRequest(url, { method: "PUT", agent, headers: { "x-ms-blob-type": "BlockBlob", "x-ms-version": "2021-12-02", "content-length": "0" } }, (res) => {
+          res.resume();
+          res.on("end", () => (res.statusCode === 201 ? resolve() : reject(new Error(`PUT ${prefix}${i} answered ${res.statusCode}`))));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    });
+  } finally {
+    agent.destroy();
+  }
 }
 
 /** Every key under `prefix` (ListObjectsV2 pages), with sizes. */

@@ -87,18 +87,25 @@ export function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv, op
 
 export type CpuSnapshot = Map<number, { role: string; ticks: number }>;
 
+/** Marks in the command lines of this benchmark's own servers (others may run theirs on the machine). */
+const serverMarks: { azurite?: string; ceph?: string } = {};
+export function markServers(marks: { azuritePort?: number; cephDir?: string }): void {
+  if (marks.azuritePort) serverMarks.azurite = `--blobPort\0${marks.azuritePort}\0`;
+  if (marks.cephDir) serverMarks.ceph = marks.cephDir;
+}
+
 function role(pid: number, comm: string): string {
   if (pid === process.pid) return "bench";
-  if (comm === "node") {
+  const ceph = comm.startsWith("radosgw") || comm.startsWith("ceph-");
+  if (ceph || comm === "node") {
     let cmd = "";
     try {
       cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     } catch {
-      return "node (other)";
+      return "other";
     }
-    if (cmd.includes("azurite")) return "azurite";
-    if (cmd.includes("migrate.js") || cmd.includes("bench-cold")) return "migrate";
-    return "node (other)";
+    if (ceph && !(serverMarks.ceph && cmd.includes(serverMarks.ceph))) return "other ceph";
+    if (comm === "node") return serverMarks.azurite && cmd.includes(serverMarks.azurite) ? "azurite" : cmd.includes("bench-cold") ? "migrate" : "node (other)";
   }
   if (comm === "time") return "time";
   if (comm.startsWith("radosgw")) return "radosgw";

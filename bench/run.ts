@@ -25,10 +25,10 @@ import { pathToFileURL } from "node:url";
 import { execFileSync } from "node:child_process";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
-import { startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
+import { freePort, startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
 import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";
-import { cpuDiff, cpuSnapshot, formatCpu, killChildren, loadAverage, runTimed, type Timed } from "./proc.ts";
-import { deletePrefix, listAll, uploadLargeBlob, uploadSmallBlobs } from "./corpus.ts";
+import { cpuDiff, cpuSnapshot, formatCpu, killChildren, loadAverage, markServers, runTimed, type Timed } from "./proc.ts";
+import { deletePrefix, listAll, putEmptyBlobs, uploadLargeBlob, uploadSmallBlobs } from "./corpus.ts";
 import { rawRead, rawSmallGets, rawSmallPuts, rawWrite } from "./raw.ts";
 import { classifyAzure, classifyS3, startCountProxy, type RequestCounts } from "./count-proxy.ts";
 import { accountSas, migrateEnv, RCLONE_FLAGS, ROOT, runMigrate, runRclone, writeRcloneConfig, type Endpoints } from "./tools.ts";
@@ -216,15 +216,18 @@ async function measureLimits(ctx: Ctx): Promise<Limits> {
   const urls = Array.from({ length: P.largeCount }, (_, i) => ({ url: `${ctx.azurite.endpoint}/${ctx.container}/large/blob-${i}.bin?${ctx.sas}`, size: P.largeBytes }));
   const reads: number[] = [];
   const writes: number[] = [];
+  const streamReads: number[] = [];
   log(`limit: raw ranged GETs from Azurite and multipart uploads to RGW, ${P.largeCount} x ${P.largeBytes / MiB} MiB, ${partSize / MiB} MiB parts, ${concurrency} in flight`);
   await rawWrite(ctx.s3, ctx.bucket, "raw-warmup/", P.largeCount, P.largeBytes, partSize, concurrency); // warm-up: a fresh Ceph is slow on its first writes
   await deletePrefix(ctx.s3, ctx.bucket, "raw-warmup/");
   for (let r = 0; r < P.rawRounds; r++) {
     reads.push(await rawRead(urls, partSize, concurrency));
+    // One whole-blob GET per blob, as rclone reads (it streams each blob once, uploading its chunks in parallel).
+    streamReads.push(await rawRead(urls, P.largeBytes, P.largeCount));
     writes.push(await rawWrite(ctx.s3, ctx.bucket, `raw-${r}/`, P.largeCount, P.largeBytes, partSize, concurrency));
     await deletePrefix(ctx.s3, ctx.bucket, `raw-${r}/`);
   }
-  log(`  reads ${reads.map(mb).join(", ")}; writes ${writes.map(mb).join(", ")}`);
+  log(`  reads ${reads.map(mb).join(", ")}; one stream per blob ${streamReads.map(mb).join(", ")}; writes ${writes.map(mb).join(", ")}`);
   const smallCount = Math.min(P.smallCount, 2000);
   const smallUrls = Array.from({ length: smallCount }, (_, i) => `${ctx.azurite.endpoint}/${ctx.container}/small/${String(i).padStart(6, "0")}.bin?${ctx.sas}`);
   const gets: number[] = [];
@@ -238,8 +241,9 @@ async function measureLimits(ctx: Ctx): Promise<Limits> {
   }
   log(`  small GETs ${gets.map((x) => x.toFixed(0)).join(", ")} /s; PUTs ${puts.map((x) => x.toFixed(0)).join(", ")} /s`);
   const l: Limits = { readBps: Math.max(...reads), writeBps: Math.max(...writes), getsPerSecond: Math.max(...gets), putsPerSecond: Math.max(...puts), concurrency };
-  results.limits = { ...l, rounds: { reads, writes, gets, puts }, partSize, smallInFlight: P.smallInFlight, smallObjectsPerRound: smallCount };
+  results.limits = { ...l, streamReadBps: Math.max(...streamReads), rounds: { reads, streamReads, writes, gets, puts }, partSize, smallInFlight: P.smallInFlight, smallObjectsPerRound: smallCount };
   row({ section: "limit", what: `raw read, Azurite ranged GETs (${partSize / MiB} MiB, ${concurrency} in flight), best of ${P.rawRounds}`, value: mb(l.readBps) });
+  row({ section: "limit", what: `raw read, Azurite, one whole-blob GET per blob (${P.largeCount} in flight, rclone's pattern), best of ${P.rawRounds}`, value: mb(Math.max(...streamReads)) });
   row({ section: "limit", what: `raw write, RGW multipart (${partSize / MiB} MiB parts, ${concurrency} in flight), best of ${P.rawRounds} after a warm-up`, value: mb(l.writeBps) });
   row({ section: "limit", what: `raw small GETs from Azurite (${P.smallBytes / 1024} KiB, ${P.smallInFlight} in flight)`, value: `${l.getsPerSecond.toFixed(0)} objects/s` });
   row({ section: "limit", what: `raw small PUTs to RGW (${P.smallBytes / 1024} KiB, ${P.smallInFlight} in flight)`, value: `${l.putsPerSecond.toFixed(0)} objects/s` });
@@ -401,7 +405,7 @@ async function planning(ctx: Ctx): Promise<void> {
   await c.createIfNotExists();
   log(`seeding ${P.planBlobs} zero-byte blobs, 64 uploads in flight...`);
   const t0 = Date.now();
-  await uploadSmallBlobs(c, "p/", P.planBlobs, 0, 64);
+  await putEmptyBlobs(`${ctx.azurite.endpoint}/${container}`, ctx.sas, "p/", P.planBlobs, 64);
   const seedSeconds = (Date.now() - t0) / 1000;
   row({ section: "planning", what: `seeding ${P.planBlobs} zero-byte blobs (64 in flight)`, value: `${seedSeconds.toFixed(1)} s (${(P.planBlobs / seedSeconds).toFixed(0)} blobs/s)` });
   const before = cpuSnapshot();
@@ -468,7 +472,10 @@ async function main(): Promise<void> {
     if (needServers) {
       log("starting Azurite and a fresh Ceph RGW...");
       process.env.RGW_MEMSTORE_BYTES ??= String(10 * 1024 ** 3);
-      const servers = await Promise.allSettled([startAzurite(), startRgw()]);
+      const azuritePort = await freePort();
+      const cephDir = mkdtempSync(join(tmpdir(), "bench-ceph-"));
+      markServers({ azuritePort, cephDir });
+      const servers = await Promise.allSettled([startAzurite({ port: azuritePort }), startRgw({ dir: cephDir })]);
       for (const s of servers) if (s.status === "fulfilled") started.push(s.value);
       const failed = servers.find((s): s is PromiseRejectedResult => s.status === "rejected");
       if (failed) throw failed.reason;
