@@ -68,6 +68,8 @@ export class S3StateStore implements StateStore {
   }
 
   private async putOnce(key: string, safe: string, condition: { ifNoneMatch?: true; ifMatch?: string }): Promise<{ etag: string }> {
+    // A try that failed in transit may still have been applied (answer lost): the retry then meets our own write.
+    let maybeApplied = false;
     return withRetry(
       async () => {
         try {
@@ -83,7 +85,14 @@ export class S3StateStore implements StateStore {
           );
           return { etag: res.ETag ?? "" };
         } catch (err) {
-          if (isPreconditionFailure(err)) throw new PreconditionFailedError(`conditional write of ${key} lost`, { cause: err });
+          if (isPreconditionFailure(err)) {
+            if (maybeApplied) {
+              const current = await this.get(key);
+              if (current && current.body === safe) return { etag: current.etag };
+            }
+            throw new PreconditionFailedError(`conditional write of ${key} lost`, { cause: err });
+          }
+          maybeApplied = true;
           throw err;
         }
       },

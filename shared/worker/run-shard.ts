@@ -17,6 +17,7 @@ import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
 import { Lease } from "./lease.ts";
 import { describeError } from "../redact.ts";
+import { withRetry } from "../retry.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
 import { isArchived } from "../copy/copy-object.ts";
 
@@ -34,15 +35,22 @@ function toOutcome(source: string, r: Exclude<CopyResult, { outcome: "interrupte
 }
 
 /**
- * Open uploads of `key` that no checkpoint knows: an invocation killed between
- * CreateMultipartUpload and its checkpoint write leaves one behind, still billed.
- * The shard's lease makes this invocation the only one copying the key.
+ * Once a multipart copy has ended, aborts every open upload of `key` but the one
+ * its checkpoint keeps: an invocation killed between CreateMultipartUpload and
+ * its checkpoint write, or a CreateMultipartUpload applied whose answer was lost
+ * and retried, leaves one behind, still billed. The shard's lease makes this
+ * invocation the only one copying the key.
  */
 async function abortOrphanedUploads(deps: Deps, bucket: string, key: string, keep: string | undefined): Promise<void> {
   try {
-    for (const u of await deps.sink.listMultipartUploads(bucket, key)) {
-      if (u.key === key && u.uploadId !== keep) await deps.sink.abortMultipart(bucket, key, u.uploadId);
-    }
+    await withRetry(
+      async () => {
+        for (const u of await deps.sink.listMultipartUploads(bucket, key)) {
+          if (u.key === key && u.uploadId !== keep) await deps.sink.abortMultipart(bucket, key, u.uploadId);
+        }
+      },
+      { attempts: deps.tuning.maxAttempts },
+    );
   } catch (err) {
     deps.log.warn("orphaned-uploads-not-aborted", { key, error: describeError(err) });
   }
@@ -131,7 +139,6 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             await save();
             return;
           }
-          if (blob.size >= deps.tuning.multipartThreshold) await abortOrphanedUploads(deps, manifest.bucket, key, checkpoint.uploads[i]?.uploadId);
           const result = await copyObject(
             deps.source,
             deps.sink,
@@ -152,6 +159,9 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               memory: deps.memory,
             },
           );
+          if (blob.size >= deps.tuning.multipartThreshold) {
+            await abortOrphanedUploads(deps, manifest.bucket, key, result.outcome === "interrupted" ? result.checkpoint?.uploadId : undefined);
+          }
           if (result.outcome === "interrupted") {
             interrupted = true;
             if (result.checkpoint) checkpoint.uploads[i] = result.checkpoint;

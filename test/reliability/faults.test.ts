@@ -27,6 +27,8 @@ const S3_RULES: FaultRule[] = [
   // Uploads cut half-way through their body, answers cut half-way through theirs.
   { fault: { kind: "reset-request" }, methods: ["PUT"], rate: 0.03 },
   { fault: { kind: "reset-response" }, methods: ["GET", "HEAD"], rate: 0.02 },
+  // Applied by the server, answer lost: the retry meets its own write (conditional state writes included).
+  { fault: { kind: "reset-response" }, methods: ["PUT", "POST"], rate: 0.03 },
   { fault: { kind: "delay", ms: 300 }, rate: 0.04 },
 ];
 
