@@ -11,7 +11,7 @@ import { jsonLogger } from "../../shared/logger.ts";
 import { InProcessBus, type FunctionEvent } from "../../shared/queue/in-process.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
-import { listKeys } from "./support.ts";
+import { listKeys, upload } from "./support.ts";
 
 describe("HTTP starts on the coordinator", () => {
   it("refuse a missing or wrong X-Migrate-Token with 401 and nothing written; accept the right one", async () => {
@@ -21,7 +21,7 @@ describe("HTTP starts on the coordinator", () => {
     const deps = buildDeps(config, { bus: new InProcessBus(), log: jsonLogger((l) => lines.push(l)) });
     const coordinator = createCoordinatorHandler(() => deps);
     const container = await newContainer("acc");
-    await container.getBlockBlobClient("a.txt").upload("a", 1);
+    await upload(container, "a.txt", "a");
     const bucket = await newBucket("acc");
     const body = JSON.stringify({ v: 1, type: "start", runId: "acc", source: { container: container.containerName, prefix: "" }, destination: { bucket, prefix: "" } });
     const http = (headers: Record<string, string>): FunctionEvent => ({ httpMethod: "POST", path: "/", headers: { "content-type": "application/json", ...headers }, body, isBase64Encoded: false });

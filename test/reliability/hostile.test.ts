@@ -16,7 +16,7 @@ import type { Logger } from "../../shared/logger.ts";
 import type { RunReport } from "../../shared/state/layout.ts";
 import { runCli } from "../support/cli.ts";
 import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
-import { duplicates, getBytes, ledgerOf, listKeys, md5, openUploads, stateObjects } from "./support.ts";
+import { duplicates, getBytes, ledgerOf, listKeys, md5, openUploads, stateObjects, upload } from "./support.ts";
 
 function handlers() {
   const config = loadConfig(serverEnv());
@@ -161,7 +161,7 @@ describe("odd names, metadata and tags", () => {
       ["tags/ten", randomBytes(712), undefined, TEN_TAGS],
     ];
     for (const [name, body, meta, t] of blobs) {
-      await container.getBlockBlobClient(name).upload(body, body.length, { metadata: meta, tags: t });
+      await upload(container, name, body, { metadata: meta, tags: t });
       bodies.set(name, body);
       metadata.set(name, meta ?? {});
       tags.set(name, t ?? {});

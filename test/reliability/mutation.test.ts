@@ -14,7 +14,7 @@ import { driveRun, memoryTransport } from "../../shared/local/run.ts";
 import { parseMessage, StartRequest } from "../../shared/messages.ts";
 import type { BlobSource } from "../../shared/ports.ts";
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
-import { getBytes, ledgerOf, md5, MiB, openUploads, SMALL_PARTS } from "./support.ts";
+import { getBytes, ledgerOf, md5, MiB, openUploads, SMALL_PARTS, upload } from "./support.ts";
 
 type Writer = (name: string, offset: number) => boolean;
 
@@ -27,7 +27,7 @@ function mutatingSource(inner: BlobSource, container: ContainerClient, versions:
       if (shouldWrite(name, range.offset)) {
         const size = versions.get(name)![0]!.length;
         const next = randomBytes(size + 1 + (versions.get(name)!.length % 3));
-        await container.getBlockBlobClient(name).upload(next, next.length);
+        await upload(container, name, next);
         versions.get(name)!.push(next);
       }
       return inner.read(c, name, range, etag, signal);
@@ -42,7 +42,7 @@ describe("source blobs overwritten during their copy", () => {
     const versions = new Map<string, Buffer[]>();
     const seed = async (name: string, size: number) => {
       const body = randomBytes(size);
-      await container.getBlockBlobClient(name).upload(body, body.length);
+      await upload(container, name, body);
       versions.set(name, [body]);
     };
     await seed("once/multipart.bin", 12 * MiB + 7);

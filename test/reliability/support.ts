@@ -1,7 +1,8 @@
 /** Helpers shared by the reliability and security tests: corpora, state, ledger, open uploads. */
 import { createHash, randomBytes } from "node:crypto";
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import type { ContainerClient } from "@azure/storage-blob";
+import type { BlockBlobUploadOptions, ContainerClient } from "@azure/storage-blob";
+import { withRetry } from "../../shared/retry.ts";
 import type { LedgerEntry } from "../../shared/state/layout.ts";
 import { clients } from "../support/env.ts";
 
@@ -9,6 +10,11 @@ export const MiB = 1024 * 1024;
 export const md5 = (b: Buffer | Uint8Array) => createHash("md5").update(b).digest("hex");
 /** Multipart from 5 MiB, 5 MiB parts: a 12 MiB blob is three parts. */
 export const SMALL_PARTS = { MULTIPART_THRESHOLD_MB: "5", PART_SIZE_MB: "5" };
+
+/** Uploads a blob, retrying transport hiccups (the suite's clients have the SDK's own retries off). */
+export async function upload(container: ContainerClient, name: string, body: Buffer | string, options?: BlockBlobUploadOptions): Promise<void> {
+  await withRetry(() => container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), options), { attempts: 5, baseMs: 100 });
+}
 
 /**
  * `count` blobs of mixed sizes: mostly 0-64 KiB, a few of 200 KiB-1 MiB, and
@@ -23,7 +29,7 @@ export async function seedCorpus(container: ContainerClient, count: number, larg
   const entries = [...bodies];
   // Uploaded a few at a time: quick, and gentle with the shared cores.
   for (let i = 0; i < entries.length; i += 16) {
-    await Promise.all(entries.slice(i, i + 16).map(([name, body]) => container.getBlockBlobClient(name).upload(body, body.length, { metadata: { origin: "seed" } })));
+    await Promise.all(entries.slice(i, i + 16).map(([name, body]) => upload(container, name, body, { metadata: { origin: "seed" } })));
   }
   return bodies;
 }
