@@ -74,7 +74,7 @@ const PERMANENT_CODES = new Set([
   "MalformedXML",
 ]);
 
-const NETWORK_MESSAGES = /socket hang up|premature close|aborted|ECONNRESET|ETIMEDOUT|EPIPE|network|other side closed|read ECONN/i;
+const NETWORK_MESSAGES = /socket hang up|premature close|aborted|ECONNRESET|ETIMEDOUT|EPIPE|network|other side closed|read ECONN|received less data|Data corruption failure/i;
 
 interface ErrorLike {
   name?: unknown;

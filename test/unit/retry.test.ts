@@ -112,3 +112,11 @@ describe("withRetry", () => {
     });
   });
 });
+
+describe("cut Azure downloads", () => {
+  it("retries the SDK's short-read error, which carries no code", async () => {
+    const { classify } = await import("../../shared/retry.ts");
+    const err = new Error("Data corruption failure: received less data than required and reached maxRetires limitation. Received data offset: 1023, data needed offset: 4095");
+    expect(classify(err)).toBe("retryable");
+  });
+});
