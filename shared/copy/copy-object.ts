@@ -66,7 +66,7 @@ async function execute(run: CopyRun): Promise<CopyResult> {
   if (keyBytes > S3_LIMITS.maxKeyBytes) {
     return run.failed("key-too-long", `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys`);
   }
-  if (options.signal?.aborted) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
+  if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force) {
     const head = await run.step("HeadObject", () => run.sink.head(task.bucket, task.key));

@@ -150,6 +150,10 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     }
   };
 
+  // Parts stored by this call; with mustProgress the deadline is honoured only after the first.
+  let uploadedNow = 0;
+  const deadlinePassed = () => !!signal?.aborted && (!run.options.mustProgress || uploadedNow > 0);
+
   let stop: Stop | undefined;
   const stopWith = (err: unknown) => {
     const deadline = signal?.aborted && (err === signal.reason || errorClassOf(err) === "retryable");
@@ -160,7 +164,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
 
   const runPart = async (slot: PartSlot) => {
     const n = slot.partNumber;
-    await run.memory.acquire(slot.length, signal);
+    await run.memory.acquire(slot.length, deadlinePassed() ? signal : undefined);
     slot.held = slot.length;
     const into = (slot.pooled = PART_BUFFERS.take(slot.length));
     const buf = await run.step(`read part ${n}`, () => readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length, into), true);
@@ -180,6 +184,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
         throw new ObjectFailure("part-corrupted", `part ${n}: the server stored MD5 ${etag || "(none)"}, we sent ${md5Hex}`);
       }
       confirmed.set(n, { partNumber: n, etag, size: slot.length });
+      uploadedNow++;
       void save();
     }
     slot.uploaded = true;
@@ -195,7 +200,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const inFlight = new Set<Promise<void>>();
   let next = 0;
   while (next < slots.length && !stop) {
-    if (signal?.aborted) {
+    if (deadlinePassed()) {
       stop = { kind: "interrupted" };
       break;
     }

@@ -30,6 +30,12 @@ export interface CopyOptions {
   tuning: Tuning;
   /** Aborted when the invocation's deadline nears: start nothing new, return "interrupted". */
   signal?: AbortSignal;
+  /**
+   * Move forward (store one new part, or the whole small object) before honouring
+   * `signal`: an invocation that starts late, or is slowed down, still makes
+   * progress instead of handing the same work on forever.
+   */
+  mustProgress?: boolean;
   /** A checkpoint from an earlier invocation for this key. */
   checkpoint?: MultipartCheckpoint;
   /** Called after each part is stored, so a crash loses at most the parts in flight. */

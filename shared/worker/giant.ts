@@ -147,15 +147,18 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       for (let n = first; n <= last; n++) if (!done.has(n)) todo.push(n);
       let interrupted = false;
       let stop = false;
+      let startedHere = 0;
       const worker = async () => {
         for (;;) {
           if (stop) return;
-          if (deadline.signal.aborted || deadline.nearing()) {
+          // The first part of an invocation starts whatever the clock says: every invocation moves forward.
+          if (startedHere > 0 && (deadline.signal.aborted || deadline.nearing())) {
             interrupted = todo.length > 0 || interrupted;
             return;
           }
           const n = todo.shift();
           if (n === undefined) return;
+          startedHere++;
           const size = sizeOf(n);
           await deps.memory.acquire(size);
           try {

@@ -115,11 +115,14 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
   let interrupted = false;
   let delegated = 0;
+  let started = 0;
   try {
     await Promise.all(
       pending.map((i) =>
         limit(async () => {
-          if (deadline.signal.aborted || deadline.nearing()) {
+          // The first object of an invocation starts whatever the clock says: every invocation moves forward.
+          const first = started++ === 0;
+          if (!first && (deadline.signal.aborted || deadline.nearing())) {
             interrupted = true;
             return;
           }
@@ -157,6 +160,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               storageClassMap: deps.storageClassMap,
               force,
               memory: deps.memory,
+              mustProgress: first,
             },
           );
           if (blob.size >= deps.tuning.multipartThreshold) {
