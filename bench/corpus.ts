@@ -67,7 +67,7 @@ export async function uploadSmallBlobs(container: ContainerClient, prefix: strin
 export async function putEmptyBlobs(containerUrl: string, sas: string, prefix: string, count: number, limit = 64): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: limit });
   try {
-    await parallel(count, limit, (i) => {
+    const put = (i: number) => {
       const url = `${containerUrl}/${prefix}${String(i).padStart(6, "0")}.bin?${sas}`;
       return new Promise<void>((resolve, reject) => {
         const req = httpRequest(url, { method: "PUT", agent, headers: { "x-ms-blob-type": "BlockBlob", "x-ms-version": "2021-12-02", "content-length": "0" } }, (res) => {
@@ -77,6 +77,17 @@ export async function putEmptyBlobs(containerUrl: string, sas: string, prefix: s
         req.on("error", reject);
         req.end();
       });
+    };
+    await parallel(count, limit, async (i) => {
+      // A keep-alive socket the server closes as it is reused answers ECONNRESET: try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await put(i);
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+      }
     });
   } finally {
     agent.destroy();
