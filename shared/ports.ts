@@ -84,6 +84,11 @@ export interface ObjectSink {
   completeMultipart(bucket: string, key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<{ etag?: string }>;
   /** Must not fail when the upload is already gone. */
   abortMultipart(bucket: string, key: string, uploadId: string): Promise<void>;
+  /**
+   * One page of keys after `startAfter` (exclusive) under `prefix`, in S3's
+   * UTF-8 byte order, with sizes and ETags (bare).
+   */
+  listKeys(bucket: string, options: { prefix?: string; startAfter?: string; maxKeys?: number }): Promise<{ entries: Array<{ key: string; size: number; etag: string }>; truncated: boolean }>;
   /** Open multipart uploads under a prefix. */
   listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;

@@ -68,7 +68,7 @@ async function execute(run: CopyRun): Promise<CopyResult> {
   }
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
-  if (!options.force) {
+  if (!options.force && !options.knownAbsent) {
     const head = await run.step("HeadObject", () => run.sink.head(task.bucket, task.key));
     const why = head && isUnchanged(blob, head);
     if (why) {

@@ -45,6 +45,8 @@ export interface CopyOptions {
   storageClassMap?: Record<string, string>;
   /** Overwrite even when the destination looks unchanged. */
   force?: boolean;
+  /** The caller listed the destination and found no object at this key: no HEAD needed to decide a skip. */
+  knownAbsent?: boolean;
   /** Shared byte budget for part buffers across every copy of the process. */
   memory?: MemoryBudget;
 }

@@ -64,6 +64,10 @@ export class InstrumentedSink implements ObjectSink {
     await this.#enter("abortMultipart", key);
     return this.inner.abortMultipart(bucket, key, uploadId);
   }
+  async listKeys(bucket: string, options: { prefix?: string; startAfter?: string; maxKeys?: number }) {
+    await this.#enter("listKeys", options.prefix ?? "");
+    return this.inner.listKeys(bucket, options);
+  }
   async listMultipartUploads(bucket: string, prefix?: string) {
     await this.#enter("listMultipartUploads", prefix ?? "");
     return this.inner.listMultipartUploads(bucket, prefix);

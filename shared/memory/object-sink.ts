@@ -120,6 +120,18 @@ export class MemoryObjectSink implements ObjectSink {
     if (u && u.bucket === bucket && u.key === key) this.#uploads.delete(uploadId);
   }
 
+  async listKeys(bucket: string, options: { prefix?: string; startAfter?: string; maxKeys?: number }) {
+    this.#count("listKeys");
+    const prefix = options.prefix ?? "";
+    const after = Buffer.from(options.startAfter ?? "");
+    const all = [...this.#objects.entries()]
+      .map(([k, o]) => ({ key: k.slice(bucket.length + 1), o, owner: k.slice(0, bucket.length + 1) }))
+      .filter((e) => e.owner === id(bucket, "") && e.key.startsWith(prefix) && Buffer.compare(Buffer.from(e.key), after) > 0)
+      .sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+    const max = options.maxKeys ?? 1000;
+    return { entries: all.slice(0, max).map((e) => ({ key: e.key, size: e.o.body.length, etag: e.o.etag })), truncated: all.length > max };
+  }
+
   async listMultipartUploads(bucket: string, prefix = ""): Promise<Array<{ key: string; uploadId: string }>> {
     this.#count("listMultipartUploads");
     return [...this.#uploads.entries()]

@@ -10,6 +10,7 @@ import {
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
@@ -146,6 +147,16 @@ export class S3ObjectSink implements ObjectSink {
     } catch (err) {
       if (!isGone(err)) throw err;
     }
+  }
+
+  async listKeys(bucket: string, options: { prefix?: string; startAfter?: string; maxKeys?: number }) {
+    const r = await this.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: options.prefix || undefined, StartAfter: options.startAfter || undefined, MaxKeys: options.maxKeys ?? 1000 }),
+    );
+    return {
+      entries: (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: o.Key!, size: o.Size ?? 0, etag: bare(o.ETag) })),
+      truncated: !!r.IsTruncated,
+    };
   }
 
   async listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>> {

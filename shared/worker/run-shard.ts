@@ -16,6 +16,7 @@ import type { ObjectOutcome, RunRecord, ShardCheckpoint, ShardManifest, ShardRes
 import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
 import { Lease } from "./lease.ts";
+import { absentKeys } from "./destination-index.ts";
 import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
@@ -113,6 +114,12 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   const force = run.value.request.options.force;
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
   const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
+  const absent = force
+    ? new Set<string>()
+    : await absentKeys(deps.sink, manifest.bucket, pending.map((i) => manifest.keys[i]!), { attempts: deps.tuning.maxAttempts }).catch((err) => {
+        deps.log.warn("destination-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
+        return new Set<string>();
+      });
   let interrupted = false;
   let delegated = 0;
   let started = 0;
@@ -161,6 +168,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               force,
               memory: deps.memory,
               mustProgress: first,
+              knownAbsent: absent.has(key),
             },
           );
           if (blob.size >= deps.tuning.multipartThreshold) {

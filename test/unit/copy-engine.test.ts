@@ -56,7 +56,7 @@ describe("copyObject on in-memory ports: small objects", () => {
     // Act
     const result = await h.copy();
     // Assess
-    expect(result).toMatchObject({ outcome: "copied", size: 1000, md5: md5hex(h.body), parts: 1, verifiedBy: "md5+source-md5+size", warnings: [] });
+    expect(result).toMatchObject({ outcome: "copied", size: 1000, md5: md5hex(h.body), parts: 1, verifiedBy: "content-md5+etag+source-md5", warnings: [] });
     const stored = h.memSink.getObject("b", "dst/blob.bin")!;
     expect(stored.body.equals(h.body)).toBe(true);
     expect(stored.head).toMatchObject({ contentType: "text/plain", cacheControl: "max-age=5", contentDisposition: "inline" });
