@@ -27,6 +27,11 @@ export function registerStatus(program: Command): void {
       const state = openState(runId, opts.stateBucket);
       try {
         let status = await runStatus(state.store, state.layout, runId);
+        // Right after `migrate start` the coordinator may not have created the run yet.
+        for (let waited = 0; !status && opts.watch && waited < 60_000; waited += 1000) {
+          await new Promise((r) => setTimeout(r, 1000));
+          status = await runStatus(state.store, state.layout, runId);
+        }
         if (!status) throw new ConfigError(`run ${runId} not found in bucket ${state.bucket}`);
         if (opts.watch && status.state !== "finished") {
           const tty = process.stderr.isTTY && !opts.json;
