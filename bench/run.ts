@@ -10,7 +10,8 @@
  *   BENCH_SMALL_COUNT=5000 BENCH_SMALL_KB=16
  *   BENCH_MIX_LARGE_MB=256 BENCH_MIX_MEDIUM_COUNT=20 BENCH_MIX_SMALL_COUNT=1000
  *   BENCH_MEMORY_MB=2048      the blob of the memory measurement
- *   BENCH_PLAN_BLOBS=100000   zero-byte blobs of the planning measurement
+ *   BENCH_PLAN_BLOBS=100000   zero-byte blobs of the planning measurement (listed by bench/list-server.ts;
+ *                             BENCH_PLAN_SOURCE=azurite seeds them in Azurite, slow beyond ~10,000)
  *   BENCH_REQUEST_BLOBS=200   small blobs of the request count
  *   BENCH_RAW_ROUNDS=3        rounds of each raw measurement (after one warm-up)
  *   BENCH_SKIP=cold,limit,copy,memory,requests,planning   sections to leave out
@@ -30,6 +31,7 @@ import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";
 import { cpuDiff, cpuSnapshot, formatCpu, killChildren, loadAverage, markServers, runTimed, type Timed } from "./proc.ts";
 import { deletePrefix, listAll, putEmptyBlobs, uploadLargeBlob, uploadSmallBlobs } from "./corpus.ts";
 import { rawRead, rawSmallGets, rawSmallPuts, rawWrite } from "./raw.ts";
+import { startListServer } from "./list-server.ts";
 import { classifyAzure, classifyS3, startCountProxy, type RequestCounts } from "./count-proxy.ts";
 import { accountSas, migrateEnv, RCLONE_FLAGS, ROOT, runMigrate, runRclone, writeRcloneConfig, type Endpoints } from "./tools.ts";
 
@@ -405,34 +407,57 @@ async function requestCounts(ctx: Ctx): Promise<void> {
   }
 }
 
-/** Time and peak RSS of planning (dry run) a container of many zero-byte blobs. */
+/**
+ * Time and peak RSS of planning (dry run) a container of many zero-byte blobs.
+ * The blobs are listed by bench/list-server.ts (Azure's List Blobs pages):
+ * Azurite can not take 100,000 blobs in reasonable time. BENCH_PLAN_SOURCE=azurite
+ * seeds them in Azurite instead (only for small counts).
+ */
 async function planning(ctx: Ctx): Promise<void> {
   const container = `${ctx.container}-plan`;
-  const c = ctx.blob.getContainerClient(container);
-  await c.createIfNotExists();
-  log(`seeding ${P.planBlobs} zero-byte blobs, 64 uploads in flight...`);
+  const inAzurite = process.env.BENCH_PLAN_SOURCE === "azurite";
+  let endpoints = ctx.endpoints;
+  let stopSource = async () => {};
+  let requests = () => NaN;
+  let unknown = (): string[] => [];
   const t0 = Date.now();
-  const progress = setInterval(() => log(`  seeding... ${((Date.now() - t0) / 1000).toFixed(0)} s`), 30_000);
-  try {
-    await putEmptyBlobs(`${ctx.azurite.endpoint}/${container}`, ctx.sas, "p/", P.planBlobs, 64);
-  } finally {
-    clearInterval(progress);
+  if (inAzurite) {
+    log(`seeding ${P.planBlobs} zero-byte blobs in Azurite, 64 uploads in flight...`);
+    const c = ctx.blob.getContainerClient(container);
+    await c.createIfNotExists();
+    const progress = setInterval(() => log(`  seeding... ${((Date.now() - t0) / 1000).toFixed(0)} s`), 30_000);
+    try {
+      await putEmptyBlobs(`${ctx.azurite.endpoint}/${container}`, ctx.sas, "p/", P.planBlobs, 64);
+    } finally {
+      clearInterval(progress);
+    }
+    stopSource = async () => void (await c.delete().catch(() => undefined));
+  } else {
+    const server = await startListServer({ container, prefix: "p/", count: P.planBlobs });
+    endpoints = { ...ctx.endpoints, connectionString: server.connectionString };
+    stopSource = () => server.stop();
+    requests = () => server.requests;
+    unknown = () => server.unknown;
   }
   const seedSeconds = (Date.now() - t0) / 1000;
-  row({ section: "planning", what: `seeding ${P.planBlobs} zero-byte blobs (64 in flight)`, value: `${seedSeconds.toFixed(1)} s (${(P.planBlobs / seedSeconds).toFixed(0)} blobs/s)` });
-  const before = cpuSnapshot();
-  const m = await runMigrate(container, `${ctx.bucket}/plan/`, migrateEnv(ctx.endpoints), ["--dry-run", "--run-id", `bench-plan-${Date.now()}`]);
-  const cpu = cpuDiff(before);
-  if (m.code !== 0 || m.report.objects.planned !== P.planBlobs) throw new Error(`dry run: exit ${m.code}, ${JSON.stringify(m.report.objects)} ${m.stderr.slice(-500)}`);
-  results.planning = { blobs: P.planBlobs, seedSeconds, seconds: m.seconds, maxRssMiB: m.maxRssMiB, cpuSeconds: m.userSeconds + m.sysSeconds, machineCpu: cpu };
-  row({
-    section: "planning",
-    what: `migrate run --dry-run over ${P.planBlobs} blobs: time, peak RSS`,
-    value: `${m.seconds.toFixed(1)} s (${(P.planBlobs / m.seconds).toFixed(0)} blobs/s), ${m.maxRssMiB.toFixed(0)} MiB, CPU ${(m.userSeconds + m.sysSeconds).toFixed(1)} s; servers: ${formatCpu(cpu, m.seconds)}`,
-    goal: `<= ${GOALS.planRssMiB} MiB`,
-    met: m.maxRssMiB <= GOALS.planRssMiB,
-  });
-  await c.delete().catch(() => undefined);
+  try {
+    if (inAzurite) row({ section: "planning", what: `seeding ${P.planBlobs} zero-byte blobs in Azurite (64 in flight)`, value: `${seedSeconds.toFixed(1)} s (${(P.planBlobs / seedSeconds).toFixed(0)} blobs/s)` });
+    else row({ section: "planning", what: `source: ${P.planBlobs} zero-byte blobs listed by the benchmark's List Blobs server (Azurite takes ~15 min for 28,000)`, value: "no seeding" });
+    const before = cpuSnapshot();
+    const m = await runMigrate(container, `${ctx.bucket}/plan/`, migrateEnv(endpoints), ["--dry-run", "--run-id", `bench-plan-${Date.now()}`]);
+    const cpu = cpuDiff(before);
+    if (m.code !== 0 || m.report.objects.planned !== P.planBlobs) throw new Error(`dry run: exit ${m.code}, ${JSON.stringify(m.report?.objects)} ${m.stderr.slice(-500)}; unknown source requests: ${unknown().slice(0, 3).join(", ")}`);
+    results.planning = { blobs: P.planBlobs, source: inAzurite ? "azurite" : "listing server", seedSeconds, seconds: m.seconds, maxRssMiB: m.maxRssMiB, cpuSeconds: m.userSeconds + m.sysSeconds, machineCpu: cpu, sourceRequests: requests(), unknownSourceRequests: unknown() };
+    row({
+      section: "planning",
+      what: `migrate run --dry-run over ${P.planBlobs} blobs: time, peak RSS`,
+      value: `${m.seconds.toFixed(1)} s (${(P.planBlobs / m.seconds).toFixed(0)} blobs/s), ${m.maxRssMiB.toFixed(0)} MiB, CPU ${(m.userSeconds + m.sysSeconds).toFixed(1)} s; others: ${formatCpu(cpu, m.seconds)}`,
+      goal: `<= ${GOALS.planRssMiB} MiB`,
+      met: m.maxRssMiB <= GOALS.planRssMiB,
+    });
+  } finally {
+    await stopSource();
+  }
 }
 
 // ---------------------------------------------------------------------------
