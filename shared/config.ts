@@ -165,6 +165,12 @@ export function loadQueueConfig(env: Env, s3: S3Config | undefined): QueueConfig
   return { sqs, workerQueueUrls, controlQueueUrl };
 }
 
+function readMode(env: Env): Tuning["readMode"] {
+  const raw = str(env, "READ_MODE") ?? DEFAULT_TUNING.readMode;
+  if (raw !== "stream" && raw !== "ranges") throw new ConfigError(`READ_MODE must be stream or ranges (got "${raw.slice(0, 40)}")`);
+  return raw;
+}
+
 export function loadTuning(env: Env): Tuning {
   const MiB = 1024 * 1024;
   const t: Tuning = {
@@ -180,6 +186,7 @@ export function loadTuning(env: Env): Tuning {
     giantRangeBytes: int(env, "GIANT_RANGE_GB", DEFAULT_TUNING.giantRangeBytes / 1024 ** 3, 1, 5000) * 1024 ** 3,
     maxAttempts: int(env, "MAX_ATTEMPTS", DEFAULT_TUNING.maxAttempts, 1, 20),
     listPageSize: int(env, "LIST_PAGE_SIZE", DEFAULT_TUNING.listPageSize, 1, 5000),
+    readMode: readMode(env),
   };
   return t;
 }

@@ -52,6 +52,8 @@ export interface Tuning {
   maxAttempts: number;
   /** Blobs per listing page (Azure's maximum is 5000). */
   listPageSize: number;
+  /** How a multipart copy reads its blob: one stream cut into parts, or one ranged GET per part. */
+  readMode: "stream" | "ranges";
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -66,5 +68,8 @@ export const DEFAULT_TUNING: Tuning = {
   giantObjectThreshold: 8 * GiB,
   giantRangeBytes: 4 * GiB,
   maxAttempts: 6,
-  listPageSize: AZURE_LIMITS.listPageSize,
+  // Azure allows 5000 a page; the SDK parses a page's XML all at once, and at 5000 the
+  // parse dominates the coordinator's peak memory. 1000 keeps it low for 5x the requests.
+  listPageSize: 1000,
+  readMode: "ranges",
 };

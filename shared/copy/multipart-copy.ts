@@ -16,6 +16,7 @@ import { type CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts
 import { mapBlobToObject } from "./metadata.ts";
 import { planParts, type PartPlan, type PlannedPart } from "./planner.ts";
 import { readRange } from "./read-range.ts";
+import { SequentialReader } from "./sequential-reader.ts";
 import { PART_BUFFERS } from "./buffer-pool.ts";
 import { incrementalMd5, md5Of } from "./md5-workers.ts";
 import { multipartEtag, verifyDestination } from "./verify.ts";
@@ -162,12 +163,18 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     else if (stop?.kind !== "failed") stop = { kind: "failed", error: err };
   };
 
+  const reader = tuning.readMode === "ranges" ? undefined : new SequentialReader(run.source, container, blob.name, blob.etag, blob.size);
+
   const runPart = async (slot: PartSlot) => {
     const n = slot.partNumber;
     await run.memory.acquire(slot.length, deadlinePassed() ? signal : undefined);
     slot.held = slot.length;
     const into = (slot.pooled = PART_BUFFERS.take(slot.length));
-    const buf = await run.step(`read part ${n}`, () => readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length, into), true);
+    const buf = await run.step(
+      `read part ${n}`,
+      () => (reader ? reader.read(slot.offset, into) : readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length, into)),
+      true,
+    );
     slot.buf = buf;
     drainHash();
     const md5 = await md5Of(buf);
@@ -220,6 +227,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     inFlight.add(task);
   }
   await Promise.all(inFlight);
+  reader?.close();
   await Promise.all(hashing);
   for (const slot of slots) release(slot);
   await saving;

@@ -62,7 +62,8 @@ describe("source blobs overwritten during their copy", () => {
       return false;
     };
 
-    const config = loadConfig({ ...serverEnv(), ...SMALL_PARTS, PART_CONCURRENCY: "1" });
+    // One ranged read per part, so the overwrite lands between two reads of the same copy.
+    const config = loadConfig({ ...serverEnv(), ...SMALL_PARTS, PART_CONCURRENCY: "1", READ_MODE: "ranges" });
     const transport = memoryTransport({ workerQueues: 1 });
     const deps = buildDeps(config, { bus: transport.bus, log: silentLogger });
     deps.source = mutatingSource(deps.source, container, versions, shouldWrite);

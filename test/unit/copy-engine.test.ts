@@ -261,7 +261,7 @@ describe("copyObject on in-memory ports: source states", () => {
         if (call.op === "read" && call.n === 2) h.memSource.putBlob("c", "dir/blob.bin", next);
       },
     });
-    const result = await h.copy();
+    const result = await h.copy({ tuning: { ...TUNING, readMode: "ranges" } });
     expect(result).toMatchObject({ outcome: "copied", size: next.length, md5: md5hex(next) });
     expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(next)).toBe(true);
     expect(h.sink.calls.createMultipart).toBe(2);
@@ -276,7 +276,7 @@ describe("copyObject on in-memory ports: source states", () => {
         if (call.op === "read" && call.n % 2 === 0) h.memSource.putBlob("c", "dir/blob.bin", randomBytes(11 * MiB));
       },
     });
-    const result = await h.copy();
+    const result = await h.copy({ tuning: { ...TUNING, readMode: "ranges" } });
     expect(result).toMatchObject({ outcome: "failed", code: "source-changed" });
     expect(h.memSink.getObject("b", "dst/blob.bin")).toBeUndefined();
     expect(h.memSink.openUploads()).toBe(0);
@@ -287,7 +287,7 @@ describe("copyObject on in-memory ports: source states", () => {
     ["rehydrate pending", { accessTier: "Hot", archiveStatus: "rehydrate-pending-to-hot" }],
   ])("never reads an archived blob (%s)", async (_label, props) => {
     const h = harness(100, props);
-    const result = await h.copy();
+    const result = await h.copy({ tuning: { ...TUNING, readMode: "ranges" } });
     expect(result).toMatchObject({ outcome: "failed", code: "archived", reason: "archived: rehydrate first" });
     expect(h.source.calls.read ?? 0).toBe(0);
     expect(h.sink.calls.put ?? 0).toBe(0);
@@ -314,5 +314,44 @@ describe("copyObject on in-memory ports: source states", () => {
     const result = await h.copy();
     expect(result).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and MD5" });
     expect(h.source.calls.read ?? 0).toBe(0);
+  });
+});
+
+describe("copyObject reading one stream per blob (READ_MODE=stream)", () => {
+  it("cuts one GET into parts, byte-exact and verified, and reopens at the right offset after a cut", async () => {
+    const h = harness(23 * MiB + 11, { withMd5: false });
+    const result = await h.copy({ tuning: { ...TUNING, readMode: "stream" } });
+    expect(result).toMatchObject({ outcome: "copied", md5: md5hex(h.body) });
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
+    expect(h.source.calls.read).toBe(1);
+
+    // A stream that dies after its first chunk: the retry reopens at the part's own offset.
+    const { SequentialReader } = await import("../../shared/copy/sequential-reader.ts");
+    const { Readable } = await import("node:stream");
+    let opens = 0;
+    const flaky = {
+      ...h.memSource,
+      read: async (c: string, n: string, range: { offset: number; count: number }, etag: string) => {
+        opens++;
+        const inner = await h.memSource.read(c, n, range, etag);
+        if (opens > 1) return inner;
+        return Readable.from((async function* () {
+          for await (const chunk of inner) {
+            yield chunk;
+            throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+          }
+        })());
+      },
+    } as unknown as import("../../shared/ports.ts").BlobSource;
+    const reader = new SequentialReader(flaky, "c", "dir/blob.bin", h.blob.etag, h.body.length);
+    const part = Buffer.alloc(5 * MiB);
+    await expect(reader.read(0, part)).rejects.toThrow(/hang up/);
+    await reader.read(0, part);
+    expect(part.equals(h.body.subarray(0, 5 * MiB))).toBe(true);
+    const second = Buffer.alloc(5 * MiB);
+    await reader.read(5 * MiB, second);
+    expect(second.equals(h.body.subarray(5 * MiB, 10 * MiB))).toBe(true);
+    expect(opens).toBe(2);
+    reader.close();
   });
 });
