@@ -72,7 +72,7 @@ export class ProgressView {
     if (this.mode === "bar" && this.bar) {
       this.bar.setTotal(Math.max(1, this.totals.bytes));
       this.bar.update(Math.min(this.bytes, Math.max(1, this.totals.bytes)), this.payload());
-    } else if (this.mode === "lines" && Date.now() - this.lastLine >= 5000) {
+    } else if (this.mode === "lines" && Date.now() - this.lastLine >= 5000 && (this.objects > 0 || this.bytes > 0)) {
       this.lastLine = Date.now();
       const p = this.payload();
       this.write(`progress: ${p.objects} objects, ${p.done}, ${p.rate}/s, ${p.failed} failed, ${this.retries} retries\n`);
