@@ -495,10 +495,15 @@ async function main(): Promise<void> {
   results.machine = machine;
   results.parameters = { ...P, quick: QUICK, skip: [...SKIP] };
   let rcloneVersion = "";
+  const rcloneVersionLine = () => execFileSync("rclone", ["version"], { encoding: "utf8" }).split("\n")[0]!;
   try {
-    rcloneVersion = execFileSync("rclone", ["version"], { encoding: "utf8" }).split("\n")[0]!;
+    rcloneVersion = rcloneVersionLine();
   } catch {
-    throw new Error("rclone is not installed: apt-get install -y rclone (Debian 12 has 1.60.1)");
+    if (process.getuid?.() !== 0) throw new Error("rclone is not installed: apt-get install -y rclone (Debian 12 has 1.60.1), as root");
+    log("rclone is missing: installing the Debian package (apt-get install -y rclone)");
+    execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore" });
+    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "rclone"], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    rcloneVersion = rcloneVersionLine();
   }
   log(`machine: ${machine.cpus} cores, ${machine.memGiB} GiB, node ${machine.node}, load ${machine.loadAtStart}; ${rcloneVersion}`);
 
