@@ -44,5 +44,10 @@ export class BufferPool {
   }
 }
 
-/** The process's pool of part buffers, shared by every copy like the memory budget. */
-export const PART_BUFFERS = new BufferPool(128 * MiB);
+/**
+ * The process's pool of part buffers, shared by every copy like the memory budget.
+ * Buffers in use are bounded by the budget; the free ones kept here come on top
+ * of it, so only a couple of parts' worth are kept: enough to reuse slabs as
+ * parts cycle, small enough that the process stays near its budget.
+ */
+export const PART_BUFFERS = new BufferPool(32 * MiB);
