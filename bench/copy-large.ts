@@ -10,19 +10,20 @@
  * and stopped here.
  */
 import { spawn } from "node:child_process";
-import { createHash, randomBytes, randomFillSync } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
-import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, SASProtocol, StorageSharedKeyCredential, generateAccountSASQueryParameters } from "@azure/storage-blob";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
-import type { AzureConfig, S3Config } from "../shared/config.ts";
+import type { S3Config } from "../shared/config.ts";
 import { startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
 import { build } from "esbuild";
 import type { ChildInput, ChildOutput } from "./copy-large-child.ts";
+import { uploadLargeBlob } from "./corpus.ts";
+import { writeRcloneConfig } from "./tools.ts";
 import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";
 
 const BLOCK = 8 * MiB;
@@ -80,62 +81,16 @@ function run(cmd: string, args: string[], options: { capture?: boolean } = {}): 
   });
 }
 
-/** Uploads `sizeMiB` of pseudo-random data in staged blocks, never holding more than a few blocks. */
+/** Uploads `size` bytes of pseudo-random data in staged blocks, never holding more than a few blocks. */
 async function uploadBlob(azurite: AzuriteServer, container: string, name: string, size: number): Promise<string> {
   const service = createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString });
   const c = service.getContainerClient(container);
   await c.createIfNotExists();
-  const blob = c.getBlockBlobClient(name);
-  const hash = createHash("md5");
-  const ids: string[] = [];
-  const count = Math.ceil(size / BLOCK);
-  const inFlight = new Set<Promise<unknown>>();
-  for (let i = 0; i < count; i++) {
-    const len = Math.min(BLOCK, size - i * BLOCK);
-    const chunk = randomFillSync(Buffer.allocUnsafe(len));
-    hash.update(chunk);
-    const id = Buffer.from(`block-${String(i).padStart(8, "0")}`).toString("base64");
-    ids.push(id);
-    const p: Promise<unknown> = blob.stageBlock(id, chunk, len).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= 4) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  // Committed without Content-MD5, as most tools upload large blobs: the engine must hash it itself.
-  await blob.commitBlockList(ids);
-  return hash.digest("hex");
+  return uploadLargeBlob(c, name, size);
 }
 
 async function rcloneCopy(azurite: AzuriteServer, rgw: S3Server, container: string, name: string, bucket: string, key: string, dir: string) {
-  const cred = new StorageSharedKeyCredential(azurite.account, azurite.key);
-  const sas = generateAccountSASQueryParameters(
-    {
-      expiresOn: new Date(Date.now() + 3600_000),
-      permissions: AccountSASPermissions.parse("rwdlacup"),
-      services: AccountSASServices.parse("b").toString(),
-      resourceTypes: AccountSASResourceTypes.parse("sco").toString(),
-      protocol: SASProtocol.HttpsAndHttp,
-    },
-    cred,
-  ).toString();
-  const conf = join(dir, "rclone.conf");
-  writeFileSync(
-    conf,
-    [
-      "[az]",
-      "type = azureblob",
-      `sas_url = ${azurite.endpoint}?${sas}`,
-      "",
-      "[dst]",
-      "type = s3",
-      "provider = Ceph",
-      `endpoint = ${rgw.endpoint}`,
-      `access_key_id = ${rgw.accessKeyId}`,
-      `secret_access_key = ${rgw.secretAccessKey}`,
-      "force_path_style = true",
-      "",
-    ].join("\n"),
-  );
+  const conf = writeRcloneConfig(dir, azurite, rgw).path;
   const args = ["-u", "AWS_CA_BUNDLE", "/usr/bin/time", "-f", "%M", "rclone", "--config", conf, "copyto", `az:${container}/${name}`, `dst:${bucket}/${key}`, "--s3-no-check-bucket"];
   const started = process.hrtime.bigint();
   const r = await run("env", args, { capture: true });
