@@ -19,6 +19,7 @@ import { readJson, writeJson } from "../state/json.ts";
 import { shardId, type ListingCursor, type RunRecord, type ShardManifest } from "../state/layout.ts";
 import { QUEUE_LIMITS } from "../limits.ts";
 import { blobFilter } from "./filters.ts";
+import { isArchived } from "../copy/copy-object.ts";
 import { mapKey } from "../cli/locations.ts";
 import { aggregate } from "./aggregate.ts";
 
@@ -26,10 +27,6 @@ export interface ListStepMessage {
   runId: string;
   stateBucket: string;
   seq: number;
-}
-
-export function isArchived(blob: BlobEntry): boolean {
-  return blob.accessTier?.toLowerCase() === "archive" || /rehydrate-pending/i.test(blob.archiveStatus ?? "");
 }
 
 export type ListStepOutcome = "finished" | "continued" | "duplicate" | "lost-race";

@@ -36,32 +36,20 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
   // Metadata names outside [a-z0-9-] are the ones servers rewrite (Ceph RGW turns "_" into "-"):
   // only then is a HEAD needed to see what was kept.
   const atRisk = Object.keys(mapped.headers.metadata).some((name) => /[^a-z0-9-]/.test(name));
-  if (putEtag === md5Hex && !atRisk) {
-    // The server checked the body against Content-MD5 and answered our MD5 as the ETag:
-    // the bytes are verified, and headers, metadata and tags rode on that same PUT.
-    // A HEAD per small object would double the requests of a migration of small files.
-    return {
-      outcome: "copied",
-      key,
-      size: blob.size,
-      md5: md5Hex,
-      verifiedBy: blob.contentMd5 ? "content-md5+etag+source-md5" : "content-md5+etag",
-      etag: putEtag,
-      parts: 1,
-      retries: run.retries,
-      warnings: [...mapped.warnings],
-    };
-  }
-  const { head, warnings } = await verifyDestination(run, { size: blob.size, etag: md5Hex, mapped });
+  // When the server checked the body against Content-MD5 and answered our MD5 as the ETag,
+  // the bytes are verified, and headers, metadata and tags rode on that same PUT:
+  // a HEAD per small object would double the requests of a migration of small files.
+  const checked = putEtag === md5Hex && !atRisk ? undefined : await verifyDestination(run, { size: blob.size, etag: md5Hex, mapped });
+  const source = blob.contentMd5 ? "+source-md5" : "";
   return {
     outcome: "copied",
     key,
     size: blob.size,
     md5: md5Hex,
-    verifiedBy: blob.contentMd5 ? "md5+source-md5+size" : "md5+size",
-    etag: head.etag,
+    verifiedBy: checked ? `md5${source}+size` : `content-md5+etag${source}`,
+    etag: checked ? checked.head.etag : putEtag,
     parts: 1,
     retries: run.retries,
-    warnings: [...mapped.warnings, ...warnings],
+    warnings: [...mapped.warnings, ...(checked?.warnings ?? [])],
   };
 }

@@ -27,6 +27,7 @@ import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import type { GiantState, ObjectOutcome, RangeResult, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
+import { isUnchanged } from "../copy/copy-object.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";
@@ -70,9 +71,8 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
   if (!state) {
     if (!force) {
       const head = await run.step("HeadObject", () => deps.sink.head(manifest.bucket, key));
-      if (head && head.size === blob.size && head.metadata["azure-etag"] === blob.etag) {
-        return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: "unchanged: same size and source ETag" };
-      }
+      const why = head && isUnchanged(blob, head);
+      if (why) return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: `unchanged: ${why}` };
     }
     const plan = planParts(blob.size, deps.tuning);
     const perRange = Math.max(1, Math.floor(deps.tuning.giantRangeBytes / plan.partSize));

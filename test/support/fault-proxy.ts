@@ -11,6 +11,7 @@
  * Which requests are hit is drawn from a seeded PRNG, so a failing run can be
  * replayed with the same seed (exactly, when requests arrive in the same order).
  */
+import type { Readable, Writable } from "node:stream";
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { randomUUID } from "node:crypto";
@@ -127,6 +128,27 @@ function sendError(req: IncomingMessage, res: ServerResponse, kind: keyof typeof
   res.writeHead(spec.status, { ...headers, "content-length": Buffer.byteLength(body) }).end(body);
 }
 
+/**
+ * Forwards the first half of a body (of `length` bytes, or half the first chunk
+ * when the length is unknown), then calls `cut` once that half is written.
+ */
+function forwardHalf(from: Readable, to: Writable, length: number | undefined, cut: () => void): void {
+  let cutAt = length !== undefined ? Math.floor(length / 2) : undefined;
+  let sent = 0;
+  from.on("data", (chunk: Buffer) => {
+    if (cutAt === undefined) cutAt = Math.max(1, Math.floor(chunk.length / 2));
+    const room = cutAt - sent;
+    if (room <= 0) return;
+    const part = chunk.subarray(0, room);
+    sent += part.length;
+    if (sent >= cutAt) {
+      from.pause();
+      to.write(part, cut);
+    } else to.write(part);
+  });
+  from.on("end", cut);
+}
+
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
   if (target.protocol !== "http:") throw new Error("fault proxy: the target must be an http:// URL");
@@ -197,21 +219,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return;
       }
       res.flushHeaders();
-      let cutAt = Number.isFinite(length) ? Math.floor(length / 2) : undefined;
-      let sent = 0;
-      if (cutAt === 0) return cut();
-      up.on("data", (chunk: Buffer) => {
-        if (cutAt === undefined) cutAt = Math.max(1, Math.floor(chunk.length / 2));
-        const room = cutAt - sent;
-        if (room <= 0) return;
-        const part = chunk.subarray(0, room);
-        sent += part.length;
-        if (sent >= cutAt) {
-          up.pause();
-          res.write(part, cut);
-        } else res.write(part);
-      });
-      up.on("end", cut);
+      if (Number.isFinite(length) && Math.floor(length / 2) === 0) return cut();
+      forwardHalf(up, res, Number.isFinite(length) ? length : undefined, cut);
     });
 
     if (fault?.kind !== "reset-request") {
@@ -225,20 +234,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       req.socket.destroy();
     };
     if (!chunked && !(length > 0)) return cutRequest();
-    let cutAt = length > 0 ? Math.floor(length / 2) : undefined;
-    let sent = 0;
-    req.on("data", (chunk: Buffer) => {
-      if (cutAt === undefined) cutAt = Math.max(1, Math.floor(chunk.length / 2));
-      const room = cutAt - sent;
-      if (room <= 0) return;
-      const part = chunk.subarray(0, room);
-      sent += part.length;
-      if (sent >= cutAt) {
-        req.pause();
-        upstream.write(part, cutRequest);
-      } else upstream.write(part);
-    });
-    req.on("end", cutRequest);
+    forwardHalf(req, upstream, length > 0 ? length : undefined, cutRequest);
   };
 
   const server = createServer((req, res) => {
