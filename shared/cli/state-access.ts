@@ -1,4 +1,4 @@
-import { loadS3Config } from "../config.ts";
+import { loadRetryPolicy, loadS3Config } from "../config.ts";
 import { DEFAULT_STATE_PREFIX } from "../config.ts";
 import { createS3Client } from "../clients.ts";
 import { ConfigError } from "../errors.ts";
@@ -11,6 +11,6 @@ export function openState(runId: string, stateBucket: string | undefined, env: R
   if (!RUN_ID.safeParse(runId).success) throw new ConfigError(`RUN_ID "${runId.slice(0, 60)}" is not a run id (letters, digits, . _ -)`);
   const bucket = stateBucket ?? env.STATE_BUCKET;
   if (!bucket) throw new ConfigError("--state-bucket is required (the run's destination bucket, or STATE_BUCKET)");
-  const s3 = createS3Client(loadS3Config(env));
+  const s3 = createS3Client(loadS3Config(env), loadRetryPolicy(env));
   return { store: new S3StateStore(s3, bucket), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
 }

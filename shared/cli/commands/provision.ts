@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { createS3Client, createSqsClient } from "../../clients.ts";
-import { loadS3Config, type Env } from "../../config.ts";
+import { loadRetryPolicy, loadS3Config, type Env } from "../../config.ts";
 import { ConfigError } from "../../errors.ts";
 import { DAY, DEFAULT_PROVISION_OPTIONS, formatProvisionReport, provision, type ProvisionDeps, type SqsCredentials } from "../../provision/provision.ts";
 import { createScalewayQueuesApi } from "../../provision/scaleway-queues.ts";
@@ -53,12 +53,14 @@ interface ProvisionFlags {
 export function provisionDeps(flags: ProvisionFlags, e: Env, region: string): ProvisionDeps {
   const admin = credentialsFrom(e, "SQS_ADMIN_ACCESS_KEY_ID", "SQS_ADMIN_SECRET_ACCESS_KEY");
   const wantsBuckets = flags.bucket.length > 0 || flags.stateBucket !== undefined;
-  const s3 = wantsBuckets ? createS3Client(loadS3Config(e)) : undefined;
+  const retry = loadRetryPolicy(e);
+  const s3 = wantsBuckets ? createS3Client(loadS3Config(e), retry) : undefined;
+  const sqsClient = (config: Parameters<typeof createSqsClient>[0]) => createSqsClient(config, retry);
   if (flags.sqsEndpoint) {
     return {
       sqsEndpoint: flags.sqsEndpoint,
       adminCredentials: admin ?? credentialsFrom(e, "SQS_ACCESS_KEY_ID", "SQS_SECRET_ACCESS_KEY"),
-      createSqsClient,
+      createSqsClient: sqsClient,
       s3,
     };
   }
@@ -70,7 +72,7 @@ export function provisionDeps(flags: ProvisionFlags, e: Env, region: string): Pr
   return {
     scaleway: createScalewayQueuesApi({ accessKey, secretKey, projectId, region, apiUrl: env(e, "SCW_API_URL") }),
     adminCredentials: admin,
-    createSqsClient,
+    createSqsClient: sqsClient,
     s3,
   };
 }

@@ -68,8 +68,8 @@ export function registerVerify(program: Command): void {
       const source = parseAzureUrl(opts.from, "--from");
       const destination = parseS3Url(opts.to, "--to");
       const config = loadConfig();
-      const s3 = createS3Client(config.s3);
-      const blob = createBlobServiceClient(config.azure);
+      const s3 = createS3Client(config.s3, config.retry);
+      const blob = createBlobServiceClient(config.azure, config.retry);
 
       const differences: Array<{ key: string; problem: string }> = [];
       const extra: string[] = [];
