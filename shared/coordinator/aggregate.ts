@@ -6,6 +6,7 @@
 import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
+import { abortLeftoverUploads } from "./leftover-uploads.ts";
 import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
@@ -61,6 +62,9 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
       }
     }
   }
+  // Every shard has its result: no copy of this run is in flight, so what is still open is litter.
+  const leftover = dryRun ? { aborted: 0, failed: 0 } : await abortLeftoverUploads(deps, run.value);
+  if (leftover.failed > 0) warnings.push({ key: "", warning: `${leftover.failed} open multipart upload(s) of this run could not be aborted: abort them or re-run with the same --run-id` });
   const finishedAt = new Date(deps.now());
   const startedAt = new Date(cursor.value.startedAt);
   const durationSeconds = Math.max(0.001, (finishedAt.getTime() - startedAt.getTime()) / 1000);
@@ -76,6 +80,7 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     failuresByReason,
     warnings,
     retries,
+    uploadsAborted: leftover.aborted,
     shards,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),

@@ -173,6 +173,8 @@ export interface RunReport {
   failuresByReason: Record<string, number>;
   warnings: Array<{ key: string; warning: string }>;
   retries: number;
+  /** Multipart uploads of this run found open at its end and aborted (none stays open, billed). */
+  uploadsAborted: number;
   shards: number;
   startedAt: string;
   finishedAt: string;
