@@ -7,7 +7,7 @@ import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import { abortLeftoverUploads } from "./leftover-uploads.ts";
-import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
+import { shardId, type AttemptMarker, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
   let n = 0;
@@ -65,6 +65,7 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
   // Every shard has its result: no copy of this run is in flight, so what is still open is litter.
   const leftover = dryRun ? { aborted: 0, failed: 0 } : await abortLeftoverUploads(deps, run.value);
   if (leftover.failed > 0) warnings.push({ key: "", warning: `${leftover.failed} open multipart upload(s) of this run could not be aborted: abort them or re-run with the same --run-id` });
+  const marker = await readJson<AttemptMarker>(store, keys.nextAttempt);
   const finishedAt = new Date(deps.now());
   const startedAt = new Date(cursor.value.startedAt);
   const durationSeconds = Math.max(0.001, (finishedAt.getTime() - startedAt.getTime()) / 1000);
@@ -81,6 +82,8 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     warnings,
     retries,
     uploadsAborted: leftover.aborted,
+    attempt: marker?.value.attempt ?? 1,
+    previousAttempts: Array.from({ length: (marker?.value.attempt ?? 1) - 1 }, (_, n) => `s3://${stateBucket}/${keys.attempt(n + 1).report}`),
     shards,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),

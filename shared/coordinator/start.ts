@@ -5,6 +5,7 @@ import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import type { ListingCursor, RunRecord } from "../state/layout.ts";
 import { listStep, type ListDeadline } from "./listing.ts";
+import { reopenFailedRun } from "./reopen.ts";
 
 export function stateBucketOf(deps: Deps, request: StartRequest): string {
   return deps.stateBucket ?? request.destination.bucket;
@@ -57,6 +58,8 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
   }
+  // The same run started again after it ended with failures: retry those objects under the same id.
+  if (!created) await reopenFailedRun(deps, request.runId, stateBucket);
   await store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket }));
   const current = await readJson<ListingCursor>(store, keys.listing);
   if (current && !current.value.done) {

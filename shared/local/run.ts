@@ -198,7 +198,8 @@ export async function driveRun(
       throw new ConfigError(`run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
     const existing = await aggregate(deps, request.runId, stateBucket);
-    if (existing) return existing;
+    // A run that ended with failures is retried by starting it again (the coordinator reopens it).
+    if (existing && (existing.status === "succeeded" || existing.dryRun)) return existing;
     transport.attach({ coordinator, worker });
     const res = await coordinator(queueEvent(encode(request)), {});
     if (res.statusCode === 400 || res.statusCode === 409) {
