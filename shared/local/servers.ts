@@ -33,6 +33,8 @@ export interface S3Server extends RunningServer {
   secretAccessKey: string;
   region: string;
   kind: "rgw" | "s3rver";
+  /** RGW only: an outage of the S3 front end (killed, down `seconds`, back on its port with its data). */
+  bounce?: (seconds: number) => Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -77,7 +79,11 @@ function resolveBin(pkg: string, rel: string): string {
   return join(dirname(pkgJson), rel);
 }
 
-export async function startAzurite(options: { port?: number; accounts?: string } = {}): Promise<AzuriteServer> {
+/**
+ * Azurite's blob service. In memory by default; with `location`, its data lives
+ * on disk there, so a restart on the same port and location finds it again.
+ */
+export async function startAzurite(options: { port?: number; accounts?: string; location?: string } = {}): Promise<AzuriteServer> {
   const port = options.port ?? (await freePort());
   let main: string;
   try {
@@ -87,7 +93,7 @@ export async function startAzurite(options: { port?: number; accounts?: string }
   }
   const child = spawn(
     process.execPath,
-    [main, "--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort", String(port), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
+    [main, ...(options.location ? ["--location", options.location] : ["--inMemoryPersistence"]), "--blobHost", "127.0.0.1", "--blobPort", String(port), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
     { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...(options.accounts ? { AZURITE_ACCOUNTS: options.accounts } : {}) } },
   );
   let stderr = "";
@@ -170,6 +176,9 @@ export async function startRgw(options: { dir?: string; port?: number } = {}): P
     secretAccessKey: vars.RGW_SECRET_KEY!,
     region: "fr-par",
     kind: "rgw",
+    bounce: async (seconds: number) => {
+      await run("bash", [script, "bounce", dir, String(seconds)], 120_000 + seconds * 1000);
+    },
     stop: async () => {
       await run("bash", [script, "stop", dir], 60_000);
       rmSync(dir, { recursive: true, force: true });
