@@ -190,6 +190,8 @@ export interface SqsServer extends RunningServer {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** An outage: the endpoint closes (connections refused), stays down `seconds`, and comes back with its queues. */
+  bounce: (seconds: number) => Promise<void>;
 }
 
 /** fauxqs in this process, bound to 127.0.0.1 (its CLI binds 0.0.0.0). */
@@ -199,7 +201,8 @@ export async function startFauxqs(options: { port?: number } = {}): Promise<SqsS
   const { SqsStore } = await import(join(base, "sqs", "sqsStore.js"));
   const { SnsStore } = await import(join(base, "sns", "snsStore.js"));
   const { S3Store } = await import(join(base, "s3", "s3Store.js"));
-  const app = buildApp({ logger: false, stores: { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() } });
+  const stores = { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() };
+  let app = buildApp({ logger: false, stores });
   const port = options.port ?? (await freePort());
   await app.listen({ host: "127.0.0.1", port });
   return {
@@ -207,6 +210,13 @@ export async function startFauxqs(options: { port?: number } = {}): Promise<SqsS
     region: "us-east-1",
     accessKeyId: "fauxqs",
     secretAccessKey: "fauxqs-secret",
+    bounce: async (seconds: number) => {
+      await app.close();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      // Back on the same port with the same queues and messages, as a restarted service keeps them.
+      app = buildApp({ logger: false, stores });
+      await app.listen({ host: "127.0.0.1", port });
+    },
     stop: async () => {
       await app.close();
     },

@@ -13,10 +13,16 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListPartsCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../../shared/clients.ts";
-import { startAzurite, startRgw, freePort, type RunningServer } from "../../shared/local/servers.ts";
+import { spawn } from "node:child_process";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CreateQueueCommand } from "@aws-sdk/client-sqs";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { createSqsClient } from "../../shared/clients.ts";
+import { startAzurite, startFauxqs, startRgw, freePort, type RunningServer } from "../../shared/local/servers.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { runCli } from "../support/cli.ts";
-import { clients, newBucket, serverEnv, uniqueName, s3Config } from "../support/env.ts";
+import { clients, newBucket, newContainer, serverEnv, uniqueName, s3Config } from "../support/env.ts";
 import { MiB, md5, SMALL_PARTS, upload } from "./support.ts";
 import type { RunReport } from "../../shared/state/layout.ts";
 
@@ -113,5 +119,61 @@ describe("short outages in the middle of a multipart copy", () => {
     expect(await destinationMd5(s3, bucket, "big.bin")).toBe(md5(big));
     expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
     s3.destroy();
+  });
+
+  it("the SQS endpoint down for 10 s under migrate serve: the run finishes by itself, exact", { timeout: 240_000 }, async () => {
+    const sqsServer = await startFauxqs();
+    cleanup.push(() => sqsServer.stop());
+    const sqs = createSqsClient({ endpoint: sqsServer.endpoint, region: sqsServer.region, accessKeyId: sqsServer.accessKeyId, secretAccessKey: sqsServer.secretAccessKey }, undefined);
+    const url = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: `${uniqueName("qo")}-${name}`, Attributes: { VisibilityTimeout: "20" } }))).QueueUrl!;
+    const [control, w0, w1] = [await url("control"), await url("worker-0"), await url("worker-1")];
+    const container = await newContainer("sqs-outage");
+    const bodies = new Map<string, Buffer>();
+    for (let i = 0; i < 30; i++) bodies.set(`in/${String(i).padStart(2, "0")}.bin`, randomBytes(1000 + i * 37));
+    for (const [name, body] of bodies) await upload(container, name, body);
+    const bucket = await newBucket("sqs-outage");
+    // Uploads slowed at the destination, so the run is mid-way when the queue service goes down.
+    const slow = await startFaultProxy({ target: inject("rgw").endpoint, rules: [{ fault: { kind: "delay", ms: 300 }, methods: ["PUT"], path: /\/in\// }], seed: 8, flavour: "s3" });
+    cleanup.push(() => slow.stop());
+    const env = {
+      ...serverEnv(),
+      S3_ENDPOINT: slow.endpoint,
+      SQS_ENDPOINT: sqsServer.endpoint,
+      SQS_REGION: sqsServer.region,
+      SQS_ACCESS_KEY_ID: sqsServer.accessKeyId,
+      SQS_SECRET_ACCESS_KEY: sqsServer.secretAccessKey,
+      CONTROL_QUEUE_URL: control,
+      WORKER_QUEUE_URLS: `${w0},${w1}`,
+      STATE_BUCKET: bucket,
+      OBJECT_CONCURRENCY: "1",
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+    };
+    const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "migrate.js");
+    const port = await freePort();
+    const server = spawn(process.execPath, [bin, "serve", "--port", String(port)], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    server.stderr.on("data", (d) => (stderr += d));
+    cleanup.push(async () => {
+      const exited = new Promise((r) => server.once("exit", r));
+      server.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (server.exitCode === null) server.kill("SIGKILL");
+    });
+    const start = await runCli(["start", "--via-queue", "--from", `azure://${container.containerName}/in`, "--to", `s3://${bucket}/out`, "--run-id", "sqs-outage", "--shard-objects", "3"], env);
+    expect(start.code, start.stderr).toBe(0);
+    const s3 = clients.s3();
+    const copiedSoFar = async () => (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "out/" }))).KeyCount ?? 0;
+    for (let until = Date.now() + 60_000; (await copiedSoFar()) < 4; ) {
+      if (Date.now() > until) throw new Error(`the served run made no progress: ${stderr.slice(-600)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await copiedSoFar()).toBeLessThan(bodies.size);
+    await sqsServer.bounce(10);
+    const watch = await runCli(["status", "sqs-outage", "--watch", "--json"], env, { timeoutMs: 180_000 });
+    expect(watch.code, watch.stderr + stderr.slice(-600)).toBe(0);
+    expect(JSON.parse(watch.stdout)).toMatchObject({ state: "finished", objects: { planned: 30, copied: 30, failed: 0 } });
+    for (const [name, body] of bodies) expect(await destinationMd5(s3, bucket, name.replace(/^in\//, "out/")), name).toBe(md5(body));
+    sqs.destroy();
   });
 });
