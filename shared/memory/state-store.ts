@@ -64,6 +64,10 @@ export class MemoryStateStore implements StateStore {
     return this.#uploads.size;
   }
 
+  async *lines(key: string): AsyncIterable<string> {
+    for (const l of (this.objects.get(key)?.body ?? "").split("\n")) if (l) yield l;
+  }
+
   async *list(prefix: string): AsyncIterable<string> {
     for (const k of [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort()) yield k;
   }
