@@ -117,6 +117,8 @@ rgw data = $dir/rgw
 rgw gc obj min wait = 10
 rgw gc processor period = 10
 rgw thread pool size = 256
+# SSE-C over the local plain-HTTP endpoint (Scaleway and production RGW take it over TLS only).
+rgw crypt require ssl = false
 CONF
   local conf=(-c "$dir/ceph.conf")
   monmaptool --create --addv a "[v1:127.0.0.1:$monport]" --fsid "$fsid" "$dir/monmap" >/dev/null

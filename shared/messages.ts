@@ -25,6 +25,16 @@ export const StartOptions = z.object({
   shardMaxBytes: z.number().int().min(1).optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
   force: z.boolean().default(false),
+  /** Stream every copied object back from the destination and compare its MD5 with ours. */
+  verifyReadback: z.boolean().optional(),
+  /** The destination is an HDS bucket: no lifecycle rule, no GLACIER, fr-par only, bucket must exist. */
+  hds: z.boolean().optional(),
+  /** After a fully successful copy, delete destination keys under the prefix that have no source blob. */
+  deleteExtraneous: z.boolean().optional(),
+  /** Stop (and delete nothing) when more than this many keys would be deleted. */
+  maxDelete: z.number().int().min(0).max(10_000_000).optional(),
+  /** Also delete keys that carry none of the tool's markers. */
+  deleteUnmanaged: z.boolean().optional(),
 });
 export type StartOptions = z.infer<typeof StartOptions>;
 

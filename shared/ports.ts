@@ -64,15 +64,31 @@ export interface ObjectHead extends ObjectHeaders {
   size: number;
   etag: string;
   lastModified?: string;
+  /** Set when the object is encrypted with SSE-C: the base64 MD5 of its key ("" when the server does not say). */
+  sseCustomerKeyMd5?: string;
 }
 
 export interface UploadedPart {
   partNumber: number;
   etag: string;
   size: number;
+  /** Hex MD5 of the part as we sent it; kept in checkpoints where the ETag is not the MD5 (SSE-C). */
+  md5?: string;
 }
 
 export interface ObjectSink {
+  /** Base64 MD5 of the SSE-C key every data object is written and read with; undefined without SSE-C. */
+  readonly customerKeyMd5?: string;
+  /**
+   * The ETag of a PUT or a part is the MD5 of its bytes (plain S3). False under
+   * SSE-C, where S3 does not promise it: verification then relies on Content-MD5
+   * (checked by the server) and our own hashes.
+   */
+  readonly etagsAreMd5: boolean;
+  /** The bytes of an object (with the SSE-C key when there is one). */
+  get(bucket: string, key: string, signal?: AbortSignal): Promise<Readable>;
+  /** Deletes up to 1000 keys; returns those the server refused (an absent key is no error). */
+  deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>>;
   /** Properties of an object; undefined when it does not exist. */
   head(bucket: string, key: string): Promise<ObjectHead | undefined>;
   /** One PUT with Content-MD5 (base64); the server rejects a body that does not match it. */

@@ -6,6 +6,7 @@ import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import type { ListingCursor, RunRecord } from "../state/layout.ts";
 import { listStep, type ListDeadline } from "./listing.ts";
+import { checkDestinationKey, recordDestinationKey } from "./destination-key.ts";
 
 /** A source that can not be listed is refused before anything is written. */
 async function checkSource(deps: Deps, request: StartRequest): Promise<void> {
@@ -44,11 +45,22 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   const stateBucket = stateBucketOf(deps, request);
   const store = deps.state(stateBucket);
   const keys = deps.layout.run(request.runId);
-  if (!(await store.get(keys.record))) await checkSource(deps, request);
-  const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString() };
+  const keyMd5 = deps.sink.customerKeyMd5 ?? null;
+  const previous = await readJson<RunRecord>(store, keys.record);
+  if (!previous) {
+    await checkSource(deps, request);
+    await checkDestinationKey(deps, request, stateBucket);
+  } else if (previous.value.sseCustomerKeyMd5 !== undefined && previous.value.sseCustomerKeyMd5 !== keyMd5 && !request.options.force) {
+    throw new MigrationError(
+      "bad-request",
+      `run ${request.runId} was started with ${previous.value.sseCustomerKeyMd5 === null ? "no SSE-C key" : "another SSE-C key"}; resume it with the same S3_SSE_C_KEY`,
+    );
+  }
+  const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString(), sseCustomerKeyMd5: keyMd5 };
   let created = true;
   try {
     await writeJson(store, keys.record, record, { ifNoneMatch: true });
+    if (!request.options.dryRun) await recordDestinationKey(deps, request, stateBucket);
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
     created = false;

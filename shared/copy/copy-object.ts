@@ -9,6 +9,7 @@ import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
 import { MARKERS, hexToBase64 } from "./metadata.ts";
+import { readBack } from "./readback.ts";
 import { S3_LIMITS } from "../limits.ts";
 
 export const ARCHIVED_REASON = "archived: rehydrate first";
@@ -22,9 +23,12 @@ export function isArchived(blob: BlobEntry): boolean {
  * The destination already holds this version of the blob: same size, and our
  * marker of the source ETag, or an MD5 marker equal to the source's Content-MD5
  * (rclone writes the same md5chksum, so its copies are recognised too).
+ * With an SSE-C key (`keyMd5`), an object stored without encryption is not
+ * unchanged: it is copied again, encrypted.
  */
-export function isUnchanged(blob: BlobEntry, head: ObjectHead): string | undefined {
+export function isUnchanged(blob: BlobEntry, head: ObjectHead, keyMd5?: string): string | undefined {
   if (head.size !== blob.size) return undefined;
+  if (keyMd5 && head.sseCustomerKeyMd5 === undefined) return undefined;
   if (head.metadata[MARKERS.sourceEtag] === blob.etag) return "same size and source ETag";
   if (blob.contentMd5 && head.metadata[MARKERS.md5] === hexToBase64(blob.contentMd5)) return "same size and MD5";
   return undefined;
@@ -49,6 +53,7 @@ export async function copyObject(source: BlobSource, sink: ObjectSink, task: Cop
   let result: CopyResult;
   try {
     result = await execute(run);
+    if (result.outcome === "copied" && options.verifyReadback) result = await readBack(run, result);
   } catch (err) {
     if (isProgrammingError(err)) throw err;
     result = run.failed(failureCode(err), reasonOf(err));
@@ -70,7 +75,7 @@ async function execute(run: CopyRun): Promise<CopyResult> {
 
   if (!options.force && !options.knownAbsent) {
     const head = await run.step("HeadObject", () => run.sink.head(task.bucket, task.key));
-    const why = head && isUnchanged(blob, head);
+    const why = head && isUnchanged(blob, head, run.sink.customerKeyMd5);
     if (why) {
       // The checkpoint of an older attempt is obsolete: leave no upload behind.
       if (options.checkpoint) await run.abortUpload(options.checkpoint.key, options.checkpoint.uploadId);

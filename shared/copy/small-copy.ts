@@ -29,7 +29,8 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
   } finally {
     run.memory.release(blob.size);
   }
-  if (putEtag && putEtag !== md5Hex) {
+  const etagIsMd5 = run.sink.etagsAreMd5;
+  if (etagIsMd5 && putEtag && putEtag !== md5Hex) {
     throw new ObjectFailure("verify-failed", `PutObject answered ETag ${putEtag}, we sent MD5 ${md5Hex}`);
   }
   run.emit({ type: "bytes", key, bytes: blob.size });
@@ -39,14 +40,16 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
   // When the server checked the body against Content-MD5 and answered our MD5 as the ETag,
   // the bytes are verified, and headers, metadata and tags rode on that same PUT:
   // a HEAD per small object would double the requests of a migration of small files.
-  const checked = putEtag === md5Hex && !atRisk ? undefined : await verifyDestination(run, { size: blob.size, etag: md5Hex, mapped });
+  // Under SSE-C the ETag proves nothing: the HEAD (with the key) checks size, encryption and markers.
+  const checked = etagIsMd5 && putEtag === md5Hex && !atRisk ? undefined : await verifyDestination(run, { size: blob.size, etag: md5Hex, mapped });
   const source = blob.contentMd5 ? "+source-md5" : "";
+  const how = !etagIsMd5 ? `content-md5+sse-c-head-size+markers${source}` : checked ? `md5${source}+size` : `content-md5+etag${source}`;
   return {
     outcome: "copied",
     key,
     size: blob.size,
     md5: md5Hex,
-    verifiedBy: checked ? `md5${source}+size` : `content-md5+etag${source}`,
+    verifiedBy: how,
     etag: checked ? checked.head.etag : putEtag,
     parts: 1,
     retries: run.retries,

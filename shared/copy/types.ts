@@ -49,6 +49,8 @@ export interface CopyOptions {
   knownAbsent?: boolean;
   /** Shared byte budget for part buffers across every copy of the process. */
   memory?: MemoryBudget;
+  /** After the copy, stream the object back from the destination (with the SSE-C key) and compare its MD5 with ours. */
+  verifyReadback?: boolean;
 }
 
 export interface MemoryBudget {

@@ -28,6 +28,13 @@ export class InstrumentedSink implements ObjectSink {
     readonly instrumentation: SinkInstrumentation = {},
   ) {}
 
+  get customerKeyMd5(): string | undefined {
+    return this.inner.customerKeyMd5;
+  }
+  get etagsAreMd5(): boolean {
+    return this.inner.etagsAreMd5;
+  }
+
   async #enter(op: string, key: string, partNumber?: number): Promise<SinkCall> {
     const n = (this.calls[op] = (this.calls[op] ?? 0) + 1);
     const call = { op, key, partNumber, n };
@@ -38,6 +45,14 @@ export class InstrumentedSink implements ObjectSink {
   async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
     await this.#enter("head", key);
     return this.inner.head(bucket, key);
+  }
+  async get(bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
+    await this.#enter("get", key);
+    return this.inner.get(bucket, key, signal);
+  }
+  async deleteObjects(bucket: string, keys: string[]) {
+    await this.#enter("deleteObjects", keys[0] ?? "");
+    return this.inner.deleteObjects(bucket, keys);
   }
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>) {
     await this.#enter("put", key);

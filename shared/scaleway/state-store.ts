@@ -9,6 +9,7 @@ import { PreconditionFailedError } from "../errors.ts";
 import type { StateObject, StateStore } from "../ports.ts";
 import { redact } from "../redact.ts";
 import { withRetry } from "../retry.ts";
+import { sseParams, type SseCustomerKey } from "./sse-c.ts";
 
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -25,19 +26,24 @@ function isPreconditionFailure(err: unknown): boolean {
  * Run state as small JSON objects in a bucket. Conditional writes (If-None-Match: *,
  * If-Match: etag) are enforced by the server: Scaleway documents them, Ceph RGW
  * implements them.
+ *
+ * State objects are not encrypted with the SSE-C key of the data unless asked
+ * (`encryptState`): they hold names, sizes and digests, never object bytes, and
+ * stay readable by `migrate status` and `migrate report` without the key.
  */
 export class S3StateStore implements StateStore {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly attempts = 6,
+    private readonly sseCustomerKey?: SseCustomerKey,
   ) {}
 
   async get(key: string): Promise<StateObject | undefined> {
     return withRetry(
       async () => {
         try {
-          const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }));
           const body = await res.Body!.transformToString("utf8");
           return { body, etag: res.ETag ?? "" };
         } catch (err) {
@@ -81,6 +87,7 @@ export class S3StateStore implements StateStore {
               ContentType: key.endsWith(".jsonl") ? "application/x-ndjson" : "application/json",
               IfNoneMatch: condition.ifNoneMatch ? "*" : undefined,
               IfMatch: condition.ifMatch,
+              ...sseParams(this.sseCustomerKey),
             }),
           );
           return { etag: res.ETag ?? "" };

@@ -14,6 +14,7 @@
  *   {prefix}runs/{runId}/report.json                 RunReport (written once, If-None-Match)
  *   {prefix}runs/{runId}/ledger.jsonl                LedgerEntry per line
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
+ *   {prefix}destinations/{bucket}.json               DestinationRecord: the SSE-C key digest each destination prefix was written under
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
@@ -51,6 +52,18 @@ export class StateLayout {
   active(runId: string): string {
     return `${this.prefix}active/${runId}`;
   }
+  destination(bucket: string): string {
+    return `${this.prefix}destinations/${bucket}.json`;
+  }
+}
+
+/**
+ * What each destination prefix of a bucket was last written under: the base64
+ * MD5 of its SSE-C key, or null for no encryption. Never the key itself.
+ */
+export interface DestinationRecord {
+  bucket: string;
+  prefixes: Record<string, { sseCustomerKeyMd5: string | null; runId: string; at: string }>;
 }
 
 /** Shard ids sort in listing order: s-000000, s-000001, ... */
@@ -64,6 +77,8 @@ export interface RunRecord {
   /** Bucket holding this run's state (so workers find it from a message). */
   stateBucket: string;
   createdAt: string;
+  /** Base64 MD5 of the SSE-C key the run writes with; null without SSE-C (absent in records of older builds). */
+  sseCustomerKeyMd5?: string | null;
 }
 
 export interface ListingCursor {

@@ -71,7 +71,7 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
   if (!state) {
     if (!force) {
       const head = await run.step("HeadObject", () => deps.sink.head(manifest.bucket, key));
-      const why = head && isUnchanged(blob, head);
+      const why = head && isUnchanged(blob, head, deps.sink.customerKeyMd5);
       if (why) return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: `unchanged: ${why}` };
     }
     const plan = planParts(blob.size, deps.tuning);
@@ -166,7 +166,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
             const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size));
             const md5 = createHash("md5").update(buf).digest();
             const { etag } = await run.step(`UploadPart ${n}`, () => deps.sink.uploadPart(manifest.bucket, state.key, state.uploadId, n, buf, md5.toString("base64")));
-            if (etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
+            if (deps.sink.etagsAreMd5 && etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
             done.set(n, { partNumber: n, etag, size });
             run.emit({ type: "bytes", key: state.key, bytes: size });
           } catch (err) {
@@ -222,7 +222,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       source: blob.name,
       size: blob.size,
       outcome: "copied",
-      verifiedBy: "part-md5+multipart-etag+size",
+      verifiedBy: deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers",
       warnings: warnings.length ? warnings : undefined,
       retries: retries + run.retries || undefined,
     });

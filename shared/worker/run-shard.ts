@@ -169,6 +169,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               memory: deps.memory,
               mustProgress: first,
               knownAbsent: absent.has(key),
+              verifyReadback: run.value.request.options.verifyReadback,
             },
           );
           if (blob.size >= deps.tuning.multipartThreshold) {

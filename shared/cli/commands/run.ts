@@ -62,10 +62,25 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--modified-before <iso8601>", "copy only blobs modified before this time", isoDate("--modified-before"))
     .option("--concurrency <n>", "objects copied at once per worker", positiveInt("--concurrency"))
     .option("--shard-objects <n>", "objects per shard", positiveInt("--shard-objects"))
-    .option("--force", "copy even objects that look unchanged", false);
+    .option("--force", "copy even objects that look unchanged; with S3_SSE_C_KEY, also when the destination was written under another key", false)
+    .option("--verify-readback", "stream every copied object back from the destination (with the SSE-C key) and compare its MD5 with the source's", false)
+    .option("--hds", "the destination is an HDS bucket (health data): it must exist, in fr-par; no lifecycle rule, no GLACIER", false)
+    .option("--delete-extraneous", "after every object copied, delete destination keys under the prefix that have no source blob (only those with the tool's markers)", false)
+    .option("--max-delete <n>", "with --delete-extraneous: stop, deleting nothing, when more than N keys would be deleted (default 1000)", nonNegativeInt("--max-delete"))
+    .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false);
+}
+
+function nonNegativeInt(flag: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new ConfigError(`${flag} must be a non-negative integer (got "${value.slice(0, 40)}")`);
+    return Number(value);
+  };
 }
 
 export function requestFromOptions(opts: Record<string, any>): StartRequest {
+  if ((opts.maxDelete !== undefined || opts.deleteUnmanaged) && !opts.deleteExtraneous) {
+    throw new ConfigError(`${opts.maxDelete !== undefined ? "--max-delete" : "--delete-unmanaged"} needs --delete-extraneous`);
+  }
   const from = parseAzureUrl(opts.from, "--from");
   const to = parseS3Url(opts.to, "--to");
   try {
@@ -84,6 +99,10 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         concurrency: opts.concurrency,
         shardMaxObjects: opts.shardObjects,
         force: opts.force,
+        ...(opts.verifyReadback ? { verifyReadback: true } : {}),
+        ...(opts.hds ? { hds: true } : {}),
+        ...(opts.deleteExtraneous ? { deleteExtraneous: true, maxDelete: opts.maxDelete ?? 1000 } : {}),
+        ...(opts.deleteUnmanaged ? { deleteUnmanaged: true } : {}),
       },
     });
   } catch (err) {
@@ -99,9 +118,14 @@ export function registerRun(program: Command): void {
     .option("--worker-queues <n>", "number of worker queues", positiveInt("--worker-queues"), 2)
     .option("--json", "print the report as JSON on stdout, no progress display", false)
     .option("--verbose", "structured JSON logs on stderr", false)
+    .option("--encrypt-state", "encrypt the run's state objects with the SSE-C key too (every later status/report then needs the key)", false)
     .action(async (opts) => {
       const request = requestFromOptions(opts);
       const config = loadConfig(process.env);
+      if (opts.encryptState) {
+        if (!config.s3.sseCustomerKey) throw new ConfigError("--encrypt-state needs an SSE-C key: set S3_SSE_C_KEY or S3_SSE_C_KEY_FILE");
+        config.s3.encryptState = true;
+      }
       const from = request.source;
       const to = request.destination;
       const mode = opts.json ? "none" : process.stderr.isTTY ? "bar" : "lines";
