@@ -6,6 +6,8 @@
 import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
+import { deleteExtraneous } from "./extraneous.ts";
+import { describeError } from "../redact.ts";
 import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
@@ -61,12 +63,20 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
       }
     }
   }
+  let deletions: RunReport["deletions"];
+  if (request.options.deleteExtraneous) {
+    const cut = await cutover(deps, run.value, stateBucket, dryRun, objects.failed);
+    deletions = cut.summary;
+    for (const e of cut.entries) ledger.push(JSON.stringify(e));
+    failures.push(...cut.failures.map(({ key, reason }) => ({ key, reason })));
+    for (const f of cut.failures) failuresByReason[f.code] = (failuresByReason[f.code] ?? 0) + 1;
+  }
   const finishedAt = new Date(deps.now());
   const startedAt = new Date(cursor.value.startedAt);
   const durationSeconds = Math.max(0.001, (finishedAt.getTime() - startedAt.getTime()) / 1000);
   const report: RunReport = {
     runId,
-    status: objects.failed > 0 ? "failed" : "succeeded",
+    status: failures.length > 0 ? "failed" : "succeeded",
     dryRun,
     source: `azure://${request.source.container}/${request.source.prefix}`,
     destination: `s3://${request.destination.bucket}/${request.destination.prefix}`,
@@ -82,6 +92,7 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     durationSeconds,
     throughputBytesPerSecond: Math.round(bytes.copied / durationSeconds),
     ledger: `s3://${stateBucket}/${keys.ledger}`,
+    ...(deletions ? { deletions } : {}),
   };
   await store.put(keys.ledger, ledger.length ? ledger.join("\n") + "\n" : "");
   try {
@@ -93,4 +104,40 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
   await store.delete(deps.layout.active(runId)).catch(() => undefined);
   deps.log.info("run-finished", { runId, status: report.status, ...objects, bytesCopied: bytes.copied, durationSeconds });
   return report;
+}
+
+/**
+ * The `--delete-extraneous` pass, run once every object has its outcome: only
+ * when none failed, and never more than the plan allows. Its failures end up
+ * in the report's failures (the run then exits 1).
+ */
+async function cutover(deps: Deps, record: RunRecord, stateBucket: string, dryRun: boolean, failedObjects: number) {
+  const failures: Array<{ key: string; reason: string; code: string }> = [];
+  const summary: NonNullable<RunReport["deletions"]> = { deleted: 0, failed: 0, unmanagedKept: 0, ...(dryRun ? { wouldDelete: [] as string[] } : {}) };
+  if (failedObjects > 0 && !dryRun) {
+    summary.skipped = `nothing deleted: ${failedObjects} object(s) failed`;
+    return { summary, entries: [], failures };
+  }
+  try {
+    const out = await deleteExtraneous(deps, record, stateBucket, dryRun);
+    summary.unmanagedKept = out.unmanagedKept;
+    if (out.refused) {
+      summary.skipped = out.refused;
+      failures.push({ key: record.request.destination.prefix || "(destination)", reason: `--delete-extraneous: ${out.refused}`, code: "max-delete" });
+    }
+    for (const e of out.entries) {
+      if (e.outcome === "deleted") summary.deleted++;
+      else if (e.outcome === "would-delete") summary.wouldDelete!.push(e.key);
+      else {
+        summary.failed++;
+        failures.push({ key: e.key, reason: `delete failed: ${e.reason ?? "refused"}`, code: "delete-failed" });
+      }
+    }
+    return { summary, entries: out.entries, failures };
+  } catch (err) {
+    const reason = `--delete-extraneous: ${describeError(err)}; nothing deleted`;
+    summary.skipped = reason;
+    failures.push({ key: record.request.destination.prefix || "(destination)", reason, code: "cutover-failed" });
+    return { summary, entries: [], failures };
+  }
 }

@@ -194,4 +194,15 @@ export interface RunReport {
   durationSeconds: number;
   throughputBytesPerSecond: number;
   ledger: string;
+  /** `--delete-extraneous`: what the cutover pass deleted (or, in a dry run, would delete). */
+  deletions?: {
+    deleted: number;
+    failed: number;
+    /** Extraneous keys kept because they carry none of the tool's markers (see --delete-unmanaged). */
+    unmanagedKept: number;
+    /** Dry run: the keys a real run would delete. */
+    wouldDelete?: string[];
+    /** Why nothing was deleted, when nothing was. */
+    skipped?: string;
+  };
 }

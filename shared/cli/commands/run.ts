@@ -45,8 +45,21 @@ export function printSummary(report: RunReport, write: (s: string) => void): voi
       ` (${(report.throughputBytesPerSecond / 1e6).toFixed(1)} MB/s)\n` +
       (report.failures.length ? `  failures:\n${report.failures.slice(0, 20).map((f) => `    ${f.key}: ${f.reason}`).join("\n")}\n` : "") +
       (report.failures.length > 20 ? `    ... ${report.failures.length - 20} more in the report\n` : "") +
+      deletionLines(report) +
       `  ledger: ${report.ledger}\n`,
   );
+}
+
+/** The cutover pass (--delete-extraneous): counts, and in a dry run every key a real run would delete. */
+function deletionLines(report: RunReport): string {
+  const d = report.deletions;
+  if (!d) return "";
+  let out = report.dryRun
+    ? `  delete-extraneous (dry run): ${d.wouldDelete?.length ?? 0} would be deleted` + (d.unmanagedKept ? `, ${d.unmanagedKept} without markers kept` : "") + "\n"
+    : `  delete-extraneous: ${d.deleted} deleted, ${d.failed} failed` + (d.unmanagedKept ? `, ${d.unmanagedKept} without markers kept` : "") + "\n";
+  if (d.skipped) out += `    ${d.skipped}\n`;
+  for (const key of d.wouldDelete ?? []) out += `    would delete ${JSON.stringify(key)}\n`;
+  return out;
 }
 
 /** The flags that make a start request, shared by `run` and `start`. */
