@@ -87,6 +87,8 @@ export interface ObjectSink {
   readonly etagsAreMd5: boolean;
   /** The bytes of an object (with the SSE-C key when there is one). */
   get(bucket: string, key: string, signal?: AbortSignal): Promise<Readable>;
+  /** Whether the bucket keeps versions or has Object Lock (state must then live elsewhere). */
+  bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }>;
   /** Deletes up to 1000 keys; returns those the server refused (an absent key is no error). */
   deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>>;
   /** Properties of an object; undefined when it does not exist. */

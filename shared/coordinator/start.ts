@@ -25,6 +25,35 @@ async function checkSource(deps: Deps, request: StartRequest): Promise<void> {
   }
 }
 
+/**
+ * A destination that keeps versions or has Object Lock can not hold the run state:
+ * state objects are rewritten constantly (versions pile up, billed) and some must be
+ * deleted (a lock forbids it). Such a run needs its own STATE_BUCKET.
+ */
+async function checkDestinationBucket(deps: Deps, request: StartRequest, stateBucket: string): Promise<void> {
+  const { bucket } = request.destination;
+  let protection;
+  try {
+    protection = await withRetry(() => deps.sink.bucketProtection(bucket), { attempts: 3 });
+  } catch (err) {
+    if ((err as Error).name === "NoSuchBucket" || classify(err) === "gone") {
+      throw new MigrationError("bad-request", `destination bucket ${bucket} does not exist${request.options.hds ? "; HDS-certified buckets are created in the Scaleway console" : ""}`);
+    }
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status !== 403) throw err;
+    // A key without the right to read bucket settings: say so, and go on as before this check existed.
+    deps.log.warn("bucket-settings-unreadable", { bucket, error: describeError(err) });
+    return;
+  }
+  if (stateBucket === bucket && (protection.versioning || protection.objectLock)) {
+    const what = protection.objectLock ? "Object Lock" : "versioning";
+    throw new MigrationError(
+      "bad-request",
+      `destination bucket ${bucket} has ${what}: the run state can not live there (state objects are rewritten and deleted); set STATE_BUCKET to a separate bucket`,
+    );
+  }
+}
+
 export function stateBucketOf(deps: Deps, request: StartRequest): string {
   return deps.stateBucket ?? request.destination.bucket;
 }
@@ -49,6 +78,7 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   const previous = await readJson<RunRecord>(store, keys.record);
   if (!previous) {
     await checkSource(deps, request);
+    await checkDestinationBucket(deps, request, stateBucket);
     await checkDestinationKey(deps, request, stateBucket);
   } else if (previous.value.sseCustomerKeyMd5 !== undefined && previous.value.sseCustomerKeyMd5 !== keyMd5 && !request.options.force) {
     throw new MigrationError(

@@ -50,6 +50,10 @@ export class InstrumentedSink implements ObjectSink {
     await this.#enter("get", key);
     return this.inner.get(bucket, key, signal);
   }
+  async bucketProtection(bucket: string) {
+    await this.#enter("bucketProtection", "");
+    return this.inner.bucketProtection(bucket);
+  }
   async deleteObjects(bucket: string, keys: string[]) {
     await this.#enter("deleteObjects", keys[0] ?? "");
     return this.inner.deleteObjects(bucket, keys);

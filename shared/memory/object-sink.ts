@@ -68,6 +68,13 @@ export class MemoryObjectSink implements ObjectSink {
     return Readable.from([Buffer.from(o.body)]);
   }
 
+  /** Versioning / Object Lock per bucket, as a test sets them. */
+  readonly protection = new Map<string, { versioning: boolean; objectLock: boolean }>();
+
+  async bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }> {
+    return this.protection.get(bucket) ?? { versioning: false, objectLock: false };
+  }
+
   async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
     this.#count("deleteObjects");
     for (const k of keys) this.#objects.delete(id(bucket, k));

@@ -14,6 +14,8 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
+  GetBucketVersioningCommand,
+  GetObjectLockConfigurationCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -134,6 +136,19 @@ export class S3ObjectSink implements ObjectSink {
     } catch (err) {
       throw keyMismatch(key, err, !!this.options.sseCustomerKey) ?? err;
     }
+  }
+
+  async bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }> {
+    const v = await this.s3.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+    let objectLock = false;
+    try {
+      const l = await this.s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+      objectLock = l.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled";
+    } catch (err) {
+      // ObjectLockConfigurationNotFoundError (404): no Object Lock on this bucket.
+      if (statusOf(err) !== 404) throw err;
+    }
+    return { versioning: v.Status === "Enabled" || v.Status === "Suspended", objectLock };
   }
 
   async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
