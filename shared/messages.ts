@@ -35,6 +35,10 @@ export const StartOptions = z.object({
   maxDelete: z.number().int().min(0).max(10_000_000).optional(),
   /** Also delete keys that carry none of the tool's markers. */
   deleteUnmanaged: z.boolean().optional(),
+  /** Storage class of every copied object (STANDARD, ONEZONE_IA, GLACIER). */
+  storageClass: z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"]).optional(),
+  /** Storage class per Azure access tier; wins over storageClass for the tiers it names. */
+  tierMap: z.record(z.string().max(20), z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"])).optional(),
 });
 export type StartOptions = z.infer<typeof StartOptions>;
 

@@ -7,6 +7,8 @@ import { readJson, writeJson } from "../state/json.ts";
 import type { ListingCursor, RunRecord } from "../state/layout.ts";
 import { listStep, type ListDeadline } from "./listing.ts";
 import { checkDestinationKey, recordDestinationKey } from "./destination-key.ts";
+import { storageClassMapOf } from "../copy/storage-class.ts";
+import { HDS_FORBIDDEN_CLASSES } from "../provision/hds.ts";
 
 /** A source that can not be listed is refused before anything is written. */
 async function checkSource(deps: Deps, request: StartRequest): Promise<void> {
@@ -68,6 +70,10 @@ function sameRequest(a: StartRequest, b: StartRequest): boolean {
  * lists as far as this invocation's deadline allows.
  */
 export async function startRun(deps: Deps, request: StartRequest, deadline: ListDeadline): Promise<{ runId: string; created: boolean }> {
+  if (request.options.hds) {
+    const classes = Object.values(storageClassMapOf(request.options) ?? {});
+    if (classes.some((c) => HDS_FORBIDDEN_CLASSES.has(c))) throw new MigrationError("bad-request", "--hds: GLACIER is not a class HDS-certified buckets offer");
+  }
   if (request.destination.prefix.startsWith(deps.layout.prefix)) {
     throw new MigrationError("bad-request", `destination prefix may not start with the reserved state prefix ${deps.layout.prefix}`);
   }

@@ -20,7 +20,7 @@ export interface MappedObject {
 }
 
 export interface MapOptions {
-  /** Azure access tier -> S3 storage class; a tier not in the map gets no class. */
+  /** Azure access tier -> S3 storage class; "*" for every tier not in the map; otherwise no class. */
   storageClassMap?: Record<string, string>;
   /** Base64 MD5 of the whole object when known before upload (ours or the source's). */
   md5Base64?: string;
@@ -100,10 +100,9 @@ export function mapBlobToObject(blob: BlobEntry, options: MapOptions = {}): Mapp
   if (blob.contentLanguage) headers.contentLanguage = blob.contentLanguage;
   if (blob.contentDisposition) headers.contentDisposition = blob.contentDisposition;
   if (blob.cacheControl) headers.cacheControl = blob.cacheControl;
-  if (blob.accessTier) {
-    const cls = options.storageClassMap?.[blob.accessTier];
-    if (cls) headers.storageClass = cls;
-  }
+  // A mapped tier wins; "*" is the class of every other object.
+  const cls = (blob.accessTier ? options.storageClassMap?.[blob.accessTier] : undefined) ?? options.storageClassMap?.["*"];
+  if (cls) headers.storageClass = cls;
   return { headers, tags, warnings };
 }
 

@@ -21,6 +21,7 @@ import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
 import { isArchived } from "../copy/copy-object.ts";
+import { storageClassMapOf } from "../copy/storage-class.ts";
 
 export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
 
@@ -110,6 +111,9 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
     return saving;
   };
 
+  const classMap = storageClassMapOf(run.value.request.options) ?? deps.storageClassMap;
+  // Giant objects take their class at CreateMultipartUpload, in startGiant.
+  const giantDeps = classMap === deps.storageClassMap ? deps : { ...deps, storageClassMap: classMap };
   const deadline = invocationDeadline(deps, startedAt);
   const force = run.value.request.options.force;
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
@@ -139,7 +143,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           if (isGiant(deps, blob) && !isArchived(blob)) {
             // Copied in parallel by range messages; the range that completes it sends this shard back.
             const outcome =
-              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(deps, msg.stateBucket, manifest, i, force));
+              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(giantDeps, msg.stateBucket, manifest, i, force));
             if (!outcome) {
               delegated++;
               return;
@@ -164,7 +168,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
                 await save(fresh);
               },
               onProgress: deps.onProgress,
-              storageClassMap: deps.storageClassMap,
+              storageClassMap: classMap,
               force,
               memory: deps.memory,
               mustProgress: first,

@@ -11,6 +11,8 @@ import type { ListingCursor, RunReport } from "../../state/layout.ts";
 import { parseAzureUrl, parseS3Url } from "../locations.ts";
 import { ProgressView } from "../progress.ts";
 import { EXIT } from "../main.ts";
+import { parseStorageClass, parseTierMap } from "../../copy/storage-class.ts";
+import { requireHdsClass } from "../../provision/hds.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -80,7 +82,9 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--hds", "the destination is an HDS bucket (health data): it must exist, in fr-par; no lifecycle rule, no GLACIER", false)
     .option("--delete-extraneous", "after every object copied, delete destination keys under the prefix that have no source blob (only those with the tool's markers)", false)
     .option("--max-delete <n>", "with --delete-extraneous: stop, deleting nothing, when more than N keys would be deleted (default 1000)", nonNegativeInt("--max-delete"))
-    .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false);
+    .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false)
+    .option("--storage-class <class>", "storage class of every copied object: STANDARD, ONEZONE_IA or GLACIER (default: the bucket's, STANDARD)", (v: string) => parseStorageClass(v, "--storage-class"))
+    .option("--tier-map <map>", "storage class per Azure access tier, e.g. Hot=STANDARD,Cool=ONEZONE_IA,Cold=ONEZONE_IA (wins over --storage-class)", parseTierMap);
 }
 
 function nonNegativeInt(flag: string) {
@@ -93,6 +97,10 @@ function nonNegativeInt(flag: string) {
 export function requestFromOptions(opts: Record<string, any>): StartRequest {
   if ((opts.maxDelete !== undefined || opts.deleteUnmanaged) && !opts.deleteExtraneous) {
     throw new ConfigError(`${opts.maxDelete !== undefined ? "--max-delete" : "--delete-unmanaged"} needs --delete-extraneous`);
+  }
+  if (opts.hds) {
+    requireHdsClass(opts.storageClass, "--storage-class");
+    for (const [tier, cls] of Object.entries((opts.tierMap ?? {}) as Record<string, string>)) requireHdsClass(cls, `--tier-map ${tier}`);
   }
   const from = parseAzureUrl(opts.from, "--from");
   const to = parseS3Url(opts.to, "--to");
@@ -116,6 +124,8 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         ...(opts.hds ? { hds: true } : {}),
         ...(opts.deleteExtraneous ? { deleteExtraneous: true, maxDelete: opts.maxDelete ?? 1000 } : {}),
         ...(opts.deleteUnmanaged ? { deleteUnmanaged: true } : {}),
+        ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
+        ...(opts.tierMap ? { tierMap: opts.tierMap } : {}),
       },
     });
   } catch (err) {
