@@ -25,13 +25,14 @@ import type { BlobEntry } from "../ports.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
-import type { GiantState, ObjectOutcome, RangeResult, ShardManifest } from "../state/layout.ts";
+import type { GiantState, ObjectOutcome, RangeResult, RunRecord, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
 import { isUnchanged } from "../copy/copy-object.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";
 import { multipartEtag, verifyDestination } from "../copy/verify.ts";
+import { readBack } from "../copy/readback.ts";
 import { describeError } from "../redact.ts";
 
 export function isGiant(deps: Deps, blob: BlobEntry): boolean {
@@ -217,12 +218,21 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
     if (Object.keys(mapped.tags).length > 0) await run.step("PutObjectTagging", () => deps.sink.putTags(manifest.bucket, state.key, mapped.tags));
     const verified = await verifyDestination(run, { size: blob.size, etag: multipartEtag(parts.map((p) => Buffer.from(p.etag, "hex"))), mapped });
     const warnings = [...mapped.warnings, ...verified.warnings];
+    let verifiedBy = deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers";
+    if ((await readJson<RunRecord>(store, deps.layout.run(msg.runId).record))?.value.request.options.verifyReadback) {
+      // No whole-object MD5 of ours here: read back against the source's Content-MD5 when there is one.
+      const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, parts: parts.length, retries: 0, warnings: [] });
+      if (back.outcome === "copied") {
+        verifiedBy = back.verifiedBy;
+        warnings.push(...back.warnings);
+      }
+    }
     await finish(deps, msg, manifest, {
       key: state.key,
       source: blob.name,
       size: blob.size,
       outcome: "copied",
-      verifiedBy: deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers",
+      verifiedBy,
       warnings: warnings.length ? warnings : undefined,
       retries: retries + run.retries || undefined,
     });
