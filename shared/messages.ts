@@ -35,6 +35,8 @@ export const StartOptions = z.object({
   maxDelete: z.number().int().min(0).max(10_000_000).optional(),
   /** Also delete keys that carry none of the tool's markers. */
   deleteUnmanaged: z.boolean().optional(),
+  /** Fail blobs under legal hold or retention when the destination can not lock them; refuse a bucket without Object Lock. */
+  requireImmutability: z.boolean().optional(),
   /** Storage class of every copied object (STANDARD, ONEZONE_IA, GLACIER). */
   storageClass: z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"]).optional(),
   /** Storage class per Azure access tier; wins over storageClass for the tiers it names. */

@@ -27,6 +27,11 @@ export interface BlobEntry {
   /** Set while an archived blob is being rehydrated. */
   archiveStatus?: string;
   blobType?: string;
+  /** The blob is under a legal hold (Azure immutable storage). */
+  legalHold?: boolean;
+  /** Time-based retention of the blob: until when (ISO 8601), and Azure's mode (Unlocked | Locked). */
+  immutabilityPolicyExpiresOn?: string;
+  immutabilityPolicyMode?: string;
 }
 
 export interface ListPage {
@@ -58,6 +63,16 @@ export interface ObjectHeaders {
   /** User metadata (x-amz-meta-*), names lowercase. */
   metadata: Record<string, string>;
   storageClass?: string;
+  /** S3 Object Lock of the written object (the bucket must have Object Lock enabled). */
+  objectLock?: ObjectLock;
+}
+
+export interface ObjectLock {
+  /** Retention: COMPLIANCE (nobody can shorten it) or GOVERNANCE (privileged users can). */
+  mode?: "COMPLIANCE" | "GOVERNANCE";
+  /** ISO 8601. */
+  retainUntil?: string;
+  legalHold?: boolean;
 }
 
 export interface ObjectHead extends ObjectHeaders {
@@ -110,6 +125,8 @@ export interface ObjectSink {
   /** Open multipart uploads under a prefix. */
   listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
+  /** Sets retention and legal hold on an existing object (servers may ignore them at CreateMultipartUpload). */
+  putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void>;
   getTags(bucket: string, key: string): Promise<Record<string, string>>;
 }
 

@@ -32,7 +32,7 @@ async function checkSource(deps: Deps, request: StartRequest): Promise<void> {
  * state objects are rewritten constantly (versions pile up, billed) and some must be
  * deleted (a lock forbids it). Such a run needs its own STATE_BUCKET.
  */
-async function checkDestinationBucket(deps: Deps, request: StartRequest, stateBucket: string): Promise<void> {
+async function checkDestinationBucket(deps: Deps, request: StartRequest, stateBucket: string): Promise<boolean | undefined> {
   const { bucket } = request.destination;
   let protection;
   try {
@@ -45,7 +45,11 @@ async function checkDestinationBucket(deps: Deps, request: StartRequest, stateBu
     if (status !== 403) throw err;
     // A key without the right to read bucket settings: say so, and go on as before this check existed.
     deps.log.warn("bucket-settings-unreadable", { bucket, error: describeError(err) });
-    return;
+    if (request.options.requireImmutability) throw new MigrationError("bad-request", `--require-immutability: the Object Lock setting of bucket ${bucket} can not be read with these S3 credentials`);
+    return undefined;
+  }
+  if (request.options.requireImmutability && !protection.objectLock) {
+    throw new MigrationError("bad-request", `--require-immutability: destination bucket ${bucket} has no Object Lock (it can only be enabled when the bucket is created)`);
   }
   if (stateBucket === bucket && (protection.versioning || protection.objectLock)) {
     const what = protection.objectLock ? "Object Lock" : "versioning";
@@ -54,6 +58,7 @@ async function checkDestinationBucket(deps: Deps, request: StartRequest, stateBu
       `destination bucket ${bucket} has ${what}: the run state can not live there (state objects are rewritten and deleted); set STATE_BUCKET to a separate bucket`,
     );
   }
+  return protection.objectLock;
 }
 
 export function stateBucketOf(deps: Deps, request: StartRequest): string {
@@ -82,9 +87,10 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   const keys = deps.layout.run(request.runId);
   const keyMd5 = deps.sink.customerKeyMd5 ?? null;
   const previous = await readJson<RunRecord>(store, keys.record);
+  let objectLock: boolean | undefined;
   if (!previous) {
     await checkSource(deps, request);
-    await checkDestinationBucket(deps, request, stateBucket);
+    objectLock = await checkDestinationBucket(deps, request, stateBucket);
     await checkDestinationKey(deps, request, stateBucket);
   } else if (previous.value.sseCustomerKeyMd5 !== undefined && previous.value.sseCustomerKeyMd5 !== keyMd5 && !request.options.force) {
     throw new MigrationError(
@@ -92,7 +98,7 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
       `run ${request.runId} was started with ${previous.value.sseCustomerKeyMd5 === null ? "no SSE-C key" : "another SSE-C key"}; resume it with the same S3_SSE_C_KEY`,
     );
   }
-  const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString(), sseCustomerKeyMd5: keyMd5 };
+  const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString(), sseCustomerKeyMd5: keyMd5, ...(objectLock ? { destinationObjectLock: true } : {}) };
   let created = true;
   try {
     await writeJson(store, keys.record, record, { ifNoneMatch: true });

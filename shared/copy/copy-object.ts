@@ -8,7 +8,7 @@ import type { CopyOptions, CopyResult, CopyTask } from "./types.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
-import { MARKERS, hexToBase64 } from "./metadata.ts";
+import { MARKERS, describeLock, hexToBase64, lockOf } from "./metadata.ts";
 import { readBack } from "./readback.ts";
 import { S3_LIMITS } from "../limits.ts";
 
@@ -71,6 +71,8 @@ async function execute(run: CopyRun): Promise<CopyResult> {
   if (keyBytes > S3_LIMITS.maxKeyBytes) {
     return run.failed("key-too-long", `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys`);
   }
+  const lock = options.requireImmutability && !options.objectLockAvailable ? lockOf(blob) : undefined;
+  if (lock) return run.failed("immutability-required", `the source is under ${describeLock(lock)} and the destination bucket has no Object Lock (--require-immutability)`);
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force && !options.knownAbsent) {

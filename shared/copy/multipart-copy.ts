@@ -61,7 +61,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const { container, bucket, key } = run.task;
   const { tuning, signal } = run.options;
   const plan = planFor(blob, run, checkpoint);
-  const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap });
+  const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, objectLockAvailable: run.options.objectLockAvailable });
   const warnings = [...mapped.warnings];
 
   // 1. Resume the checkpoint's upload when it is still for this version of the blob, else start a new one.
@@ -278,6 +278,9 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     // RGW ignores tags given at CreateMultipartUpload: set them now.
     await run.step("PutObjectTagging", () => run.sink.putTags(bucket, key, mapped.tags));
   }
+  const lock = mapped.headers.objectLock;
+  // Ceph RGW ignores Object Lock headers at CreateMultipartUpload, as it does tags: set them now too.
+  if (lock) await run.step("PutObjectRetention/LegalHold", () => run.sink.putObjectLock(bucket, key, lock));
   const verified = await verifyDestination(run, { size: blob.size, etag: expectedEtag, mapped });
   return {
     outcome: "copied",

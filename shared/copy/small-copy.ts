@@ -22,7 +22,7 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
       throw new ObjectFailure("md5-mismatch", `bytes read have MD5 ${md5Hex}, the source's Content-MD5 is ${blob.contentMd5}`);
     }
     // Our own MD5 is known before the PUT, so md5chksum is always set for small objects.
-    mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, md5Base64: digest.toString("base64") });
+    mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, md5Base64: digest.toString("base64"), objectLockAvailable: run.options.objectLockAvailable });
     const tags = Object.keys(mapped.tags).length > 0 ? mapped.tags : undefined;
     // Tags ride on the PUT (x-amz-tagging): the object is never visible without them.
     putEtag = (await run.step("PutObject", () => run.sink.put(bucket, key, body, digest.toString("base64"), mapped!.headers, tags))).etag;

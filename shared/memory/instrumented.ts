@@ -4,7 +4,7 @@
  * fakes and against Azurite + RGW.
  */
 import { Transform, type Readable } from "node:stream";
-import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
+import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
 
 export interface SinkCall {
   op: string;
@@ -94,6 +94,10 @@ export class InstrumentedSink implements ObjectSink {
   async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
     await this.#enter("putTags", key);
     return this.inner.putTags(bucket, key, tags);
+  }
+  async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
+    await this.#enter("putObjectLock", key);
+    return this.inner.putObjectLock(bucket, key, lock);
   }
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
     await this.#enter("getTags", key);

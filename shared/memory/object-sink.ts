@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import type { ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
+import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
 import { S3_LIMITS } from "../limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
 
@@ -189,6 +189,13 @@ export class MemoryObjectSink implements ObjectSink {
     const o = this.#objects.get(id(bucket, key));
     if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
     o.tags = { ...tags };
+  }
+
+  async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
+    this.#count("putObjectLock");
+    const o = this.#objects.get(id(bucket, key));
+    if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
+    o.headers = { ...o.headers, objectLock: { ...o.headers.objectLock, ...lock } };
   }
 
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {

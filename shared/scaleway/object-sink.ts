@@ -24,12 +24,14 @@ import {
   ListPartsCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
   UploadPartCommand,
   type S3Client,
   type StorageClass,
 } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
-import type { ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
+import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
 import { ObjectFailure } from "../errors.ts";
 import { sseParams, type SseCustomerKey } from "./sse-c.ts";
@@ -46,6 +48,10 @@ function headerParams(h: ObjectHeaders) {
     CacheControl: h.cacheControl,
     Metadata: h.metadata,
     StorageClass: h.storageClass as StorageClass | undefined,
+    ...(h.objectLock?.mode && h.objectLock.retainUntil
+      ? { ObjectLockMode: h.objectLock.mode, ObjectLockRetainUntilDate: new Date(h.objectLock.retainUntil) }
+      : {}),
+    ...(h.objectLock?.legalHold ? { ObjectLockLegalHoldStatus: "ON" as const } : {}),
   };
 }
 
@@ -122,6 +128,12 @@ export class S3ObjectSink implements ObjectSink {
       if (r.ContentDisposition) head.contentDisposition = r.ContentDisposition;
       if (r.CacheControl) head.cacheControl = r.CacheControl;
       if (r.StorageClass) head.storageClass = r.StorageClass;
+      if (r.ObjectLockMode || r.ObjectLockLegalHoldStatus === "ON") {
+        head.objectLock = {
+          ...(r.ObjectLockMode ? { mode: r.ObjectLockMode, retainUntil: r.ObjectLockRetainUntilDate?.toISOString() } : {}),
+          ...(r.ObjectLockLegalHoldStatus === "ON" ? { legalHold: true } : {}),
+        };
+      }
       return head;
     } catch (err) {
       if (isGone(err)) return undefined;
@@ -249,6 +261,13 @@ export class S3ObjectSink implements ObjectSink {
     await this.s3.send(
       new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }),
     );
+  }
+
+  async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
+    if (lock.mode && lock.retainUntil) {
+      await this.s3.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: lock.mode, RetainUntilDate: new Date(lock.retainUntil) } }));
+    }
+    if (lock.legalHold) await this.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, LegalHold: { Status: "ON" } }));
   }
 
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {

@@ -79,6 +79,8 @@ export interface RunRecord {
   createdAt: string;
   /** Base64 MD5 of the SSE-C key the run writes with; null without SSE-C (absent in records of older builds). */
   sseCustomerKeyMd5?: string | null;
+  /** The destination bucket had Object Lock when the run started. */
+  destinationObjectLock?: boolean;
 }
 
 export interface ListingCursor {

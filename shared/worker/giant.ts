@@ -214,12 +214,15 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
     } catch (err) {
       if (errorClassOf(err) !== "gone") throw err;
     }
-    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
+    const record = (await readJson<RunRecord>(store, deps.layout.run(msg.runId).record))?.value;
+    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap, objectLockAvailable: record?.destinationObjectLock });
     if (Object.keys(mapped.tags).length > 0) await run.step("PutObjectTagging", () => deps.sink.putTags(manifest.bucket, state.key, mapped.tags));
+    const lock = mapped.headers.objectLock;
+    if (lock) await run.step("PutObjectRetention/LegalHold", () => deps.sink.putObjectLock(manifest.bucket, state.key, lock));
     const verified = await verifyDestination(run, { size: blob.size, etag: multipartEtag(parts.map((p) => Buffer.from(p.etag, "hex"))), mapped });
     const warnings = [...mapped.warnings, ...verified.warnings];
     let verifiedBy = deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers";
-    if ((await readJson<RunRecord>(store, deps.layout.run(msg.runId).record))?.value.request.options.verifyReadback) {
+    if (record?.request.options.verifyReadback) {
       // No whole-object MD5 of ours here: read back against the source's Content-MD5 when there is one.
       const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, parts: parts.length, retries: 0, warnings: [] });
       if (back.outcome === "copied") {

@@ -22,6 +22,7 @@ import { withRetry } from "../retry.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
 import { isArchived } from "../copy/copy-object.ts";
 import { storageClassMapOf } from "../copy/storage-class.ts";
+import { describeLock, lockOf } from "../copy/metadata.ts";
 
 export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
 
@@ -140,6 +141,12 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           const blob = manifest.blobs[i]!;
           const key = manifest.keys[i]!;
           const t0 = deps.now();
+          const unlockable = run.value.request.options.requireImmutability && !run.value.destinationObjectLock ? lockOf(blob) : undefined;
+          if (unlockable && isGiant(deps, blob)) {
+            checkpoint.done[i] = { key, source: blob.name, size: blob.size, outcome: "failed", code: "immutability-required", reason: `the source is under ${describeLock(unlockable)} and the destination bucket has no Object Lock (--require-immutability)` };
+            await save();
+            return;
+          }
           if (isGiant(deps, blob) && !isArchived(blob)) {
             // Copied in parallel by range messages; the range that completes it sends this shard back.
             const outcome =
@@ -174,6 +181,8 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               mustProgress: first,
               knownAbsent: absent.has(key),
               verifyReadback: run.value.request.options.verifyReadback,
+              objectLockAvailable: run.value.destinationObjectLock,
+              requireImmutability: run.value.request.options.requireImmutability,
             },
           );
           if (blob.size >= deps.tuning.multipartThreshold) {

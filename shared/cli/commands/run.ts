@@ -83,6 +83,7 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--delete-extraneous", "after every object copied, delete destination keys under the prefix that have no source blob (only those with the tool's markers)", false)
     .option("--max-delete <n>", "with --delete-extraneous: stop, deleting nothing, when more than N keys would be deleted (default 1000)", nonNegativeInt("--max-delete"))
     .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false)
+    .option("--require-immutability", "fail blobs under legal hold or retention that can not be locked; refuse a destination bucket without Object Lock", false)
     .option("--storage-class <class>", "storage class of every copied object: STANDARD, ONEZONE_IA or GLACIER (default: the bucket's, STANDARD)", (v: string) => parseStorageClass(v, "--storage-class"))
     .option("--tier-map <map>", "storage class per Azure access tier, e.g. Hot=STANDARD,Cool=ONEZONE_IA,Cold=ONEZONE_IA (wins over --storage-class)", parseTierMap);
 }
@@ -125,6 +126,7 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         ...(opts.deleteExtraneous ? { deleteExtraneous: true, maxDelete: opts.maxDelete ?? 1000 } : {}),
         ...(opts.deleteUnmanaged ? { deleteUnmanaged: true } : {}),
         ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
+        ...(opts.requireImmutability ? { requireImmutability: true } : {}),
         ...(opts.tierMap ? { tierMap: opts.tierMap } : {}),
       },
     });
