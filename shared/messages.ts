@@ -37,6 +37,15 @@ export const StartOptions = z.object({
   deleteUnmanaged: z.boolean().optional(),
   /** Fail blobs under legal hold or retention when the destination can not lock them; refuse a bucket without Object Lock. */
   requireImmutability: z.boolean().optional(),
+  /** Prices for the dry run's cost estimate (defaults: shared/coordinator/cost.ts). */
+  prices: z
+    .object({
+      egressPerGiB: z.number().min(0).optional(),
+      readPer10k: z.number().min(0).optional(),
+      listPer10k: z.number().min(0).optional(),
+      storagePerGiBMonth: z.record(z.string().max(20), z.number().min(0)).optional(),
+    })
+    .optional(),
   /** Storage class of every copied object (STANDARD, ONEZONE_IA, GLACIER). */
   storageClass: z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"]).optional(),
   /** Storage class per Azure access tier; wins over storageClass for the tiers it names. */

@@ -7,6 +7,8 @@ import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import { deleteExtraneous } from "./extraneous.ts";
+import { CostAccumulator, DEFAULT_PRICES, type CostPrices } from "./cost.ts";
+import { storageClassMapOf } from "../copy/storage-class.ts";
 import { describeError } from "../redact.ts";
 import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
@@ -36,11 +38,14 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
   const failuresByReason: Record<string, number> = {};
   const warnings: RunReport["warnings"] = [];
   let retries = 0;
+  const classMap = storageClassMapOf(request.options);
+  const cost = dryRun ? new CostAccumulator(deps.tuning, (b) => (b.accessTier ? classMap?.[b.accessTier] : undefined) ?? classMap?.["*"] ?? "STANDARD") : undefined;
   for (let i = 0; i < shards; i++) {
     let entries: LedgerEntry[];
     if (dryRun) {
       const m = await readJson<ShardManifest>(store, keys.shard(shardId(i)));
       if (!m) return undefined;
+      for (const b of m.value.blobs) cost!.add(b);
       entries = m.value.blobs.map((b, j) => ({ key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }));
     } else {
       const r = await readJson<ShardResult>(store, keys.result(shardId(i)));
@@ -93,6 +98,15 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     throughputBytesPerSecond: Math.round(bytes.copied / durationSeconds),
     ledger: `s3://${stateBucket}/${keys.ledger}`,
     ...(deletions ? { deletions } : {}),
+    ...(cost
+      ? {
+          estimate: cost.estimate(objects.planned + objects.filteredOut + objects.archived, deps.tuning.listPageSize, {
+            ...DEFAULT_PRICES,
+            ...request.options.prices,
+            storagePerGiBMonth: { ...DEFAULT_PRICES.storagePerGiBMonth, ...request.options.prices?.storagePerGiBMonth },
+          } as CostPrices),
+        }
+      : {}),
   };
   await store.put(keys.ledger, ledger.length ? ledger.join("\n") + "\n" : "");
   try {

@@ -196,6 +196,8 @@ export interface RunReport {
   durationSeconds: number;
   throughputBytesPerSecond: number;
   ledger: string;
+  /** Dry run: estimated Azure read-out cost and Scaleway monthly storage cost (estimates, not a quote). */
+  estimate?: import("../coordinator/cost.ts").CostEstimate;
   /** `--delete-extraneous`: what the cutover pass deleted (or, in a dry run, would delete). */
   deletions?: {
     deleted: number;

@@ -47,8 +47,20 @@ export function printSummary(report: RunReport, write: (s: string) => void): voi
       ` (${(report.throughputBytesPerSecond / 1e6).toFixed(1)} MB/s)\n` +
       (report.failures.length ? `  failures:\n${report.failures.slice(0, 20).map((f) => `    ${f.key}: ${f.reason}`).join("\n")}\n` : "") +
       (report.failures.length > 20 ? `    ... ${report.failures.length - 20} more in the report\n` : "") +
+      estimateLines(report) +
       deletionLines(report) +
       `  ledger: ${report.ledger}\n`,
+  );
+}
+
+/** The dry run's cost estimate, said to be one. */
+function estimateLines(report: RunReport): string {
+  const e = report.estimate;
+  if (!e) return "";
+  const classes = Object.entries(e.scaleway.monthlyCostByClass).map(([c, v]) => `${c} ${e.scaleway.storageGiBByClass[c]} GiB ${v.toFixed(2)}`).join(", ");
+  return (
+    `  estimate (not a quote): Azure read-out ${e.azure.egressGiB.toFixed(2)} GiB, ${e.azure.readOperations} reads, ${e.azure.listOperations} lists: about ${e.azure.total.toFixed(2)} USD\n` +
+    `    Scaleway storage about ${e.scaleway.monthlyTotal.toFixed(2)} EUR a month (${classes || "nothing"}); prices and caveats in the JSON report\n`
   );
 }
 
@@ -85,7 +97,27 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false)
     .option("--require-immutability", "fail blobs under legal hold or retention that can not be locked; refuse a destination bucket without Object Lock", false)
     .option("--storage-class <class>", "storage class of every copied object: STANDARD, ONEZONE_IA or GLACIER (default: the bucket's, STANDARD)", (v: string) => parseStorageClass(v, "--storage-class"))
+    .option("--price-egress-gib <usd>", "dry-run estimate: Azure outbound transfer price per GiB (USD)", price("--price-egress-gib"))
+    .option("--price-read-10k <usd>", "dry-run estimate: Azure read operations price per 10,000 (USD)", price("--price-read-10k"))
+    .option("--price-storage <map>", "dry-run estimate: Scaleway storage price per GiB-month by class, e.g. STANDARD=0.0146,ONEZONE_IA=0.0076 (EUR)", parseStoragePrices)
     .option("--tier-map <map>", "storage class per Azure access tier, e.g. Hot=STANDARD,Cool=ONEZONE_IA,Cold=ONEZONE_IA (wins over --storage-class)", parseTierMap);
+}
+
+function price(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new ConfigError(`${flag} must be a non-negative number (got "${value.slice(0, 40)}")`);
+    return n;
+  };
+}
+
+function parseStoragePrices(raw: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const [cls, value] = pair.split("=");
+    out[parseStorageClass(cls ?? "", "--price-storage")] = price(`--price-storage ${cls}`)(value ?? "");
+  }
+  return out;
 }
 
 function nonNegativeInt(flag: string) {
@@ -127,6 +159,15 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         ...(opts.deleteUnmanaged ? { deleteUnmanaged: true } : {}),
         ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
         ...(opts.requireImmutability ? { requireImmutability: true } : {}),
+        ...(opts.priceEgressGib !== undefined || opts.priceRead10k !== undefined || opts.priceStorage
+          ? {
+              prices: {
+                ...(opts.priceEgressGib !== undefined ? { egressPerGiB: opts.priceEgressGib } : {}),
+                ...(opts.priceRead10k !== undefined ? { readPer10k: opts.priceRead10k } : {}),
+                ...(opts.priceStorage ? { storagePerGiBMonth: opts.priceStorage } : {}),
+              },
+            }
+          : {}),
         ...(opts.tierMap ? { tierMap: opts.tierMap } : {}),
       },
     });
