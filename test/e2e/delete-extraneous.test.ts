@@ -5,14 +5,19 @@
  * --max-delete (exit 1); a dry run lists and deletes nothing; unmanaged keys
  * only with --delete-unmanaged; every deletion in the ledger.
  */
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, inject } from "vitest";
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { ContainerClient } from "@azure/storage-blob";
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
+import { startFaultProxy } from "../support/fault-proxy.ts";
 import { getText, listKeys, upload } from "../reliability/support.ts";
 import type { RunReport } from "../../shared/state/layout.ts";
+
+async function dataKeysOf(bucket: string): Promise<string[]> {
+  return (await listKeys(clients.s3(), bucket)).filter((k) => !k.startsWith(".migrate-state/")).sort();
+}
 
 describe("migrate run --delete-extraneous on Ceph RGW", () => {
   let container: ContainerClient;
@@ -94,6 +99,46 @@ describe("migrate run --delete-extraneous on Ceph RGW", () => {
     const again = await run("--json", "--delete-extraneous");
     expect(again.code).toBe(0);
     expect(again.report!.deletions).toMatchObject({ deleted: 0, failed: 0 });
+  });
+
+  it("a run killed after planning its deletions carries out the same plan when resumed, each deletion once in the ledger", { timeout: 120_000 }, async () => {
+    // Prepare: a copied destination, then two source blobs removed.
+    const src = await newContainer("cutcrash");
+    for (const name of ["keep.txt", "gone-1.txt", "gone-2.txt"]) await upload(src, name, randomBytes(400));
+    const dst = await newBucket("cutcrash");
+    const base = ["run", "--from", `azure://${src.containerName}`, "--to", `s3://${dst}`, "--json"];
+    expect((await runCli([...base, "--run-id", "copy"], serverEnv(), { timeoutMs: 60_000 })).code).toBe(0);
+    await src.getBlobClient("gone-1.txt").delete();
+    await src.getBlobClient("gone-2.txt").delete();
+    // DeleteObjects (POST ?delete) is held by the proxy: the run is killed with its plan written, before it deletes.
+    const proxy = await startFaultProxy({ target: inject("rgw").endpoint, rules: [{ fault: { kind: "delay", ms: 20_000 }, methods: ["POST"], path: /[?&]delete(=|&|$)/ }] });
+    try {
+      const args = [...base, "--run-id", "cut", "--delete-extraneous"];
+      let pid = 0;
+      const killed = runCli(args, { ...serverEnv(), S3_ENDPOINT: proxy.endpoint }, { timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
+      let done = false;
+      void killed.finally(() => (done = true));
+      const s3 = clients.s3();
+      while (!done && (await listKeys(s3, dst, ".migrate-state/runs/cut/deletions.json")).length === 0) await new Promise((r) => setTimeout(r, 50));
+      expect(done, "the run ended before planning its deletions").toBe(false);
+      process.kill(pid, "SIGKILL");
+      expect((await killed).signal).toBe("SIGKILL");
+      expect(await dataKeysOf(dst)).toEqual(["gone-1.txt", "gone-2.txt", "keep.txt"]);
+      const plan = await getText(s3, dst, ".migrate-state/runs/cut/deletions.json");
+      expect(JSON.parse(plan).keys.map((k: { key: string }) => k.key).sort()).toEqual(["gone-1.txt", "gone-2.txt"]);
+
+      // Act: resume with the same run id.
+      const resumed = await runCli(args, serverEnv(), { timeoutMs: 60_000 });
+      // Assess
+      expect(resumed.code, resumed.stderr.slice(-500)).toBe(0);
+      expect((JSON.parse(resumed.stdout) as RunReport).deletions).toMatchObject({ deleted: 2, failed: 0 });
+      expect(await dataKeysOf(dst)).toEqual(["keep.txt"]);
+      expect(await getText(s3, dst, ".migrate-state/runs/cut/deletions.json")).toBe(plan);
+      const ledger = (await getText(s3, dst, ".migrate-state/runs/cut/ledger.jsonl")).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      expect(ledger.filter((e) => e.outcome === "deleted").map((e) => e.key).sort()).toEqual(["gone-1.txt", "gone-2.txt"]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("refuses --max-delete and --delete-unmanaged without --delete-extraneous (exit 2)", async () => {

@@ -140,6 +140,23 @@ describe("SSE-C on Ceph RGW", () => {
     expect(await listKeys(clients.s3(), otherState, ".migrate-state/runs/")).toEqual([]);
   });
 
+  it("--encrypt-state encrypts the run state too: unreadable without the key, read by migrate report with it", { timeout: 90_000 }, async () => {
+    const bucket = await newBucket("ssec");
+    const res = await run(bucket, ["--run-id", "es-1", "--encrypt-state"], KEY_B64);
+    expect(res.code, res.stderr.slice(-800)).toBe(0);
+    const s3 = clients.s3();
+    const stateKeys = await listKeys(s3, bucket, ".migrate-state/");
+    expect(stateKeys).toContain(".migrate-state/runs/es-1/report.json");
+    for (const key of stateKeys) await expect(getWith(bucket, key), key).rejects.toSatisfy((e) => statusOf(e) === 400);
+    expect(JSON.parse((await getWith(bucket, ".migrate-state/runs/es-1/report.json", KEY_B64)).toString()).status).toBe("succeeded");
+    const report = await runCli(["report", "es-1", "--state-bucket", bucket, "--json"], env(KEY_B64, { S3_SSE_C_ENCRYPT_STATE: "true" }));
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toContain('"runId": "es-1"');
+    const noKey = await run(bucket, ["--run-id", "es-2", "--encrypt-state"], undefined);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/--encrypt-state needs an SSE-C key/);
+  });
+
   it("refuses a malformed key with a message naming the variable, not the value", async () => {
     const bad = randomBytes(16).toString("base64");
     const res = await run("any-bucket", [], bad);
