@@ -8,7 +8,7 @@ import type { ListingCursor, RunRecord } from "../state/layout.ts";
 import { listStep, type ListDeadline } from "./listing.ts";
 import { checkDestinationKey, recordDestinationKey } from "./destination-key.ts";
 import { storageClassMapOf } from "../copy/storage-class.ts";
-import { HDS_FORBIDDEN_CLASSES } from "../provision/hds.ts";
+import { HDS_FORBIDDEN_CLASSES, HDS_REGION } from "../provision/hds.ts";
 
 /** A source that can not be listed is refused before anything is written. */
 async function checkSource(deps: Deps, request: StartRequest): Promise<void> {
@@ -78,6 +78,7 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   if (request.options.hds) {
     const classes = Object.values(storageClassMapOf(request.options) ?? {});
     if (classes.some((c) => HDS_FORBIDDEN_CLASSES.has(c))) throw new MigrationError("bad-request", "--hds: GLACIER is not a class HDS-certified buckets offer");
+    if (deps.s3Region && deps.s3Region !== HDS_REGION) throw new MigrationError("bad-request", `--hds: HDS-certified buckets exist only in ${HDS_REGION}, and S3_REGION is ${deps.s3Region}`);
   }
   if (request.destination.prefix.startsWith(deps.layout.prefix)) {
     throw new MigrationError("bad-request", `destination prefix may not start with the reserved state prefix ${deps.layout.prefix}`);

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import type { CopyResult } from "./types.ts";
 import { ObjectFailure } from "../errors.ts";
-import type { CopyRun } from "./copy-run.ts";
+import { reasonOf, type CopyRun } from "./copy-run.ts";
 
 type Copied = Extract<CopyResult, { outcome: "copied" }>;
 
@@ -29,7 +29,15 @@ export async function readBack(run: CopyRun, result: Copied): Promise<CopyResult
     return { md5: hash.digest("hex"), size: n };
   });
   if (size !== result.size || md5 !== expected) {
-    throw new ObjectFailure("readback-mismatch", `read back ${size} bytes with MD5 ${md5} from the destination, copied ${result.size} bytes with MD5 ${expected}`);
+    // Its markers would make the next run skip it as unchanged: remove it, so that it is copied again.
+    let removal = "the object was deleted so that the next run copies it again";
+    try {
+      const refused = await run.step("DeleteObjects (bad copy)", () => run.sink.deleteObjects(bucket, [key]));
+      if (refused.length > 0) removal = `the object could not be deleted (${refused[0]!.error}): delete it before the next run`;
+    } catch (err) {
+      removal = `the object could not be deleted (${reasonOf(err)}): delete it before the next run`;
+    }
+    throw new ObjectFailure("readback-mismatch", `read back ${size} bytes with MD5 ${md5} from the destination, copied ${result.size} bytes with MD5 ${expected}; ${removal}`);
   }
   return { ...result, verifiedBy: `${result.verifiedBy}+readback-md5` };
 }

@@ -37,6 +37,7 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
     tuning: config.tuning,
     layout: new StateLayout(config.statePrefix),
     stateBucket: config.stateBucket,
+    s3Region: config.s3.region,
     functionTimeoutMs: config.functionTimeoutMs,
     deadlineMarginMs: config.deadlineMarginMs,
     leaseMs: config.functionTimeoutMs + config.deadlineMarginMs,

@@ -97,6 +97,38 @@ describe("copy engine with opaque ETags (SSE-C on AWS-like servers)", () => {
     expect(h.mem.getObject("b", "x.bin")!.body.equals(h.body)).toBe(true);
   });
 
+  it("retries a part the server answers BadDigest for, then copies it", async () => {
+    const h = setup(11 * MiB);
+    const flaky = new InstrumentedSink(h.mem, {
+      tamperPart: (call, body, md5) => {
+        if (call.partNumber !== 2 || call.n > 2) return undefined;
+        const bad = Buffer.from(body);
+        bad[7] = bad[7]! ^ 1;
+        return { body: bad, md5Base64: md5 };
+      },
+    });
+    const result = await h.copy({}, flaky);
+    expect(result).toMatchObject({ outcome: "copied", md5: md5hex(h.body), retries: 1 });
+    expect(h.mem.getObject("b", "x.bin")!.body.equals(h.body)).toBe(true);
+  });
+
+  it("--verify-readback catches what no ETag can under SSE-C: a part altered in transit with a matching Content-MD5", async () => {
+    const h = setup(11 * MiB);
+    const tampering = new InstrumentedSink(h.mem, {
+      tamperPart: (call, body) => {
+        if (call.partNumber !== 1) return undefined;
+        const bad = Buffer.from(body);
+        bad[99] = bad[99]! ^ 0xff;
+        return { body: bad, md5Base64: createHash("md5").update(bad).digest("base64") };
+      },
+    });
+    const result = await h.copy({ verifyReadback: true }, tampering);
+    expect(result).toMatchObject({ outcome: "failed", code: "readback-mismatch" });
+    expect((result as { reason: string }).reason).toMatch(/deleted so that the next run copies it again/);
+    // Nothing left that a next run could take for an unchanged copy.
+    expect(h.mem.getObject("b", "x.bin")).toBeUndefined();
+  });
+
   it("does not take an object stored without encryption for unchanged when the run encrypts", () => {
     const h = setup(10);
     const head = { size: 10, etag: "e", metadata: { "azure-etag": h.blob.etag } };
