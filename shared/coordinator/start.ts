@@ -103,7 +103,6 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   let created = true;
   try {
     await writeJson(store, keys.record, record, { ifNoneMatch: true });
-    if (!request.options.dryRun) await recordDestinationKey(deps, request, stateBucket);
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
     created = false;
@@ -112,6 +111,8 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
       throw new MigrationError("run-id-conflict", `run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
   }
+  // Also on a resume or a duplicate start (idempotent): a start that crashed right after the run record still records its key.
+  if (!request.options.dryRun) await recordDestinationKey(deps, request, stateBucket);
   const cursor: ListingCursor = {
     seq: 0,
     pageMarker: "",
