@@ -27,6 +27,7 @@ never their values.
 Output: one line per difference, extra and archived blob, then a summary line.
 --json prints one object instead:
   { checked, matched, missing, differences: [{ key, problem }], extra: [key], archived: [key] }
+(plus sizeOnly: the SSE-C objects compared by size and tags only, when there are any)
 where checked counts compared blobs (archived excluded), matched those without a
 difference, missing those absent from the destination (each also a difference);
 difference and archived keys are blob names, extra keys are destination keys.
@@ -92,7 +93,7 @@ export function registerVerify(program: Command): void {
           { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding, sseCustomerKey: config.s3.sseCustomerKey },
         );
         if (opts.json) {
-          const out = { checked: summary.checked, matched: summary.matched, missing: summary.missing, differences, extra, archived };
+          const out = { checked: summary.checked, matched: summary.matched, missing: summary.missing, differences, extra, archived, ...(summary.sizeOnly ? { sizeOnly: summary.sizeOnly } : {}) };
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         } else {
           process.stdout.write(
