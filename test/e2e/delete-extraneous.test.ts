@@ -90,6 +90,11 @@ describe("migrate run --delete-extraneous on Ceph RGW", () => {
       expect(e.etag).toMatch(/^[0-9a-f]{32}$/);
       expect(Number.isNaN(Date.parse(e.at))).toBe(false);
     }
+    const csv = await runCli(["report", cut.runId, "--state-bucket", bucket, "--csv"], serverEnv());
+    expect(csv.code, csv.stderr).toBe(0);
+    const rows = csv.stdout.trim().split("\n");
+    expect(rows[0]).toBe("key,source,size,outcome,code,reason,md5,etag,at");
+    expect(rows.filter((r) => /^d\/(c\.txt|sub\/d\.txt),,\d+,deleted,,,,[0-9a-f]{32},\d{4}-/.test(r))).toHaveLength(2);
 
     // Unmanaged keys go only when asked; a pass with nothing extraneous deletes nothing.
     const unmanaged = await run("--json", "--delete-extraneous", "--delete-unmanaged");

@@ -18,7 +18,7 @@ export function registerReport(program: Command): void {
     .argument("<runId>", "run id")
     .option("--state-bucket <bucket>", "bucket holding the run's state (default STATE_BUCKET)")
     .option("--json", "print the report as JSON", false)
-    .option("--csv", "print the ledger as CSV (key, source, size, outcome, code, reason, md5)", false)
+    .option("--csv", "print the ledger as CSV (key, source, size, outcome, code, reason, md5; plus etag, at when the run deleted objects)", false)
     .action(async (runId: string, opts) => {
       const state = openState(runId, opts.stateBucket);
       try {
@@ -27,11 +27,13 @@ export function registerReport(program: Command): void {
         if (!report) throw new ConfigError(`run ${runId} has no report in bucket ${state.bucket} (not finished, or unknown): see migrate status`);
         if (opts.csv) {
           const ledger = (await state.store.get(keys.ledger))?.body ?? "";
-          const cols = ["key", "source", "size", "outcome", "code", "reason", "md5"] as const;
+          // A cutover pass (--delete-extraneous) adds the deleted objects' ETag and deletion time.
+          const deletions = /"outcome":"(deleted|delete-failed)"/.test(ledger);
+          const cols = ["key", "source", "size", "outcome", "code", "reason", "md5", ...(deletions ? ["etag", "at"] : [])];
           process.stdout.write(cols.join(",") + "\n");
           for (const l of ledger.split("\n")) {
             if (!l) continue;
-            const e = JSON.parse(l) as LedgerEntry;
+            const e = JSON.parse(l) as LedgerEntry & Record<string, unknown>;
             process.stdout.write(cols.map((c) => csvField(e[c])).join(",") + "\n");
           }
         } else if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
