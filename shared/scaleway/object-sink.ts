@@ -94,7 +94,7 @@ const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: numb
 export function keyMismatch(key: string, err: unknown, withKey: boolean): ObjectFailure | undefined {
   if (statusOf(err) !== 400) return undefined;
   const why = withKey
-    ? `can not be read with S3_SSE_C_KEY: it is encrypted with another SSE-C key`
+    ? `can not be read with S3_SSE_C_KEY: it is encrypted with another SSE-C key (or, on servers that refuse a key for a plain object, stored without SSE-C)`
     : `is encrypted with SSE-C and no key is configured: set S3_SSE_C_KEY (or S3_SSE_C_KEY_FILE)`;
   return new ObjectFailure("sse-c-key-mismatch", `destination object "${key}" ${why}`, { cause: err });
 }
