@@ -44,6 +44,8 @@ export interface ProvisionOptions {
    */
   hds?: boolean;
   s3Region?: string;
+  /** False: no abort-incomplete-multipart lifecycle rule (the runs still abort what they abandon). Default true. */
+  abortMultipartRule?: boolean;
 }
 
 export const DEFAULT_PROVISION_OPTIONS = {
@@ -283,9 +285,14 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
       steps.push({ kind: "lifecycle", name: `${name}: none (HDS buckets take no lifecycle rules; abort leftover multipart uploads with the runs themselves)`, action: "unchanged" });
       continue;
     }
-    const b = await ensureBucket(deps.s3!, name, options.abortIncompleteMultipartDays);
+    const withRule = options.abortMultipartRule !== false;
+    const b = await ensureBucket(deps.s3!, name, options.abortIncompleteMultipartDays, { lifecycleRule: withRule });
     steps.push({ kind: "bucket", name, action: b.bucket });
-    steps.push({ kind: "lifecycle", name: `${name}: abort incomplete multipart uploads after ${options.abortIncompleteMultipartDays} days`, action: b.lifecycle });
+    steps.push(
+      withRule
+        ? { kind: "lifecycle", name: `${name}: abort incomplete multipart uploads after ${options.abortIncompleteMultipartDays} days`, action: b.lifecycle }
+        : { kind: "lifecycle", name: `${name}: none added (--no-abort-multipart-rule; existing rules left as they are)`, action: "unchanged" },
+    );
   }
 
   exports.unshift(

@@ -66,6 +66,22 @@ describe("HDS destinations", () => {
     expect(elsewhere.stderr).toMatch(/HDS-certified buckets exist only in fr-par, and S3_REGION is nl-ams/);
   });
 
+  it("provision without --hds adds the abort-multipart rule unless --no-abort-multipart-rule, and reports either", { timeout: 90_000 }, async () => {
+    const run = (bucket: string, extra: string[]) =>
+      runCli(["provision", "--sqs-endpoint", sqsConfig().endpoint!, "--queue-prefix", uniqueName("hds"), "--worker-queues", "1", "--bucket", bucket, ...extra], provisionEnv());
+    const withRule = uniqueName("rule");
+    const a = await run(withRule, []);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/created\s+lifecycle\s+\S+: abort incomplete multipart uploads after 7 days/);
+    expect(await lifecycleRules(withRule)).toBe(1);
+    const without = uniqueName("norule");
+    const b = await run(without, ["--no-abort-multipart-rule"]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/lifecycle\s+\S+: none added \(--no-abort-multipart-rule/);
+    expect(await bucketExists(without)).toBe(true);
+    expect(await lifecycleRules(without)).toBe(0);
+  });
+
   it("run --hds copies into an existing bucket, never creates one, and needs fr-par", { timeout: 90_000 }, async () => {
     const args = (bucket: string) => ["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/x`, "--hds", "--json"];
     const missing = uniqueName("hdsmissing");
