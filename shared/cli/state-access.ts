@@ -11,6 +11,7 @@ export function openState(runId: string, stateBucket: string | undefined, env: R
   if (!RUN_ID.safeParse(runId).success) throw new ConfigError(`RUN_ID "${runId.slice(0, 60)}" is not a run id (letters, digits, . _ -)`);
   const bucket = stateBucket ?? env.STATE_BUCKET;
   if (!bucket) throw new ConfigError("--state-bucket is required (the run's destination bucket, or STATE_BUCKET)");
-  const s3 = createS3Client(loadS3Config(env), loadRetryPolicy(env));
-  return { store: new S3StateStore(s3, bucket), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
+  const config = loadS3Config(env);
+  const s3 = createS3Client(config, loadRetryPolicy(env));
+  return { store: new S3StateStore(s3, bucket, undefined, config.encryptState ? config.sseCustomerKey : undefined), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
 }

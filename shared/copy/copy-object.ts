@@ -8,7 +8,8 @@ import type { CopyOptions, CopyResult, CopyTask } from "./types.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
-import { MARKERS, hexToBase64 } from "./metadata.ts";
+import { MARKERS, describeLock, hexToBase64, lockOf } from "./metadata.ts";
+import { readBack } from "./readback.ts";
 import { S3_LIMITS } from "../limits.ts";
 
 export const ARCHIVED_REASON = "archived: rehydrate first";
@@ -22,9 +23,12 @@ export function isArchived(blob: BlobEntry): boolean {
  * The destination already holds this version of the blob: same size, and our
  * marker of the source ETag, or an MD5 marker equal to the source's Content-MD5
  * (rclone writes the same md5chksum, so its copies are recognised too).
+ * With an SSE-C key (`keyMd5`), an object stored without encryption is not
+ * unchanged: it is copied again, encrypted.
  */
-export function isUnchanged(blob: BlobEntry, head: ObjectHead): string | undefined {
+export function isUnchanged(blob: BlobEntry, head: ObjectHead, keyMd5?: string): string | undefined {
   if (head.size !== blob.size) return undefined;
+  if (keyMd5 && head.sseCustomerKeyMd5 === undefined) return undefined;
   if (head.metadata[MARKERS.sourceEtag] === blob.etag) return "same size and source ETag";
   if (blob.contentMd5 && head.metadata[MARKERS.md5] === hexToBase64(blob.contentMd5)) return "same size and MD5";
   return undefined;
@@ -49,6 +53,7 @@ export async function copyObject(source: BlobSource, sink: ObjectSink, task: Cop
   let result: CopyResult;
   try {
     result = await execute(run);
+    if (result.outcome === "copied" && options.verifyReadback) result = await readBack(run, result);
   } catch (err) {
     if (isProgrammingError(err)) throw err;
     result = run.failed(failureCode(err), reasonOf(err));
@@ -66,11 +71,13 @@ async function execute(run: CopyRun): Promise<CopyResult> {
   if (keyBytes > S3_LIMITS.maxKeyBytes) {
     return run.failed("key-too-long", `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys`);
   }
+  const lock = options.requireImmutability && !options.objectLockAvailable ? lockOf(blob) : undefined;
+  if (lock) return run.failed("immutability-required", `the source is under ${describeLock(lock)} and the destination bucket has no Object Lock (--require-immutability)`);
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force && !options.knownAbsent) {
     const head = await run.step("HeadObject", () => run.sink.head(task.bucket, task.key));
-    const why = head && isUnchanged(blob, head);
+    const why = head && isUnchanged(blob, head, run.sink.customerKeyMd5);
     if (why) {
       // The checkpoint of an older attempt is obsolete: leave no upload behind.
       if (options.checkpoint) await run.abortUpload(options.checkpoint.key, options.checkpoint.uploadId);

@@ -61,12 +61,17 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const { container, bucket, key } = run.task;
   const { tuning, signal } = run.options;
   const plan = planFor(blob, run, checkpoint);
-  const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap });
+  const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, objectLockAvailable: run.options.objectLockAvailable });
   const warnings = [...mapped.warnings];
 
   // 1. Resume the checkpoint's upload when it is still for this version of the blob, else start a new one.
   let uploadId: string | undefined;
   const reusable = new Map<number, UploadedPart>();
+  // A stored part is reused when it holds the bytes just read: its ETag is their MD5 (plain S3), or,
+  // where ETags are opaque (SSE-C), the checkpoint recorded that ETag with the MD5 of the bytes sent.
+  const recorded = new Map((checkpoint?.parts ?? []).map((p) => [p.partNumber, p]));
+  const sameBytes = (stored: UploadedPart, md5Hex: string) =>
+    run.sink.etagsAreMd5 ? stored.etag === md5Hex : recorded.get(stored.partNumber)?.etag === stored.etag && recorded.get(stored.partNumber)?.md5 === md5Hex;
   if (checkpoint) {
     if (checkpoint.sourceEtag !== blob.etag || checkpoint.partSize !== plan.partSize || checkpoint.key !== key) {
       const abortProblem = await run.abortUpload(checkpoint.key, checkpoint.uploadId);
@@ -181,16 +186,16 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     slot.md5 = md5;
     const md5Hex = md5.toString("hex");
     const reused = reusable.get(n);
-    if (reused && reused.etag === md5Hex) {
+    if (reused && sameBytes(reused, md5Hex)) {
       // Already on the server with the same bytes: read only to feed the whole-object hash.
-      confirmed.set(n, reused);
+      confirmed.set(n, { ...reused, md5: md5Hex });
     } else {
       if (stop?.kind === "failed") return;
       const { etag } = await run.step(`UploadPart ${n}`, () => run.sink.uploadPart(bucket, key, openUploadId, n, buf, md5.toString("base64")), true);
-      if (etag !== md5Hex) {
+      if (run.sink.etagsAreMd5 && etag !== md5Hex) {
         throw new ObjectFailure("part-corrupted", `part ${n}: the server stored MD5 ${etag || "(none)"}, we sent ${md5Hex}`);
       }
-      confirmed.set(n, { partNumber: n, etag, size: slot.length });
+      confirmed.set(n, { partNumber: n, etag, size: slot.length, md5: md5Hex });
       uploadedNow++;
       void save();
     }
@@ -273,13 +278,18 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     // RGW ignores tags given at CreateMultipartUpload: set them now.
     await run.step("PutObjectTagging", () => run.sink.putTags(bucket, key, mapped.tags));
   }
+  const lock = mapped.headers.objectLock;
+  // Ceph RGW ignores Object Lock headers at CreateMultipartUpload, as it does tags: set them now too.
+  if (lock) await run.step("PutObjectRetention/LegalHold", () => run.sink.putObjectLock(bucket, key, lock));
   const verified = await verifyDestination(run, { size: blob.size, etag: expectedEtag, mapped });
   return {
     outcome: "copied",
     key,
     size: blob.size,
     md5: md5Hex,
-    verifiedBy: `part-md5+multipart-etag+size+${blob.contentMd5 ? "source-md5" : "own-md5"}`,
+    verifiedBy: run.sink.etagsAreMd5
+      ? `part-md5+multipart-etag+size+${blob.contentMd5 ? "source-md5" : "own-md5"}`
+      : `part-content-md5+sse-c-head-size+markers+${blob.contentMd5 ? "source-md5" : "own-md5"}`,
     etag: verified.head.etag,
     parts: slots.length,
     retries: run.retries,

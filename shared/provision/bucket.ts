@@ -97,13 +97,14 @@ export async function putLifecycleRules(s3: S3Client, bucket: string, rules: Lif
   await s3.send(withContentMd5(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } })));
 }
 
-export async function ensureBucket(s3: S3Client, name: string, abortIncompleteMultipartDays: number): Promise<EnsuredBucket> {
+export async function ensureBucket(s3: S3Client, name: string, abortIncompleteMultipartDays: number, options: { lifecycleRule?: boolean } = {}): Promise<EnsuredBucket> {
   let bucket: ResourceAction = "unchanged";
   if (!(await bucketExists(s3, name))) {
     // No LocationConstraint: Scaleway takes the region from the endpoint; RGW refuses unknown ones.
     await s3.send(new CreateBucketCommand({ Bucket: name }));
     bucket = "created";
   }
+  if (options.lifecycleRule === false) return { name, bucket, lifecycle: "unchanged" };
   const rules = await readRules(s3, name);
   const ours = rules.find((r) => r.ID === ABORT_MULTIPART_RULE_ID);
   if (isOurRuleAsWanted(ours, abortIncompleteMultipartDays)) return { name, bucket, lifecycle: "unchanged" };

@@ -17,7 +17,8 @@ import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjec
 import { DEFAULT_STATE_PREFIX } from "../config.ts";
 import { describeError } from "../redact.ts";
 import { mapKey, type AzureLocation, type S3Location } from "../cli/locations.ts";
-import { diffObject, type DestinationSide, type SourceSide } from "./object-diff.ts";
+import { diffObject, diffTags, type DestinationSide, type SourceSide } from "./object-diff.ts";
+import { sseParams, type SseCustomerKey } from "../scaleway/sse-c.ts";
 
 export type Finding =
   /** `key` is the blob name. */
@@ -39,6 +40,8 @@ export interface VerifyOptions {
   pageSize?: number;
   onFinding?: (finding: Finding) => void;
   signal?: AbortSignal;
+  /** SSE-C key the destination objects were written with: every HEAD and GET sends it. */
+  sseCustomerKey?: SseCustomerKey;
 }
 
 export interface VerifySummary {
@@ -54,6 +57,8 @@ export interface VerifySummary {
   missing: number;
   extra: number;
   archived: number;
+  /** SSE-C objects compared without the key (--no-content): size and tags only, metadata unreadable. */
+  sizeOnly: number;
 }
 
 export const MISSING = "missing on destination";
@@ -63,7 +68,7 @@ export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3
   const statePrefix = options.statePrefix ?? DEFAULT_STATE_PREFIX;
   const content = options.content ?? true;
   const container = clients.blob.getContainerClient(source.container);
-  const summary: VerifySummary = { checked: 0, matched: 0, differing: 0, differences: 0, missing: 0, extra: 0, archived: 0 };
+  const summary: VerifySummary = { checked: 0, matched: 0, differing: 0, differences: 0, missing: 0, extra: 0, archived: 0, sizeOnly: 0 };
   const emit = (f: Finding) => {
     if (f.kind === "difference") summary.differences++;
     else summary[f.kind]++;
@@ -111,7 +116,7 @@ export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3
           destHead = await destKeys.next();
         }
         if (!destHead.done && destHead.value === key) destHead = await destKeys.next();
-        await schedule(() => checkBlob(clients.s3, container, item, key, destination.bucket, { content, statePrefix, signal }, emit, summary));
+        await schedule(() => checkBlob(clients.s3, container, item, key, destination.bucket, { content, statePrefix, signal, sseCustomerKey: options.sseCustomerKey }, emit, summary));
       }
     }
     for (; !destHead.done; destHead = await destKeys.next()) {
@@ -166,6 +171,30 @@ function sourceSide(item: BlobItem): SourceSide {
   };
 }
 
+interface CompareOptions {
+  content: boolean;
+  statePrefix: string;
+  signal?: AbortSignal;
+  sseCustomerKey?: SseCustomerKey;
+}
+
+/**
+ * An SSE-C object compared without its key: its size (from the listing, which
+ * needs no key) and its tags (tagging needs no key either). Metadata and bytes
+ * can not be read.
+ */
+async function sizeAndTagsOnly(s3: S3Client, item: BlobItem, key: string, bucket: string, signal?: AbortSignal): Promise<string[]> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), { abortSignal: signal });
+  const entry = listed.Contents?.find((o) => o.Key === key);
+  if (!entry) return [MISSING];
+  const problems: string[] = [];
+  const size = item.properties.contentLength ?? 0;
+  if ((entry.Size ?? 0) !== size) problems.push(`size differs: source ${size}, destination ${entry.Size ?? 0}`);
+  const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+  problems.push(...diffTags(item.tags ?? {}, Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]))));
+  return problems;
+}
+
 const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 async function checkBlob(
@@ -174,7 +203,7 @@ async function checkBlob(
   item: BlobItem,
   key: string,
   bucket: string,
-  options: { content: boolean; statePrefix: string; signal?: AbortSignal },
+  options: CompareOptions,
   emit: (f: Finding) => void,
   summary: VerifySummary,
 ): Promise<void> {
@@ -183,7 +212,7 @@ async function checkBlob(
     return;
   }
   summary.checked++;
-  const problems = await compareOne(s3, container, item, key, bucket, options).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
+  const problems = await compareOne(s3, container, item, key, bucket, options, summary).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
   if (problems.length === 0) {
     summary.matched++;
     return;
@@ -199,16 +228,23 @@ async function compareOne(
   item: BlobItem,
   key: string,
   bucket: string,
-  options: { content: boolean; statePrefix: string; signal?: AbortSignal },
+  options: CompareOptions,
+  summary: VerifySummary,
 ): Promise<string[]> {
   if (key.startsWith(options.statePrefix)) return [`maps to ${JSON.stringify(key)}, inside the reserved state prefix ${options.statePrefix}: never copied`];
   const { signal } = options;
+  const sse = sseParams(options.sseCustomerKey);
   let head;
   try {
-    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...sse }), { abortSignal: signal });
   } catch (err) {
     if (statusOf(err) === 404) return [MISSING];
-    throw err;
+    // SSE-C: a HEAD without the object's key answers 400.
+    if (statusOf(err) !== 400) throw err;
+    if (options.sseCustomerKey) return ["can not be read with S3_SSE_C_KEY: encrypted with another SSE-C key"];
+    if (options.content) return ["encrypted with SSE-C: set S3_SSE_C_KEY to compare its bytes and metadata, or use --no-content"];
+    summary.sizeOnly++;
+    return sizeAndTagsOnly(s3, item, key, bucket, signal);
   }
   const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   const dest: DestinationSide = {
@@ -225,7 +261,7 @@ async function compareOne(
   // A size difference already says the bytes differ: reading them would prove nothing more.
   if (!options.content || dest.size !== (item.properties.contentLength ?? 0)) return diff.problems;
 
-  const [sourceMd5, destMd5] = await hashBoth(container, item, s3, bucket, key, head.ETag, signal);
+  const [sourceMd5, destMd5] = await hashBoth(container, item, s3, bucket, key, head.ETag, signal, options.sseCustomerKey);
   if (sourceMd5 !== destMd5) diff.problems.push(`content differs: source bytes md5 ${sourceMd5}, destination bytes md5 ${destMd5}`);
   else if (diff.expectedMd5 && diff.expectedMd5.base64 !== destMd5) {
     diff.problems.push(`md5 differs: bytes hash to ${destMd5}, ${diff.expectedMd5.from} says ${diff.expectedMd5.base64}`);
@@ -245,6 +281,7 @@ async function hashBoth(
   key: string,
   destEtag: string | undefined,
   signal?: AbortSignal,
+  sseCustomerKey?: SseCustomerKey,
 ): Promise<[string, string]> {
   const ac = new AbortController();
   const abort = () => ac.abort();
@@ -257,7 +294,7 @@ async function hashBoth(
       return md5Of(res.readableStreamBody as Readable | undefined, ac.signal);
     })();
     const dst = (async () => {
-      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: destEtag }), { abortSignal: ac.signal });
+      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: destEtag, ...sseParams(sseCustomerKey) }), { abortSignal: ac.signal });
       return md5Of(res.Body as Readable | undefined, ac.signal);
     })();
     // On the first failure stop the other stream too: no socket left reading in the background.

@@ -25,13 +25,14 @@ import type { BlobEntry } from "../ports.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
-import type { GiantState, ObjectOutcome, RangeResult, ShardManifest } from "../state/layout.ts";
+import type { GiantState, ObjectOutcome, RangeResult, RunRecord, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
 import { isUnchanged } from "../copy/copy-object.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";
 import { multipartEtag, verifyDestination } from "../copy/verify.ts";
+import { readBack } from "../copy/readback.ts";
 import { describeError } from "../redact.ts";
 
 export function isGiant(deps: Deps, blob: BlobEntry): boolean {
@@ -71,7 +72,7 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
   if (!state) {
     if (!force) {
       const head = await run.step("HeadObject", () => deps.sink.head(manifest.bucket, key));
-      const why = head && isUnchanged(blob, head);
+      const why = head && isUnchanged(blob, head, deps.sink.customerKeyMd5);
       if (why) return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: `unchanged: ${why}` };
     }
     const plan = planParts(blob.size, deps.tuning);
@@ -166,7 +167,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
             const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size));
             const md5 = createHash("md5").update(buf).digest();
             const { etag } = await run.step(`UploadPart ${n}`, () => deps.sink.uploadPart(manifest.bucket, state.key, state.uploadId, n, buf, md5.toString("base64")));
-            if (etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
+            if (deps.sink.etagsAreMd5 && etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
             done.set(n, { partNumber: n, etag, size });
             run.emit({ type: "bytes", key: state.key, bytes: size });
           } catch (err) {
@@ -213,16 +214,28 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
     } catch (err) {
       if (errorClassOf(err) !== "gone") throw err;
     }
-    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
+    const record = (await readJson<RunRecord>(store, deps.layout.run(msg.runId).record))?.value;
+    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap, objectLockAvailable: record?.destinationObjectLock });
     if (Object.keys(mapped.tags).length > 0) await run.step("PutObjectTagging", () => deps.sink.putTags(manifest.bucket, state.key, mapped.tags));
+    const lock = mapped.headers.objectLock;
+    if (lock) await run.step("PutObjectRetention/LegalHold", () => deps.sink.putObjectLock(manifest.bucket, state.key, lock));
     const verified = await verifyDestination(run, { size: blob.size, etag: multipartEtag(parts.map((p) => Buffer.from(p.etag, "hex"))), mapped });
     const warnings = [...mapped.warnings, ...verified.warnings];
+    let verifiedBy = deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers";
+    if (record?.request.options.verifyReadback) {
+      // No whole-object MD5 of ours here: read back against the source's Content-MD5 when there is one.
+      const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, parts: parts.length, retries: 0, warnings: [] });
+      if (back.outcome === "copied") {
+        verifiedBy = back.verifiedBy;
+        warnings.push(...back.warnings);
+      }
+    }
     await finish(deps, msg, manifest, {
       key: state.key,
       source: blob.name,
       size: blob.size,
       outcome: "copied",
-      verifiedBy: "part-md5+multipart-etag+size",
+      verifiedBy,
       warnings: warnings.length ? warnings : undefined,
       retries: retries + run.retries || undefined,
     });
