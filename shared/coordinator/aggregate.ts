@@ -150,7 +150,6 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     if (dryRun) {
       const m = await readJson<ShardManifest>(store, keys.shard(shardId(i)));
       if (!m) return undefined;
-      for (const b of m.value.blobs) cost!.add(b);
       for (const b of m.value.blobs) cost?.add(b);
       entries = m.value.blobs.map((b, j) => ({ key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }));
     } else {
