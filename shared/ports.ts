@@ -27,12 +27,16 @@ export interface BlobEntry {
   /** Set while an archived blob is being rehydrated. */
   archiveStatus?: string;
   blobType?: string;
+  /** The source refused to show this blob's tags (least-privilege identity): `tags` is empty because unread, not because absent. */
+  tagsUnread?: true;
 }
 
 export interface ListPage {
   entries: BlobEntry[];
   /** Continuation marker of the next page; undefined when this page is the last. */
   nextMarker?: string;
+  /** Set when tags could not be listed and the page was listed without them: why, safe to show. */
+  tagsUnreadable?: string;
 }
 
 export interface BlobSource {

@@ -81,13 +81,48 @@ export function blobItemToEntry(item: BlobItem): BlobEntry {
   return fromProperties(item.name, item.properties, item.metadata, item.tags);
 }
 
+/**
+ * A 403 on a request for tags: the identity may read and list blobs but not
+ * their tags (SAS without `t`, a role without the tags/read data action).
+ * Azure answers AuthorizationPermissionMismatch for the whole listing page.
+ */
+function tagsRefused(err: unknown): string | undefined {
+  const { status, code } = azureCode(err);
+  if (status !== 403) return undefined;
+  return `the source answered 403${code ? ` ${code}` : ""} to reading tags`;
+}
+
 export class AzureBlobSource implements BlobSource {
+  /** Why tags can not be read with this identity, once a tag request was refused; then listing asks for none. */
+  #tagsUnreadable?: string;
+
   constructor(private readonly service: BlobServiceClient) {}
 
   async listPage(container: string, options: { prefix?: string; marker?: string; pageSize?: number }): Promise<ListPage> {
+    if (this.#tagsUnreadable === undefined) {
+      try {
+        return await this.#list(container, options, true);
+      } catch (err) {
+        const why = tagsRefused(err);
+        if (!why) throw err;
+        // Listed again without tags; if that is refused too, the identity can not list at all and that error is the one to report.
+        const page = await this.#list(container, options, false);
+        this.#tagsUnreadable = why;
+        return this.#withoutTags(page);
+      }
+    }
+    return this.#withoutTags(await this.#list(container, options, false));
+  }
+
+  #withoutTags(page: ListPage): ListPage {
+    for (const e of page.entries) e.tagsUnread = true;
+    return { ...page, tagsUnreadable: this.#tagsUnreadable };
+  }
+
+  async #list(container: string, options: { prefix?: string; marker?: string; pageSize?: number }, includeTags: boolean): Promise<ListPage> {
     const pages = this.service
       .getContainerClient(container)
-      .listBlobsFlat({ prefix: options.prefix || undefined, includeMetadata: true, includeTags: true })
+      .listBlobsFlat({ prefix: options.prefix || undefined, includeMetadata: true, includeTags })
       .byPage({ maxPageSize: Math.min(options.pageSize ?? AZURE_LIMITS.listPageSize, AZURE_LIMITS.listPageSize), continuationToken: options.marker || undefined });
     const { value, done } = await pages.next();
     if (done || !value) return { entries: [] };
@@ -108,12 +143,21 @@ export class AzureBlobSource implements BlobSource {
     }
     // Tags need their own request; skip it when the properties say there are none.
     let tags: Record<string, string> | undefined;
-    if (props.tagCount === undefined || props.tagCount > 0) {
-      tags = (await blob.getTags({ conditions: { ifMatch: props.etag } }).catch((err) => {
-        throw mapReadError(err, name, props.etag ?? "");
-      })).tags;
+    let tagsUnread = false;
+    if (this.#tagsUnreadable === undefined && (props.tagCount === undefined || props.tagCount > 0)) {
+      try {
+        tags = (await blob.getTags({ conditions: { ifMatch: props.etag } })).tags;
+      } catch (err) {
+        const why = tagsRefused(err);
+        if (!why) throw mapReadError(err, name, props.etag ?? "");
+        this.#tagsUnreadable = why;
+      }
     }
-    return fromProperties(name, props, props.metadata, tags);
+    // x-ms-tag-count is present exactly when the blob has tags (it needs no tag permission).
+    if (this.#tagsUnreadable !== undefined && (props.tagCount ?? 0) > 0) tagsUnread = true;
+    const entry = fromProperties(name, props, props.metadata, tags);
+    if (tagsUnread) entry.tagsUnread = true;
+    return entry;
   }
 
   async read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable> {

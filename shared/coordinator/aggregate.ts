@@ -6,6 +6,7 @@
 import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
+import { withSourceNotes } from "../copy/source-notes.ts";
 import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
@@ -32,14 +33,16 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
   const bytes = { planned: cursor.value.planned.bytes, copied: 0 };
   const failures: RunReport["failures"] = [];
   const failuresByReason: Record<string, number> = {};
-  const warnings: RunReport["warnings"] = [];
+  const source = `azure://${request.source.container}/${request.source.prefix}`;
+  // Run-wide warnings first, once each, under the source location; then the objects' own.
+  const warnings: RunReport["warnings"] = (cursor.value.sourceWarnings ?? []).map((warning) => ({ key: source, warning }));
   let retries = 0;
   for (let i = 0; i < shards; i++) {
     let entries: LedgerEntry[];
     if (dryRun) {
       const m = await readJson<ShardManifest>(store, keys.shard(shardId(i)));
       if (!m) return undefined;
-      entries = m.value.blobs.map((b, j) => ({ key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }));
+      entries = m.value.blobs.map((b, j) => withSourceNotes(b, { key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }));
     } else {
       const r = await readJson<ShardResult>(store, keys.result(shardId(i)));
       if (!r) return undefined;
@@ -68,7 +71,7 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     runId,
     status: objects.failed > 0 ? "failed" : "succeeded",
     dryRun,
-    source: `azure://${request.source.container}/${request.source.prefix}`,
+    source,
     destination: `s3://${request.destination.bucket}/${request.destination.prefix}`,
     objects,
     bytes,

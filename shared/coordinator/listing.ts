@@ -22,6 +22,7 @@ import { blobFilter } from "./filters.ts";
 import { isArchived } from "../copy/copy-object.ts";
 import { mapKey } from "../cli/locations.ts";
 import { aggregate } from "./aggregate.ts";
+import { tagsUnreadableWarning } from "../copy/source-notes.ts";
 
 export interface ListStepMessage {
   runId: string;
@@ -149,6 +150,11 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
     const page = await withRetry(() => deps.source.listPage(container, { prefix: sourcePrefix || undefined, marker: pageMarker || undefined, pageSize: deps.tuning.listPageSize }), {
       attempts: deps.tuning.maxAttempts,
     });
+    if (page.tagsUnreadable) {
+      const warning = tagsUnreadableWarning(page.tagsUnreadable);
+      // Carried by every cursor written from here on (they are all spread from this one).
+      if (!cursor.sourceWarnings?.includes(warning)) cursor.sourceWarnings = [...(cursor.sourceWarnings ?? []), warning];
+    }
     for (let i = skip; i < page.entries.length; i++) {
       const blob = page.entries[i]!;
       position = { pageMarker, skipInPage: i + 1 };

@@ -83,6 +83,8 @@ export interface ListingCursor {
   updatedAt: string;
   finishedAt?: string;
   invocations: number;
+  /** Run-wide problems of the source found while listing (tags unreadable...), each once. */
+  sourceWarnings?: string[];
 }
 
 export interface ShardManifest {
@@ -117,6 +119,8 @@ export interface ObjectOutcome {
   md5?: string;
   verifiedBy?: string;
   warnings?: string[];
+  /** Facts of the source this entry could not carry (e.g. tags not read); not repeated in the report's warnings. */
+  notes?: string[];
   retries?: number;
 }
 

@@ -21,6 +21,7 @@ import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
 import { isArchived } from "../copy/copy-object.ts";
+import { withSourceNotes } from "../copy/source-notes.ts";
 
 export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
 
@@ -144,7 +145,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               delegated++;
               return;
             }
-            checkpoint.done[i] = outcome;
+            checkpoint.done[i] = withSourceNotes(blob, outcome);
             deps.log.info("object", { runId: msg.runId, shardId: msg.shardId, key, outcome: outcome.outcome, bytes: outcome.size, giant: true });
             await save();
             return;
@@ -180,7 +181,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             else delete checkpoint.uploads[i];
             return;
           }
-          checkpoint.done[i] = toOutcome(blob.name, result);
+          checkpoint.done[i] = withSourceNotes(blob, toOutcome(blob.name, result));
           delete checkpoint.uploads[i];
           deps.log.info("object", {
             runId: msg.runId,
@@ -206,7 +207,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
       if (checkpoint.done[i] || !isGiant(deps, manifest.blobs[i]!)) continue;
       const outcome = await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i);
       if (outcome) {
-        checkpoint.done[i] = outcome;
+        checkpoint.done[i] = withSourceNotes(manifest.blobs[i]!, outcome);
         delegated--;
       }
     }

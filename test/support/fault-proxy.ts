@@ -23,6 +23,8 @@ export type Fault =
   | { kind: "too-many-requests" }
   /** 500 `InternalError`. */
   | { kind: "internal-error" }
+  /** 403: Azure `AuthorizationPermissionMismatch` (an identity without that permission, e.g. tags), S3 `AccessDenied`. */
+  | { kind: "permission-mismatch" }
   /**
    * Forward, send the response headers and half of the body, then destroy the connection.
    * A response without a body (HEAD, empty) is cut before its headers.
@@ -102,6 +104,7 @@ const ERRORS = {
   "slow-down": { status: 503, s3: ["SlowDown", "Please reduce your request rate."], azure: ["ServerBusy", "The server is busy."] },
   "too-many-requests": { status: 429, s3: ["TooManyRequests", "Too many requests."], azure: ["TooManyRequests", "Too many requests."] },
   "internal-error": { status: 500, s3: ["InternalError", "We encountered an internal error. Please try again."], azure: ["InternalError", "The server encountered an internal error. Please retry the request."] },
+  "permission-mismatch": { status: 403, s3: ["AccessDenied", "Access Denied"], azure: ["AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission."] },
 } as const;
 
 function isAzure(req: IncomingMessage): boolean {
@@ -156,7 +159,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const stats: FaultProxyStats = {
     requests: 0,
     forwarded: 0,
-    faults: { "slow-down": 0, "too-many-requests": 0, "internal-error": 0, "reset-response": 0, "reset-request": 0, delay: 0 },
+    faults: { "slow-down": 0, "too-many-requests": 0, "internal-error": 0, "permission-mismatch": 0, "reset-response": 0, "reset-request": 0, delay: 0 },
   };
   let rules: Array<{ rule: FaultRule; used: number }> = [];
   const setRules = (next: FaultRule[]) => {
@@ -243,7 +246,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     switch (fault?.kind) {
       case "slow-down":
       case "too-many-requests":
-      case "internal-error": {
+      case "internal-error":
+      case "permission-mismatch": {
         // Read the request body first: answering over an upload in progress makes clients see EPIPE, not the error.
         const kind = fault.kind;
         req.on("end", () => sendError(req, res, kind, options.flavour));

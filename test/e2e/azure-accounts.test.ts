@@ -1,0 +1,96 @@
+/**
+ * The source side as hardened tenants present it, on Azurite (and, where Azure
+ * behaves differently from Azurite, through a proxy that answers as Azure does).
+ */
+import { describe, it, expect } from "vitest";
+import { inject } from "vitest";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters, type ContainerClient } from "@azure/storage-blob";
+import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
+import { runCli } from "../support/cli.ts";
+import { startFaultProxy } from "../support/fault-proxy.ts";
+import { getBytes, getText, md5, upload } from "../reliability/support.ts";
+import { createBlobServiceClient } from "../../shared/clients.ts";
+import { AzureBlobSource } from "../../shared/azure/blob-source.ts";
+import { TAGS_NOT_READ } from "../../shared/copy/source-notes.ts";
+import type { LedgerEntry } from "../../shared/state/layout.ts";
+
+/** A container SAS with exactly `permissions` (no tag permission unless "t" is given). */
+function containerSas(container: ContainerClient, permissions: string): string {
+  const a = inject("azurite");
+  return generateBlobSASQueryParameters(
+    { containerName: container.containerName, permissions: ContainerSASPermissions.parse(permissions), expiresOn: new Date(Date.now() + 3600_000) },
+    new StorageSharedKeyCredential(a.account, a.key),
+  ).toString();
+}
+
+/** Environment for the CLI with the Azure side given as account + SAS at `endpoint` instead of the connection string. */
+function sasEnv(endpoint: string, sas: string): Record<string, string> {
+  const env: Record<string, string> = { ...serverEnv(), AZURE_STORAGE_ACCOUNT: inject("azurite").account, AZURE_STORAGE_SAS_TOKEN: sas, AZURE_STORAGE_BLOB_ENDPOINT: endpoint };
+  delete env.AZURE_STORAGE_CONNECTION_STRING;
+  return env;
+}
+
+async function ledgerOf(bucket: string, report: { ledger: string }): Promise<LedgerEntry[]> {
+  const key = report.ledger.replace(`s3://${bucket}/`, "");
+  return (await getText(clients.s3(), bucket, key)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+describe("least privilege: a SAS with only read and list", () => {
+  it("migrates a container end to end when listing with tags answers 403; the report warns once about tags, every ledger entry is marked", async () => {
+    // Prepare: blobs with tags, an `rl` SAS, and a proxy answering 403 to include=tags as Azure does (Azurite 3.35 does not enforce it).
+    const container = await newContainer("rl");
+    const bodies = new Map<string, Buffer>();
+    for (let i = 0; i < 5; i++) bodies.set(`d/${i}.bin`, randomBytes(1000 + i * 777));
+    for (const [name, body] of bodies) await upload(container, name, body, { tags: { team: "x" }, metadata: { origin: "rl" } });
+    const bucket = await newBucket("rl");
+    const sas = containerSas(container, "rl");
+    const proxy = await startFaultProxy({
+      target: inject("azurite").endpoint.replace(/\/devstoreaccount1\/?$/, ""),
+      flavour: "azure",
+      rules: [{ fault: { kind: "permission-mismatch" }, methods: ["GET"], path: /[?&]include=[^&]*tags/i }],
+    });
+    const dir = mkdtempSync(join(tmpdir(), "rl-"));
+    try {
+      // Act
+      const reportFile = join(dir, "report.json");
+      const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}`, "--report", reportFile], sasEnv(`${proxy.endpoint}/${inject("azurite").account}`, sas));
+      // Assess
+      expect(res.code, res.stderr + res.stdout).toBe(0);
+      expect(proxy.stats.faults["permission-mismatch"]).toBeGreaterThanOrEqual(1);
+      const report = JSON.parse(readFileSync(reportFile, "utf8"));
+      expect(report).toMatchObject({ status: "succeeded", objects: { planned: bodies.size, copied: bodies.size, failed: 0 } });
+      const tagWarnings = report.warnings.filter((w: { warning: string }) => /tags/.test(w.warning));
+      expect(tagWarnings).toHaveLength(1);
+      expect(tagWarnings[0].warning).toMatch(/AuthorizationPermissionMismatch/);
+      const s3 = clients.s3();
+      for (const [name, body] of bodies) expect(md5(await getBytes(s3, bucket, name)), name).toBe(md5(body));
+      const ledger = await ledgerOf(bucket, report);
+      expect(ledger).toHaveLength(bodies.size);
+      for (const e of ledger) expect(e.notes, e.key).toContain(TAGS_NOT_READ);
+      for (const text of [res.stdout, res.stderr, readFileSync(reportFile, "utf8")]) expect(text.includes(new URLSearchParams(sas).get("sig")!)).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("a tag read refused by Azurite itself (Get Blob Tags with an rl SAS) gives the blob without tags, marked, instead of an error", async () => {
+    const container = await newContainer("rlstat");
+    await upload(container, "t.txt", "tagged", { tags: { a: "b" } });
+    await upload(container, "u.txt", "untagged");
+    const a = inject("azurite");
+    const source = new AzureBlobSource(createBlobServiceClient({ kind: "sas", accountName: a.account, endpoint: a.endpoint.replace(/\/$/, ""), sasToken: containerSas(container, "rl") }));
+    const tagged = await source.stat(container.containerName, "t.txt");
+    expect(tagged).toMatchObject({ name: "t.txt", size: 6, tags: {}, tagsUnread: true });
+    // A blob whose properties say it has no tags needs no tag read: nothing is unknown about it.
+    const untagged = await source.stat(container.containerName, "u.txt");
+    expect(untagged?.tagsUnread).toBeUndefined();
+    // With the tag permission the tags are read.
+    const full = new AzureBlobSource(createBlobServiceClient({ kind: "sas", accountName: a.account, endpoint: a.endpoint.replace(/\/$/, ""), sasToken: containerSas(container, "rlt") }));
+    expect(await full.stat(container.containerName, "t.txt")).toMatchObject({ tags: { a: "b" } });
+    expect((await full.stat(container.containerName, "t.txt"))?.tagsUnread).toBeUndefined();
+  });
+});
