@@ -25,6 +25,8 @@ export const StartOptions = z.object({
   shardMaxBytes: z.number().int().min(1).optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
   force: z.boolean().default(false),
+  /** ADLS Gen2 directory placeholders become `dir/` keys instead of being skipped. */
+  directoryMarkers: z.boolean().default(false),
 });
 export type StartOptions = z.infer<typeof StartOptions>;
 

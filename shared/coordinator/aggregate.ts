@@ -7,6 +7,7 @@ import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import { withSourceNotes } from "../copy/source-notes.ts";
+import { ACLS_NOT_CARRIED } from "../azure/hierarchical.ts";
 import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
@@ -29,13 +30,22 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
   if (!dryRun && (await countResults(deps, runId, stateBucket)) < shards) return undefined;
 
   const ledger: string[] = [];
-  const objects = { planned: cursor.value.planned.objects, copied: 0, skipped: 0, failed: 0, archived: cursor.value.archived, filteredOut: cursor.value.filteredOut };
+  const objects = {
+    planned: cursor.value.planned.objects,
+    copied: 0,
+    skipped: 0,
+    failed: 0,
+    archived: cursor.value.archived,
+    filteredOut: cursor.value.filteredOut,
+    directories: cursor.value.directories ?? 0,
+  };
   const bytes = { planned: cursor.value.planned.bytes, copied: 0 };
   const failures: RunReport["failures"] = [];
   const failuresByReason: Record<string, number> = {};
   const source = `azure://${request.source.container}/${request.source.prefix}`;
   // Run-wide warnings first, once each, under the source location; then the objects' own.
-  const warnings: RunReport["warnings"] = (cursor.value.sourceWarnings ?? []).map((warning) => ({ key: source, warning }));
+  const runWarnings = [...(cursor.value.sourceWarnings ?? []), ...(objects.directories > 0 ? [ACLS_NOT_CARRIED] : [])];
+  const warnings: RunReport["warnings"] = runWarnings.map((warning) => ({ key: source, warning }));
   let retries = 0;
   for (let i = 0; i < shards; i++) {
     let entries: LedgerEntry[];

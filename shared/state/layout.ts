@@ -79,6 +79,8 @@ export interface ListingCursor {
   planned: { objects: number; bytes: number };
   filteredOut: number;
   archived: number;
+  /** ADLS Gen2 directory placeholders seen (skipped, or planned as `dir/` markers with --directory-markers). */
+  directories?: number;
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;
@@ -100,7 +102,7 @@ export interface ShardManifest {
   queue: number;
   /** Listing position right after this shard, and what it consumed: lets a crashed listing adopt the shard as it was cut. */
   end: { pageMarker: string; skipInPage: number };
-  consumed: { filteredOut: number; archived: number };
+  consumed: { filteredOut: number; archived: number; directories?: number };
   createdAt: string;
 }
 
@@ -171,7 +173,8 @@ export interface RunReport {
   dryRun: boolean;
   source: string;
   destination: string;
-  objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number };
+  /** `directories`: ADLS Gen2 directory placeholders (not copied as files; in `planned` only with --directory-markers). */
+  objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number; directories: number };
   bytes: { planned: number; copied: number };
   failures: Array<{ key: string; reason: string }>;
   failuresByReason: Record<string, number>;

@@ -12,7 +12,7 @@ import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQue
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
-import { getBytes, getText, md5, upload } from "../reliability/support.ts";
+import { getBytes, getText, listKeys, md5, upload } from "../reliability/support.ts";
 import { createBlobServiceClient } from "../../shared/clients.ts";
 import { AzureBlobSource } from "../../shared/azure/blob-source.ts";
 import { TAGS_NOT_READ } from "../../shared/copy/source-notes.ts";
@@ -92,5 +92,56 @@ describe("least privilege: a SAS with only read and list", () => {
     const full = new AzureBlobSource(createBlobServiceClient({ kind: "sas", accountName: a.account, endpoint: a.endpoint.replace(/\/$/, ""), sasToken: containerSas(container, "rlt") }));
     expect(await full.stat(container.containerName, "t.txt")).toMatchObject({ tags: { a: "b" } });
     expect((await full.stat(container.containerName, "t.txt"))?.tagsUnread).toBeUndefined();
+  });
+});
+
+describe("hierarchical namespace (ADLS Gen2) directory placeholders", () => {
+  /** The listing shape of an HNS account: each directory a zero-byte blob with hdi_isfolder=true. */
+  async function lake(): Promise<{ container: ContainerClient; files: Map<string, Buffer> }> {
+    const container = await newContainer("hns");
+    await upload(container, "lake/2024", "", { metadata: { hdi_isfolder: "true" } });
+    await upload(container, "lake/2024/q1", "", { metadata: { hdi_isfolder: "true" } });
+    const files = new Map<string, Buffer>([
+      ["lake/2024/q1/data.csv", randomBytes(4321)],
+      // A zero-byte file is a file: only the metadata makes a directory.
+      ["lake/2024/empty.txt", Buffer.alloc(0)],
+      // Non-empty with the marker: a file whose metadata happens to say so is still copied as data.
+      ["lake/odd.bin", randomBytes(10)],
+    ]);
+    for (const [name, body] of files) await upload(container, name, body, name === "lake/odd.bin" ? { metadata: { hdi_isfolder: "true" } } : undefined);
+    return { container, files };
+  }
+
+  it("are skipped by default and counted as directories; the report says once that POSIX ACLs are not carried", async () => {
+    const { container, files } = await lake();
+    const bucket = await newBucket("hns");
+    const res = await runCli(["run", "--from", `azure://${container.containerName}/lake/`, "--to", `s3://${bucket}/copy/`, "--json"], serverEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.objects).toMatchObject({ planned: files.size, copied: files.size, failed: 0, directories: 2 });
+    expect((await listKeys(clients.s3(), bucket, "copy/")).sort()).toEqual([...files.keys()].map((n) => n.replace(/^lake\//, "copy/")).sort());
+    const acl = report.warnings.filter((w: { warning: string }) => /POSIX ACL/.test(w.warning));
+    expect(acl).toHaveLength(1);
+
+    const dry = await runCli(["run", "--from", `azure://${container.containerName}/lake/`, "--to", `s3://${bucket}/dry/`, "--json", "--dry-run"], serverEnv());
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).objects).toMatchObject({ planned: files.size, directories: 2 });
+  });
+
+  it("with --directory-markers are written as dir/ keys of zero bytes, and a second run skips them", async () => {
+    const { container, files } = await lake();
+    const bucket = await newBucket("hnsm");
+    const args = ["run", "--from", `azure://${container.containerName}/lake/`, "--to", `s3://${bucket}/m/`, "--json", "--directory-markers", "--run-id"];
+    const res = await runCli([...args, "markers-1"], serverEnv());
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.objects).toMatchObject({ planned: files.size + 2, copied: files.size + 2, failed: 0, directories: 2 });
+    const keys = await listKeys(clients.s3(), bucket, "m/");
+    expect(keys).toContain("m/2024/");
+    expect(keys).toContain("m/2024/q1/");
+    expect(keys).not.toContain("m/2024");
+    expect((await getBytes(clients.s3(), bucket, "m/2024/q1/")).length).toBe(0);
+    const again = await runCli([...args, "markers-2"], serverEnv());
+    expect(JSON.parse(again.stdout).objects).toMatchObject({ planned: files.size + 2, copied: 0, skipped: files.size + 2 });
   });
 });

@@ -41,6 +41,7 @@ export function printSummary(report: RunReport, write: (s: string) => void): voi
       `  objects: ${o.planned} planned, ${o.copied} copied, ${o.skipped} skipped, ${o.failed} failed` +
       (o.archived ? `, ${o.archived} archived` : "") +
       (o.filteredOut ? `, ${o.filteredOut} filtered out` : "") +
+      (o.directories ? `, ${o.directories} directories` : "") +
       `\n  bytes: ${report.bytes.copied} copied of ${report.bytes.planned} planned in ${report.durationSeconds.toFixed(1)} s` +
       ` (${(report.throughputBytesPerSecond / 1e6).toFixed(1)} MB/s)\n` +
       report.warnings
@@ -66,7 +67,8 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--modified-before <iso8601>", "copy only blobs modified before this time", isoDate("--modified-before"))
     .option("--concurrency <n>", "objects copied at once per worker", positiveInt("--concurrency"))
     .option("--shard-objects <n>", "objects per shard", positiveInt("--shard-objects"))
-    .option("--force", "copy even objects that look unchanged", false);
+    .option("--force", "copy even objects that look unchanged", false)
+    .option("--directory-markers", "write ADLS Gen2 directory placeholders as `dir/` keys instead of skipping them", false);
 }
 
 export function requestFromOptions(opts: Record<string, any>): StartRequest {
@@ -88,6 +90,7 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         concurrency: opts.concurrency,
         shardMaxObjects: opts.shardObjects,
         force: opts.force,
+        directoryMarkers: opts.directoryMarkers,
       },
     });
   } catch (err) {
