@@ -38,7 +38,7 @@ function assertUsable(task: CopyTask, options: CopyOptions): void {
 }
 
 /** Errors that mean our code is wrong, not the object: they must surface. */
-function isProgrammingError(err: unknown): boolean {
+export function isProgrammingError(err: unknown): boolean {
   return err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError;
 }
 
@@ -57,15 +57,28 @@ export async function copyObject(source: BlobSource, sink: ObjectSink, task: Cop
   return result;
 }
 
+/**
+ * Why a blob can not be copied to `key` at all, known before any request; the
+ * same answer for every copy path (one PUT, multipart, giant ranges).
+ */
+export function refusal(blob: BlobEntry, key: string): { code: string; reason: string } | undefined {
+  if (isArchived(blob)) return { code: "archived", reason: ARCHIVED_REASON };
+  // S3 answers a too-long key with a bodiless 400 on HEAD ("UnknownError"): say why instead.
+  const keyBytes = Buffer.byteLength(key, "utf8");
+  if (keyBytes > S3_LIMITS.maxKeyBytes) {
+    return { code: "key-too-long", reason: `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys` };
+  }
+  if (blob.size > S3_LIMITS.maxObjectSize) {
+    return { code: "too-large", reason: `object of ${blob.size} bytes exceeds the 5 TB maximum of Scaleway Object Storage` };
+  }
+  return undefined;
+}
+
 async function execute(run: CopyRun): Promise<CopyResult> {
   const { task, options } = run;
   let blob = task.blob;
-  if (isArchived(blob)) return run.failed("archived", ARCHIVED_REASON);
-  // S3 answers a too-long key with a bodiless 400 on HEAD ("UnknownError"): say why instead.
-  const keyBytes = Buffer.byteLength(task.key, "utf8");
-  if (keyBytes > S3_LIMITS.maxKeyBytes) {
-    return run.failed("key-too-long", `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys`);
-  }
+  const refused = refusal(blob, task.key);
+  if (refused) return run.failed(refused.code, refused.reason);
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force && !options.knownAbsent) {

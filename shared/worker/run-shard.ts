@@ -19,8 +19,9 @@ import { Lease } from "./lease.ts";
 import { absentKeys } from "./destination-index.ts";
 import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
-import { giantOutcome, isGiant, startGiant } from "./giant.ts";
-import { isArchived } from "../copy/copy-object.ts";
+import { failGiant, giantOutcome, isGiant, startGiant } from "./giant.ts";
+import { isProgrammingError, refusal } from "../copy/copy-object.ts";
+import { errorClassOf } from "../copy/copy-run.ts";
 import { withSourceNotes } from "../copy/source-notes.ts";
 
 export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
@@ -137,10 +138,14 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           const blob = manifest.blobs[i]!;
           const key = manifest.keys[i]!;
           const t0 = deps.now();
-          if (isGiant(deps, blob) && !isArchived(blob)) {
+          if (isGiant(deps, blob) && !refusal(blob, key)) {
             // Copied in parallel by range messages; the range that completes it sends this shard back.
-            const outcome =
-              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(deps, msg.stateBucket, manifest, i, force));
+            // A failure that is not transient ends the object, never the shard: it would answer 500 forever.
+            const outcome = await (async () =>
+              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(deps, msg.stateBucket, manifest, i, force)))().catch((err) => {
+              if (errorClassOf(err) === "retryable" || isProgrammingError(err)) throw err;
+              return failGiant(deps, msg.stateBucket, manifest, i, err);
+            });
             if (!outcome) {
               delegated++;
               return;
