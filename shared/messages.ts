@@ -27,6 +27,8 @@ export const StartOptions = z.object({
   force: z.boolean().default(false),
   /** ADLS Gen2 directory placeholders become `dir/` keys instead of being skipped. */
   directoryMarkers: z.boolean().default(false),
+  /** Blobs under legal hold or a retention policy fail instead of being copied without a lock. */
+  requireImmutability: z.boolean().default(false),
 });
 export type StartOptions = z.infer<typeof StartOptions>;
 

@@ -29,6 +29,12 @@ export interface BlobEntry {
   blobType?: string;
   /** The source refused to show this blob's tags (least-privilege identity): `tags` is empty because unread, not because absent. */
   tagsUnread?: true;
+  /** Encrypted with a customer-provided key (CPK): unreadable without that key. */
+  customerKey?: true;
+  /** Under a legal hold. */
+  legalHold?: true;
+  /** A time-based retention (immutability) policy: its mode and expiry. */
+  immutability?: { mode: string; until: string };
 }
 
 export interface ListPage {

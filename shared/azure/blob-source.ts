@@ -6,7 +6,8 @@
 import { Readable } from "node:stream";
 import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
 import type { BlobEntry, BlobSource, ListPage } from "../ports.ts";
-import { BlobArchivedError, SourceChangedError } from "../errors.ts";
+import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.ts";
+import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
 import { AZURE_LIMITS } from "../limits.ts";
 
@@ -27,6 +28,7 @@ function mapReadError(err: unknown, name: string, etag: string): unknown {
   if (status === 412 || code === "ConditionNotMet") {
     return new SourceChangedError(`blob "${name}" changed since it was listed (ETag ${etag} no longer matches)`, { cause: err });
   }
+  if (code === "BlobUsesCustomerSpecifiedEncryption") return new ObjectFailure("customer-key", CUSTOMER_KEY_REASON, { cause: err });
   if (code === "BlobArchived" || (status === 409 && /archiv/i.test(describeError(err)))) {
     return new BlobArchivedError("archived: rehydrate first", { cause: err });
   }
@@ -50,6 +52,13 @@ function fromProperties(
     accessTier?: string;
     archiveStatus?: string;
     blobType?: string;
+    /** Listing. */
+    customerProvidedKeySha256?: string;
+    /** Get Blob Properties. */
+    encryptionKeySha256?: string;
+    legalHold?: boolean;
+    immutabilityPolicyExpiresOn?: Date;
+    immutabilityPolicyMode?: string;
   },
   metadata: Record<string, string> | undefined,
   tags: Record<string, string> | undefined,
@@ -74,6 +83,11 @@ function fromProperties(
     blobType: p.blobType,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined && v !== "") (entry as unknown as Record<string, unknown>)[k] = v;
+  if (p.customerProvidedKeySha256 || p.encryptionKeySha256) entry.customerKey = true;
+  if (p.legalHold) entry.legalHold = true;
+  if (p.immutabilityPolicyExpiresOn && p.immutabilityPolicyMode && p.immutabilityPolicyMode !== "Mutable") {
+    entry.immutability = { mode: p.immutabilityPolicyMode, until: p.immutabilityPolicyExpiresOn.toISOString() };
+  }
   return entry;
 }
 
@@ -122,7 +136,7 @@ export class AzureBlobSource implements BlobSource {
   async #list(container: string, options: { prefix?: string; marker?: string; pageSize?: number }, includeTags: boolean): Promise<ListPage> {
     const pages = this.service
       .getContainerClient(container)
-      .listBlobsFlat({ prefix: options.prefix || undefined, includeMetadata: true, includeTags })
+      .listBlobsFlat({ prefix: options.prefix || undefined, includeMetadata: true, includeTags, includeLegalHold: true, includeImmutabilityPolicy: true })
       .byPage({ maxPageSize: Math.min(options.pageSize ?? AZURE_LIMITS.listPageSize, AZURE_LIMITS.listPageSize), continuationToken: options.marker || undefined });
     const { value, done } = await pages.next();
     if (done || !value) return { entries: [] };

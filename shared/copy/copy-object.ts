@@ -10,6 +10,7 @@ import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
 import { MARKERS, hexToBase64 } from "./metadata.ts";
 import { S3_LIMITS } from "../limits.ts";
+import { CUSTOMER_KEY_REASON, immutabilityWarning } from "./source-notes.ts";
 
 export const ARCHIVED_REASON = "archived: rehydrate first";
 
@@ -61,8 +62,13 @@ export async function copyObject(source: BlobSource, sink: ObjectSink, task: Cop
  * Why a blob can not be copied to `key` at all, known before any request; the
  * same answer for every copy path (one PUT, multipart, giant ranges).
  */
-export function refusal(blob: BlobEntry, key: string): { code: string; reason: string } | undefined {
+export function refusal(blob: BlobEntry, key: string, options: { requireImmutability?: boolean } = {}): { code: string; reason: string } | undefined {
   if (isArchived(blob)) return { code: "archived", reason: ARCHIVED_REASON };
+  if (blob.customerKey) return { code: "customer-key", reason: CUSTOMER_KEY_REASON };
+  if (options.requireImmutability) {
+    const locked = immutabilityWarning(blob);
+    if (locked) return { code: "immutability-required", reason: `${locked}, and --require-immutability is set` };
+  }
   // S3 answers a too-long key with a bodiless 400 on HEAD ("UnknownError"): say why instead.
   const keyBytes = Buffer.byteLength(key, "utf8");
   if (keyBytes > S3_LIMITS.maxKeyBytes) {
@@ -77,7 +83,7 @@ export function refusal(blob: BlobEntry, key: string): { code: string; reason: s
 async function execute(run: CopyRun): Promise<CopyResult> {
   const { task, options } = run;
   let blob = task.blob;
-  const refused = refusal(blob, task.key);
+  const refused = refusal(blob, task.key, options);
   if (refused) return run.failed(refused.code, refused.reason);
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 

@@ -9,6 +9,21 @@ import type { ObjectOutcome } from "../state/layout.ts";
 
 export const TAGS_NOT_READ = "tags not read: the source refused the tag permission";
 
+/** The reason a blob encrypted with a customer-provided key (CPK) fails: Azure serves its bytes only to a request carrying that key. */
+export const CUSTOMER_KEY_REASON = "encrypted with a customer-provided key: Azure serves it only to requests carrying that key, which this tool does not take; decrypt or re-encrypt it at the source first";
+
+/**
+ * The per-object warning for a blob under legal hold or a retention policy: the
+ * copy is not locked at the destination (no Object Lock is applied yet).
+ */
+export function immutabilityWarning(blob: BlobEntry): string | undefined {
+  const policies: string[] = [];
+  if (blob.legalHold) policies.push("a legal hold");
+  if (blob.immutability) policies.push(`a time-based retention policy (${blob.immutability.mode}, until ${blob.immutability.until})`);
+  if (policies.length === 0) return undefined;
+  return `immutable at the source under ${policies.join(" and ")}: the copy is not locked at the destination`;
+}
+
 export function sourceNotes(blob: BlobEntry): string[] {
   const notes: string[] = [];
   if (blob.tagsUnread) notes.push(TAGS_NOT_READ);
@@ -19,7 +34,11 @@ export function sourceNotes(blob: BlobEntry): string[] {
 export function withSourceNotes(blob: BlobEntry, outcome: ObjectOutcome): ObjectOutcome {
   const notes = [...(outcome.notes ?? [])];
   for (const n of sourceNotes(blob)) if (!notes.includes(n)) notes.push(n);
-  return notes.length ? { ...outcome, notes } : outcome;
+  let result = notes.length ? { ...outcome, notes } : outcome;
+  // A blob that is (or would be) copied while immutable at the source: warn on it, by name.
+  const locked = outcome.outcome !== "failed" ? immutabilityWarning(blob) : undefined;
+  if (locked && !(outcome.warnings ?? []).includes(locked)) result = { ...result, warnings: [...(outcome.warnings ?? []), locked] };
+  return result;
 }
 
 /** The run-wide warning when listing had to leave tags out; says why and how to carry them. */

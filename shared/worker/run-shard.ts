@@ -114,6 +114,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
 
   const deadline = invocationDeadline(deps, startedAt);
   const force = run.value.request.options.force;
+  const requireImmutability = run.value.request.options.requireImmutability;
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
   const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
   const absent = force
@@ -138,7 +139,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           const blob = manifest.blobs[i]!;
           const key = manifest.keys[i]!;
           const t0 = deps.now();
-          if (isGiant(deps, blob) && !refusal(blob, key)) {
+          if (isGiant(deps, blob) && !refusal(blob, key, { requireImmutability })) {
             // Copied in parallel by range messages; the range that completes it sends this shard back.
             // A failure that is not transient ends the object, never the shard: it would answer 500 forever.
             const outcome = await (async () =>
@@ -174,6 +175,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               force,
               memory: deps.memory,
               mustProgress: first,
+              requireImmutability,
               knownAbsent: absent.has(key),
             },
           );

@@ -145,3 +145,31 @@ describe("hierarchical namespace (ADLS Gen2) directory placeholders", () => {
     expect(JSON.parse(again.stdout).objects).toMatchObject({ planned: files.size + 2, copied: 0, skipped: files.size + 2 });
   });
 });
+
+describe("customer-provided-key (CPK) blobs", () => {
+  it("fail with the reason 'encrypted with a customer-provided key' when Azure refuses to serve them; the others are copied", async () => {
+    // Azurite takes CPK only over HTTPS and does not enforce it: the proxy answers the read as Azure does.
+    const container = await newContainer("cpk");
+    await upload(container, "plain.txt", "plain");
+    await upload(container, "cpk.bin", "sealed");
+    const bucket = await newBucket("cpk");
+    const a = inject("azurite");
+    const proxy = await startFaultProxy({
+      target: a.endpoint.replace(/\/devstoreaccount1\/?$/, ""),
+      flavour: "azure",
+      rules: [{ fault: { kind: "error", status: 409, code: "BlobUsesCustomerSpecifiedEncryption", message: "The blob is encrypted with customer specified encryption, but it was not provided in the request." }, methods: ["GET"], path: /\/cpk\.bin(\?|$)/ }],
+    });
+    try {
+      const env = { ...serverEnv(), AZURE_STORAGE_CONNECTION_STRING: a.connectionString.replace(a.endpoint, `${proxy.endpoint}/${a.account}`) };
+      const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}`, "--json"], env);
+      expect(res.code, res.stderr).toBe(1);
+      const report = JSON.parse(res.stdout);
+      expect(report.objects).toMatchObject({ planned: 2, copied: 1, failed: 1 });
+      expect(report.failures).toEqual([{ key: "cpk.bin", reason: expect.stringMatching(/^encrypted with a customer-provided key/) }]);
+      expect(report.failuresByReason).toEqual({ "customer-key": 1 });
+      expect(proxy.stats.faults.error).toBeGreaterThanOrEqual(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

@@ -68,7 +68,8 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--concurrency <n>", "objects copied at once per worker", positiveInt("--concurrency"))
     .option("--shard-objects <n>", "objects per shard", positiveInt("--shard-objects"))
     .option("--force", "copy even objects that look unchanged", false)
-    .option("--directory-markers", "write ADLS Gen2 directory placeholders as `dir/` keys instead of skipping them", false);
+    .option("--directory-markers", "write ADLS Gen2 directory placeholders as `dir/` keys instead of skipping them", false)
+    .option("--require-immutability", "fail blobs under legal hold or a retention policy instead of copying them without a lock", false);
 }
 
 export function requestFromOptions(opts: Record<string, any>): StartRequest {
@@ -91,6 +92,7 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         shardMaxObjects: opts.shardObjects,
         force: opts.force,
         directoryMarkers: opts.directoryMarkers,
+        requireImmutability: opts.requireImmutability,
       },
     });
   } catch (err) {
