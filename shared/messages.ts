@@ -29,6 +29,8 @@ export const StartOptions = z.object({
   directoryMarkers: z.boolean().default(false),
   /** Blobs under legal hold or a retention policy fail instead of being copied without a lock. */
   requireImmutability: z.boolean().default(false),
+  /** verify: a source Content-MD5 that differs from the bytes fails the object; ignore: set it aside (stale ones exist). */
+  sourceMd5: z.enum(["verify", "ignore"]).default("verify"),
 });
 export type StartOptions = z.infer<typeof StartOptions>;
 

@@ -29,6 +29,11 @@ export interface BlobEntry {
   blobType?: string;
   /** The source refused to show this blob's tags (least-privilege identity): `tags` is empty because unread, not because absent. */
   tagsUnread?: true;
+  /**
+   * The source's Content-MD5 (hex) set aside by `--source-md5 ignore`: neither checked nor written
+   * to the destination; compared with our own MD5 afterwards for the ledger.
+   */
+  ignoredContentMd5?: string;
   /** Encrypted with a customer-provided key (CPK): unreadable without that key. */
   customerKey?: true;
   /** Under a legal hold. */

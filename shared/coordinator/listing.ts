@@ -22,7 +22,7 @@ import { blobFilter } from "./filters.ts";
 import { isArchived } from "../copy/copy-object.ts";
 import { mapKey } from "../cli/locations.ts";
 import { aggregate } from "./aggregate.ts";
-import { tagsUnreadableWarning } from "../copy/source-notes.ts";
+import { setAsideSourceMd5, tagsUnreadableWarning } from "../copy/source-notes.ts";
 import { directoryMarkerKey, isDirectoryPlaceholder } from "../azure/hierarchical.ts";
 
 export interface ListStepMessage {
@@ -61,6 +61,7 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
   const workerQueues = Math.max(1, deps.bus.workerQueues);
   const dryRun = request.options.dryRun;
   const directoryMarkers = request.options.directoryMarkers;
+  const ignoreSourceMd5 = request.options.sourceMd5 === "ignore";
 
   const save = async (next: ListingCursor): Promise<boolean> => {
     next.updatedAt = new Date(deps.now()).toISOString();
@@ -167,7 +168,8 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
       if (!cursor.sourceWarnings?.includes(warning)) cursor.sourceWarnings = [...(cursor.sourceWarnings ?? []), warning];
     }
     for (let i = skip; i < page.entries.length; i++) {
-      const blob = page.entries[i]!;
+      const listed = page.entries[i]!;
+      const blob = ignoreSourceMd5 ? setAsideSourceMd5(listed) : listed;
       position = { pageMarker, skipInPage: i + 1 };
       if (!filter(blob)) {
         pending.filteredOut++;

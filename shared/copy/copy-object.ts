@@ -10,7 +10,7 @@ import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
 import { MARKERS, hexToBase64 } from "./metadata.ts";
 import { S3_LIMITS } from "../limits.ts";
-import { CUSTOMER_KEY_REASON, immutabilityWarning } from "./source-notes.ts";
+import { CUSTOMER_KEY_REASON, immutabilityWarning, setAsideSourceMd5 } from "./source-notes.ts";
 
 export const ARCHIVED_REASON = "archived: rehydrate first";
 
@@ -112,7 +112,7 @@ async function execute(run: CopyRun): Promise<CopyResult> {
       const fresh = await run.step("stat", () => run.source.stat(task.container, blob.name));
       if (!fresh) return run.failed("source-changed", "the blob was deleted while being copied", blob.size);
       if (isArchived(fresh)) return run.failed("archived", ARCHIVED_REASON, fresh.size);
-      blob = fresh;
+      blob = options.sourceMd5 === "ignore" ? setAsideSourceMd5(fresh) : fresh;
       run.emit({ type: "object-start", key: task.key, size: blob.size });
     }
   }

@@ -24,16 +24,30 @@ export function immutabilityWarning(blob: BlobEntry): string | undefined {
   return `immutable at the source under ${policies.join(" and ")}: the copy is not locked at the destination`;
 }
 
-export function sourceNotes(blob: BlobEntry): string[] {
+/**
+ * With `--source-md5 ignore` the source's Content-MD5 is set aside before any
+ * copy path sees it: none checks it, none writes it as md5chksum.
+ */
+export function setAsideSourceMd5(blob: BlobEntry): BlobEntry {
+  if (!blob.contentMd5) return blob;
+  const { contentMd5, ...rest } = blob;
+  return { ...rest, ignoredContentMd5: contentMd5 };
+}
+
+export function sourceNotes(blob: BlobEntry, outcome?: ObjectOutcome): string[] {
   const notes: string[] = [];
   if (blob.tagsUnread) notes.push(TAGS_NOT_READ);
+  if (blob.ignoredContentMd5 && outcome?.outcome === "copied") {
+    if (!outcome.md5) notes.push(`source Content-MD5 not checked (--source-md5 ignore): ${blob.ignoredContentMd5}`);
+    else if (outcome.md5 !== blob.ignoredContentMd5) notes.push(`source Content-MD5 stale: the source says ${blob.ignoredContentMd5}, the bytes copied have ${outcome.md5}`);
+  }
   return notes;
 }
 
 /** The outcome with the blob's source notes added (once). */
 export function withSourceNotes(blob: BlobEntry, outcome: ObjectOutcome): ObjectOutcome {
   const notes = [...(outcome.notes ?? [])];
-  for (const n of sourceNotes(blob)) if (!notes.includes(n)) notes.push(n);
+  for (const n of sourceNotes(blob, outcome)) if (!notes.includes(n)) notes.push(n);
   let result = notes.length ? { ...outcome, notes } : outcome;
   // A blob that is (or would be) copied while immutable at the source: warn on it, by name.
   const locked = outcome.outcome !== "failed" ? immutabilityWarning(blob) : undefined;

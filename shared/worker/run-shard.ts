@@ -176,6 +176,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               memory: deps.memory,
               mustProgress: first,
               requireImmutability,
+              sourceMd5: run.value.request.options.sourceMd5,
               knownAbsent: absent.has(key),
             },
           );

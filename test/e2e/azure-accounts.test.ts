@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters, type ContainerClient } from "@azure/storage-blob";
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
@@ -170,6 +171,42 @@ describe("customer-provided-key (CPK) blobs", () => {
       expect(proxy.stats.faults.error).toBeGreaterThanOrEqual(1);
     } finally {
       await proxy.stop();
+    }
+  });
+});
+
+describe("a stale Content-MD5 at the source", () => {
+  it("fails as md5-mismatch by default; --source-md5 ignore copies it verified by our hashes, notes it in the ledger, and does not write the stale value", async () => {
+    const container = await newContainer("stale");
+    const small = randomBytes(3000);
+    const large = randomBytes(6 * 1024 * 1024 + 5);
+    await upload(container, "small.bin", small);
+    await upload(container, "large.bin", large);
+    // A blob rewritten by a tool that kept the old Content-MD5: the header no longer matches the bytes.
+    const stale = Buffer.from(md5(Buffer.from("an older version")), "hex");
+    for (const name of ["small.bin", "large.bin"]) await container.getBlobClient(name).setHTTPHeaders({ blobContentMD5: stale });
+    const tuning = { MULTIPART_THRESHOLD_MB: "5", PART_SIZE_MB: "5" };
+    const from = `azure://${container.containerName}`;
+
+    const bucket = await newBucket("stale");
+    const strict = await runCli(["run", "--from", from, "--to", `s3://${bucket}`, "--json"], { ...serverEnv(), ...tuning });
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(JSON.parse(strict.stdout)).toMatchObject({ objects: { planned: 2, copied: 0, failed: 2 }, failuresByReason: { "md5-mismatch": 2 } });
+    expect(await listKeys(clients.s3(), bucket, "small")).toEqual([]);
+
+    const res = await runCli(["run", "--from", from, "--to", `s3://${bucket}`, "--json", "--source-md5", "ignore"], { ...serverEnv(), ...tuning });
+    expect(res.code, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout);
+    expect(report.objects).toMatchObject({ planned: 2, copied: 2, failed: 0 });
+    const s3 = clients.s3();
+    expect(md5(await getBytes(s3, bucket, "small.bin"))).toBe(md5(small));
+    expect(md5(await getBytes(s3, bucket, "large.bin"))).toBe(md5(large));
+    const ledger = await ledgerOf(bucket, report);
+    for (const e of ledger) expect(e.notes?.some((n) => n.startsWith("source Content-MD5 stale")), e.key).toBe(true);
+    for (const [key, body] of [["small.bin", small], ["large.bin", large]] as const) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect(head.Metadata?.md5chksum, key).not.toBe(stale.toString("base64"));
+      if (head.Metadata?.md5chksum) expect(head.Metadata.md5chksum).toBe(Buffer.from(md5(body), "hex").toString("base64"));
     }
   });
 });

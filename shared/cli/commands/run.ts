@@ -69,7 +69,12 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--shard-objects <n>", "objects per shard", positiveInt("--shard-objects"))
     .option("--force", "copy even objects that look unchanged", false)
     .option("--directory-markers", "write ADLS Gen2 directory placeholders as `dir/` keys instead of skipping them", false)
-    .option("--require-immutability", "fail blobs under legal hold or a retention policy instead of copying them without a lock", false);
+    .option("--require-immutability", "fail blobs under legal hold or a retention policy instead of copying them without a lock", false)
+    .addOption(
+      new Option("--source-md5 <mode>", "verify: a source Content-MD5 that differs from the bytes fails the object; ignore: copy it, verified by our own hashes, and note a stale one in the ledger")
+        .choices(["verify", "ignore"])
+        .default("verify"),
+    );
 }
 
 export function requestFromOptions(opts: Record<string, any>): StartRequest {
@@ -93,6 +98,7 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         force: opts.force,
         directoryMarkers: opts.directoryMarkers,
         requireImmutability: opts.requireImmutability,
+        sourceMd5: opts.sourceMd5,
       },
     });
   } catch (err) {
