@@ -60,7 +60,13 @@ export interface BlobSource {
    * Throws SourceChangedError when the blob no longer has that ETag (412),
    * BlobArchivedError when the blob is in the archive tier (409).
    */
-  read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable>;
+  read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<Readable>;
+}
+
+/** What the caller knows of the blob from its listing, so the source can read it the cheapest way. */
+export interface ReadHint {
+  /** A PageBlob is sparse: only its written ranges need to be read, the rest is zeros. */
+  blobType?: string;
 }
 
 /** Headers and metadata the destination object carries. */

@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
-import type { BlobEntry, BlobSource, ListPage } from "../ports.ts";
+import type { BlobEntry, BlobSource, ListPage, ReadHint } from "../ports.ts";
 import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.ts";
 import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
@@ -106,7 +106,13 @@ function tagsRefused(err: unknown): string | undefined {
   return `the source answered 403${code ? ` ${code}` : ""} to reading tags`;
 }
 
+/** Shared, never written: the zeros of unwritten pages. */
+const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+
 export class AzureBlobSource implements BlobSource {
+  /** Bytes asked of the server by reads, and bytes of page-blob gaps served as zeros without a read. */
+  readonly readStats = { bytesDownloaded: 0, zeroBytes: 0 };
+
   /** Why tags can not be read with this identity, once a tag request was refused; then listing asks for none. */
   #tagsUnreadable?: string;
 
@@ -174,9 +180,10 @@ export class AzureBlobSource implements BlobSource {
     return entry;
   }
 
-  async read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable> {
+  async read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<Readable> {
     // Azure reads "count 0" as "to the end": an empty range of a non-empty blob must not go to the server.
     if (range.count === 0 && range.offset > 0) return Readable.from([]);
+    if (hint?.blobType === "PageBlob" && range.count > 0) return this.#readSparse(container, name, range, etag, signal);
     const blob = this.service.getContainerClient(container).getBlobClient(name);
     try {
       const res = await blob.download(range.offset, range.count === 0 ? undefined : range.count, {
@@ -185,9 +192,61 @@ export class AzureBlobSource implements BlobSource {
       });
       const body = res.readableStreamBody;
       if (!body) return Readable.from([]);
+      this.readStats.bytesDownloaded += range.count === 0 ? (res.contentLength ?? 0) : range.count;
       return body as Readable;
     } catch (err) {
       throw mapReadError(err, name, etag);
     }
+  }
+
+  /**
+   * A page blob's range: Get Page Ranges says which pages hold data; those are
+   * downloaded (pinned to the ETag), the rest is zeros that never cross the
+   * network. A disk image of 1 TB with 50 GB written costs 50 GB of reads.
+   */
+  async #readSparse(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable> {
+    const blob = this.service.getContainerClient(container).getPageBlobClient(name);
+    const end = range.offset + range.count;
+    let written: Array<{ start: number; end: number }>;
+    try {
+      const res = await blob.getPageRanges(range.offset, range.count, { conditions: { ifMatch: etag }, abortSignal: signal });
+      // The SDK gives `count` as end - start of Azure's inclusive [Start, End]: the length is count + 1.
+      written = (res.pageRange ?? [])
+        .map((r) => ({ start: Math.max(range.offset, r.offset), end: Math.min(end, r.offset + (r.count ?? 0) + 1) }))
+        .filter((r) => r.end > r.start)
+        .sort((a, b) => a.start - b.start);
+    } catch (err) {
+      throw mapReadError(err, name, etag);
+    }
+    const stats = this.readStats;
+    const download = async (start: number, count: number) => {
+      try {
+        const res = await blob.download(start, count, { conditions: { ifMatch: etag }, abortSignal: signal });
+        stats.bytesDownloaded += count;
+        return res.readableStreamBody as Readable | undefined;
+      } catch (err) {
+        throw mapReadError(err, name, etag);
+      }
+    };
+    async function* pieces(): AsyncGenerator<Buffer> {
+      let at = range.offset;
+      const zeros = function* (until: number) {
+        while (at < until) {
+          const n = Math.min(ZERO_CHUNK.length, until - at);
+          stats.zeroBytes += n;
+          at += n;
+          yield ZERO_CHUNK.subarray(0, n);
+        }
+      };
+      for (const r of written) {
+        if (r.start < at) continue;
+        yield* zeros(r.start);
+        const body = await download(r.start, r.end - r.start);
+        if (body) for await (const chunk of body as AsyncIterable<Buffer>) yield chunk;
+        at = r.end;
+      }
+      yield* zeros(end);
+    }
+    return Readable.from(pieces(), { objectMode: false });
   }
 }

@@ -163,7 +163,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
           await deps.memory.acquire(size);
           try {
             if (stop) return;
-            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size));
+            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size, undefined, { blobType: blob.blobType }));
             const md5 = createHash("md5").update(buf).digest();
             const { etag } = await run.step(`UploadPart ${n}`, () => deps.sink.uploadPart(manifest.bucket, state.key, state.uploadId, n, buf, md5.toString("base64")));
             if (etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
