@@ -34,6 +34,8 @@ export interface BlobEntry {
    * to the destination; compared with our own MD5 afterwards for the ledger.
    */
   ignoredContentMd5?: string;
+  /** Not the current blob (listed only to be counted): a snapshot, an older version or a soft-deleted blob. */
+  history?: "snapshot" | "version" | "deleted";
   /** Encrypted with a customer-provided key (CPK): unreadable without that key. */
   customerKey?: true;
   /** Under a legal hold. */
@@ -48,6 +50,8 @@ export interface ListPage {
   nextMarker?: string;
   /** Set when tags could not be listed and the page was listed without them: why, safe to show. */
   tagsUnreadable?: string;
+  /** Set when versions, snapshots and deleted blobs could not be listed (so not counted): why. */
+  historyUnlisted?: string;
 }
 
 export interface BlobSource {

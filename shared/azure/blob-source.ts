@@ -92,19 +92,43 @@ function fromProperties(
 }
 
 export function blobItemToEntry(item: BlobItem): BlobEntry {
-  return fromProperties(item.name, item.properties, item.metadata, item.tags);
+  const entry = fromProperties(item.name, item.properties, item.metadata, item.tags);
+  const history = historyKind(item);
+  if (history) entry.history = history;
+  return entry;
 }
 
 /**
- * A 403 on a request for tags: the identity may read and list blobs but not
- * their tags (SAS without `t`, a role without the tags/read data action).
- * Azure answers AuthorizationPermissionMismatch for the whole listing page.
+ * A 403 on a request for more than the bare listing: the identity may read and
+ * list blobs but not, say, their tags (SAS without `t`, a role without the
+ * tags/read data action). Azure answers AuthorizationPermissionMismatch for the
+ * whole listing page.
  */
-function tagsRefused(err: unknown): string | undefined {
+function refusedWhy(err: unknown): string | undefined {
   const { status, code } = azureCode(err);
   if (status !== 403) return undefined;
-  return `the source answered 403${code ? ` ${code}` : ""} to reading tags`;
+  return `the source answered 403${code ? ` ${code}` : ""}`;
 }
+
+function tagsRefused(err: unknown): string | undefined {
+  const why = refusedWhy(err);
+  return why && `${why} to reading tags`;
+}
+
+/** Not the current blob: a snapshot, an older version, or a soft-deleted blob. Never copied. */
+export function historyKind(item: BlobItem): BlobEntry["history"] {
+  if (item.snapshot) return "snapshot";
+  if (item.deleted || item.hasVersionsOnly) return "deleted";
+  if (item.versionId && item.isCurrentVersion !== true) return "version";
+  return undefined;
+}
+
+/** What listing can do without, in the order tried after a 403: tags alone, then history alone, then both. */
+const NARROWER = [
+  { tags: false, history: true },
+  { tags: true, history: false },
+  { tags: false, history: false },
+];
 
 /** Shared, never written: the zeros of unwritten pages. */
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
@@ -115,34 +139,51 @@ export class AzureBlobSource implements BlobSource {
 
   /** Why tags can not be read with this identity, once a tag request was refused; then listing asks for none. */
   #tagsUnreadable?: string;
+  /** Why versions, snapshots and deleted blobs can not be listed, once that was refused. */
+  #historyUnlisted?: string;
+  /** What listing asks for beyond metadata; narrowed once when the identity is refused a part. */
+  #include = { tags: true, history: true };
 
   constructor(private readonly service: BlobServiceClient) {}
 
   async listPage(container: string, options: { prefix?: string; marker?: string; pageSize?: number }): Promise<ListPage> {
-    if (this.#tagsUnreadable === undefined) {
+    // Ask for everything; an identity refused a part of it (403) gets the rest, each loss said once.
+    // Narrower listings are tried one part at a time, so the warning names the part actually refused;
+    // an identity that can not list at all gets the error of the barest listing.
+    const tries = [this.#include, ...NARROWER.filter((n) => n !== this.#include && (this.#include.tags || !n.tags) && (this.#include.history || !n.history))];
+    let why: string | undefined;
+    for (let i = 0; ; i++) {
+      const include = tries[i]!;
       try {
-        return await this.#list(container, options, true);
+        const page = await this.#list(container, options, include);
+        if (why !== undefined) {
+          if (!include.tags && this.#include.tags) this.#tagsUnreadable ??= `${why} to reading tags`;
+          if (!include.history && this.#include.history) this.#historyUnlisted ??= `${why} to listing versions, snapshots and deleted blobs`;
+        }
+        this.#include = include;
+        if (!include.tags) for (const e of page.entries) e.tagsUnread = true;
+        return { ...page, tagsUnreadable: this.#tagsUnreadable, historyUnlisted: this.#historyUnlisted };
       } catch (err) {
-        const why = tagsRefused(err);
-        if (!why) throw err;
-        // Listed again without tags; if that is refused too, the identity can not list at all and that error is the one to report.
-        const page = await this.#list(container, options, false);
-        this.#tagsUnreadable = why;
-        return this.#withoutTags(page);
+        why = refusedWhy(err);
+        if (!why || i === tries.length - 1) throw err;
       }
     }
-    return this.#withoutTags(await this.#list(container, options, false));
   }
 
-  #withoutTags(page: ListPage): ListPage {
-    for (const e of page.entries) e.tagsUnread = true;
-    return { ...page, tagsUnreadable: this.#tagsUnreadable };
-  }
-
-  async #list(container: string, options: { prefix?: string; marker?: string; pageSize?: number }, includeTags: boolean): Promise<ListPage> {
+  async #list(container: string, options: { prefix?: string; marker?: string; pageSize?: number }, include: { tags: boolean; history: boolean }): Promise<ListPage> {
     const pages = this.service
       .getContainerClient(container)
-      .listBlobsFlat({ prefix: options.prefix || undefined, includeMetadata: true, includeTags, includeLegalHold: true, includeImmutabilityPolicy: true })
+      .listBlobsFlat({
+        prefix: options.prefix || undefined,
+        includeMetadata: true,
+        includeTags: include.tags,
+        includeLegalHold: true,
+        includeImmutabilityPolicy: true,
+        // Never copied; listed so the run can say how many it left behind.
+        includeSnapshots: include.history,
+        includeVersions: include.history,
+        includeDeleted: include.history,
+      })
       .byPage({ maxPageSize: Math.min(options.pageSize ?? AZURE_LIMITS.listPageSize, AZURE_LIMITS.listPageSize), continuationToken: options.marker || undefined });
     const { value, done } = await pages.next();
     if (done || !value) return { entries: [] };

@@ -6,7 +6,7 @@
 import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
-import { withSourceNotes } from "../copy/source-notes.ts";
+import { olderVersionsWarning, withSourceNotes } from "../copy/source-notes.ts";
 import { ACLS_NOT_CARRIED } from "../azure/hierarchical.ts";
 import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
@@ -38,13 +38,18 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     archived: cursor.value.archived,
     filteredOut: cursor.value.filteredOut,
     directories: cursor.value.directories ?? 0,
+    olderVersions: cursor.value.olderVersions ?? 0,
   };
   const bytes = { planned: cursor.value.planned.bytes, copied: 0 };
   const failures: RunReport["failures"] = [];
   const failuresByReason: Record<string, number> = {};
   const source = `azure://${request.source.container}/${request.source.prefix}`;
   // Run-wide warnings first, once each, under the source location; then the objects' own.
-  const runWarnings = [...(cursor.value.sourceWarnings ?? []), ...(objects.directories > 0 ? [ACLS_NOT_CARRIED] : [])];
+  const runWarnings = [
+    ...(cursor.value.sourceWarnings ?? []),
+    ...(objects.directories > 0 ? [ACLS_NOT_CARRIED] : []),
+    ...(objects.olderVersions > 0 ? [olderVersionsWarning(objects.olderVersions)] : []),
+  ];
   const warnings: RunReport["warnings"] = runWarnings.map((warning) => ({ key: source, warning }));
   let retries = 0;
   for (let i = 0; i < shards; i++) {

@@ -22,7 +22,7 @@ import { blobFilter } from "./filters.ts";
 import { isArchived } from "../copy/copy-object.ts";
 import { mapKey } from "../cli/locations.ts";
 import { aggregate } from "./aggregate.ts";
-import { setAsideSourceMd5, tagsUnreadableWarning } from "../copy/source-notes.ts";
+import { historyUnlistedWarning, setAsideSourceMd5, tagsUnreadableWarning } from "../copy/source-notes.ts";
 import { directoryMarkerKey, isDirectoryPlaceholder } from "../azure/hierarchical.ts";
 
 export interface ListStepMessage {
@@ -94,6 +94,7 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
     filteredOut: c.filteredOut + m.consumed.filteredOut,
     archived: c.archived + m.consumed.archived,
     directories: (c.directories ?? 0) + (m.consumed.directories ?? 0),
+    olderVersions: (c.olderVersions ?? 0) + (m.consumed.olderVersions ?? 0),
   });
 
   // Adopt shards cut by an invocation that died before recording them.
@@ -110,12 +111,12 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
 
   let pageMarker = cursor.pageMarker;
   let skip = cursor.skipInPage;
-  let pending: { blobs: BlobEntry[]; keys: string[]; bytes: number; filteredOut: number; archived: number; directories: number } = fresh();
+  let pending: { blobs: BlobEntry[]; keys: string[]; bytes: number; filteredOut: number; archived: number; directories: number; olderVersions: number } = fresh();
   let cut: ShardManifest[] = [];
   let position = { pageMarker, skipInPage: skip };
 
   function fresh() {
-    return { blobs: [] as BlobEntry[], keys: [] as string[], bytes: 0, filteredOut: 0, archived: 0, directories: 0 };
+    return { blobs: [] as BlobEntry[], keys: [] as string[], bytes: 0, filteredOut: 0, archived: 0, directories: 0, olderVersions: 0 };
   }
 
   const cutShard = async (end: { pageMarker: string; skipInPage: number }) => {
@@ -130,7 +131,7 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
       bytes: pending.bytes,
       queue: index % workerQueues,
       end,
-      consumed: { filteredOut: pending.filteredOut, archived: pending.archived, directories: pending.directories },
+      consumed: { filteredOut: pending.filteredOut, archived: pending.archived, directories: pending.directories, olderVersions: pending.olderVersions },
       createdAt: new Date(deps.now()).toISOString(),
     };
     await writeJson(store, keys.shard(manifest.shardId), manifest);
@@ -139,7 +140,7 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
   };
 
   /** Sends the shards cut so far and records the cursor after them. */
-  const commit = async (extra?: { position: { pageMarker: string; skipInPage: number }; filteredOut: number; directories: number }): Promise<boolean> => {
+  const commit = async (extra?: { position: { pageMarker: string; skipInPage: number }; filteredOut: number; directories: number; olderVersions: number }): Promise<boolean> => {
     await sendAll(cut);
     let c: ListingCursor = { ...cursor, seq: cursor.seq + 1 };
     for (const m of cut) c = advance(c, m);
@@ -150,6 +151,7 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
         skipInPage: extra.position.skipInPage,
         filteredOut: c.filteredOut + extra.filteredOut,
         directories: (c.directories ?? 0) + extra.directories,
+        olderVersions: (c.olderVersions ?? 0) + extra.olderVersions,
       };
     }
     const ok = await save(c);
@@ -162,17 +164,21 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
     const page = await withRetry(() => deps.source.listPage(container, { prefix: sourcePrefix || undefined, marker: pageMarker || undefined, pageSize: deps.tuning.listPageSize }), {
       attempts: deps.tuning.maxAttempts,
     });
-    if (page.tagsUnreadable) {
-      const warning = tagsUnreadableWarning(page.tagsUnreadable);
-      // Carried by every cursor written from here on (they are all spread from this one).
-      if (!cursor.sourceWarnings?.includes(warning)) cursor.sourceWarnings = [...(cursor.sourceWarnings ?? []), warning];
-    }
+    const pageWarnings = [
+      ...(page.tagsUnreadable ? [tagsUnreadableWarning(page.tagsUnreadable)] : []),
+      ...(page.historyUnlisted ? [historyUnlistedWarning(page.historyUnlisted)] : []),
+    ];
+    // Carried by every cursor written from here on (they are all spread from this one).
+    for (const warning of pageWarnings) if (!cursor.sourceWarnings?.includes(warning)) cursor.sourceWarnings = [...(cursor.sourceWarnings ?? []), warning];
     for (let i = skip; i < page.entries.length; i++) {
       const listed = page.entries[i]!;
       const blob = ignoreSourceMd5 ? setAsideSourceMd5(listed) : listed;
       position = { pageMarker, skipInPage: i + 1 };
       if (!filter(blob)) {
         pending.filteredOut++;
+      } else if (blob.history) {
+        // Snapshots, older versions and soft-deleted blobs are never copied: counted only.
+        pending.olderVersions++;
       } else if (isDirectoryPlaceholder(blob)) {
         // ADLS Gen2 directory: not a file. Counted; written as a `dir/` key only when asked.
         pending.directories++;
@@ -196,7 +202,10 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
     const stopping = stop() && !(lastPage && position.skipInPage >= page.entries.length);
     if (stopping) {
       // Deadline: cut what is pending, record the position, and continue in a new invocation.
-      const trailing = pending.blobs.length > 0 ? { filteredOut: 0, directories: 0 } : { filteredOut: pending.filteredOut, directories: pending.directories };
+      const trailing =
+        pending.blobs.length > 0
+          ? { filteredOut: 0, directories: 0, olderVersions: 0 }
+          : { filteredOut: pending.filteredOut, directories: pending.directories, olderVersions: pending.olderVersions };
       if (pending.blobs.length > 0) await cutShard(position);
       if (!(await commit({ position, ...trailing }))) return "lost-race";
       await deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "continue-listing", runId: msg.runId, stateBucket: msg.stateBucket, seq: cursor.seq })]);
@@ -204,7 +213,10 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
       return "continued";
     }
     if (lastPage) {
-      const trailing = pending.blobs.length > 0 ? { filteredOut: 0, directories: 0 } : { filteredOut: pending.filteredOut, directories: pending.directories };
+      const trailing =
+        pending.blobs.length > 0
+          ? { filteredOut: 0, directories: 0, olderVersions: 0 }
+          : { filteredOut: pending.filteredOut, directories: pending.directories, olderVersions: pending.olderVersions };
       const end = { pageMarker, skipInPage: page.entries.length };
       if (pending.blobs.length > 0) await cutShard(end);
       if (!(await commit({ position: end, ...trailing }))) return "lost-race";

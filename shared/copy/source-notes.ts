@@ -55,6 +55,14 @@ export function withSourceNotes(blob: BlobEntry, outcome: ObjectOutcome): Object
   return result;
 }
 
+export function historyUnlistedWarning(why: string): string {
+  return `older versions, snapshots and soft-deleted blobs could not be listed (${why}): they are not counted in olderVersions (they are never copied either way)`;
+}
+
+export function olderVersionsWarning(n: number): string {
+  return `${n} older versions not copied (snapshots, previous versions and soft-deleted blobs): only current blobs are migrated`;
+}
+
 /** The run-wide warning when listing had to leave tags out; says why and how to carry them. */
 export function tagsUnreadableWarning(why: string): string {
   return `tags could not be read (${why}): blobs were listed and copied without their tags. Grant the tag-read permission (SAS permission "t", or a role with the blobs/tags/read data action such as Storage Blob Data Owner) to carry them.`;

@@ -81,6 +81,8 @@ export interface ListingCursor {
   archived: number;
   /** ADLS Gen2 directory placeholders seen (skipped, or planned as `dir/` markers with --directory-markers). */
   directories?: number;
+  /** Snapshots, older versions and soft-deleted blobs seen (never copied). */
+  olderVersions?: number;
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;
@@ -102,7 +104,7 @@ export interface ShardManifest {
   queue: number;
   /** Listing position right after this shard, and what it consumed: lets a crashed listing adopt the shard as it was cut. */
   end: { pageMarker: string; skipInPage: number };
-  consumed: { filteredOut: number; archived: number; directories?: number };
+  consumed: { filteredOut: number; archived: number; directories?: number; olderVersions?: number };
   createdAt: string;
 }
 
@@ -174,7 +176,8 @@ export interface RunReport {
   source: string;
   destination: string;
   /** `directories`: ADLS Gen2 directory placeholders (not copied as files; in `planned` only with --directory-markers). */
-  objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number; directories: number };
+  /** `olderVersions`: snapshots, older versions and soft-deleted blobs, never copied. */
+  objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number; directories: number; olderVersions: number };
   bytes: { planned: number; copied: number };
   failures: Array<{ key: string; reason: string }>;
   failuresByReason: Record<string, number>;

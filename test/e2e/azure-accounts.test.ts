@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectTaggingCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters, type ContainerClient } from "@azure/storage-blob";
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
@@ -207,6 +207,59 @@ describe("a stale Content-MD5 at the source", () => {
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       expect(head.Metadata?.md5chksum, key).not.toBe(stale.toString("base64"));
       if (head.Metadata?.md5chksum) expect(head.Metadata.md5chksum).toBe(Buffer.from(md5(body), "hex").toString("base64"));
+    }
+  });
+});
+
+describe("snapshots, older versions and soft-deleted blobs", () => {
+  it("are never copied; the dry run and the report count them as older versions", async () => {
+    const container = await newContainer("hist");
+    await upload(container, "a.txt", "first");
+    await container.getBlobClient("a.txt").createSnapshot();
+    await upload(container, "a.txt", "second");
+    await container.getBlobClient("a.txt").createSnapshot();
+    await upload(container, "a.txt", "current");
+    await upload(container, "b.txt", "b");
+    const bucket = await newBucket("hist");
+    const from = `azure://${container.containerName}`;
+    const dry = await runCli(["run", "--from", from, "--to", `s3://${bucket}`, "--json", "--dry-run"], serverEnv());
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout);
+    expect(planned.objects).toMatchObject({ planned: 2, olderVersions: 2 });
+    expect(planned.warnings.map((w: { warning: string }) => w.warning)).toContain("2 older versions not copied (snapshots, previous versions and soft-deleted blobs): only current blobs are migrated");
+
+    const res = await runCli(["run", "--from", from, "--to", `s3://${bucket}`, "--json"], serverEnv());
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).objects).toMatchObject({ planned: 2, copied: 2, olderVersions: 2 });
+    expect((await listKeys(clients.s3(), bucket)).filter((k) => !k.startsWith(".migrate-state/")).sort()).toEqual(["a.txt", "b.txt"]);
+    expect((await getBytes(clients.s3(), bucket, "a.txt")).toString()).toBe("current");
+  });
+});
+
+describe("an identity refused the listing of versions", () => {
+  it("lists without them, keeps tags, and the report says once that older versions could not be listed", async () => {
+    const container = await newContainer("nover");
+    await upload(container, "t.txt", "tagged", { tags: { k: "v" } });
+    const bucket = await newBucket("nover");
+    const a = inject("azurite");
+    const proxy = await startFaultProxy({
+      target: a.endpoint.replace(/\/devstoreaccount1\/?$/, ""),
+      flavour: "azure",
+      rules: [{ fault: { kind: "permission-mismatch" }, methods: ["GET"], path: /[?&]include=[^&]*versions/i }],
+    });
+    try {
+      const env = { ...serverEnv(), AZURE_STORAGE_CONNECTION_STRING: a.connectionString.replace(a.endpoint, `${proxy.endpoint}/${a.account}`) };
+      const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}`, "--json"], env);
+      expect(res.code, res.stderr).toBe(0);
+      const report = JSON.parse(res.stdout);
+      expect(report.objects).toMatchObject({ planned: 1, copied: 1 });
+      const texts = report.warnings.map((w: { warning: string }) => w.warning);
+      expect(texts.filter((t: string) => /could not be listed/.test(t))).toHaveLength(1);
+      expect(texts.filter((t: string) => /tags could not be read/.test(t))).toHaveLength(0);
+      const tags = await clients.s3().send(new GetObjectTaggingCommand({ Bucket: bucket, Key: "t.txt" }));
+      expect(tags.TagSet).toEqual([{ Key: "k", Value: "v" }]);
+    } finally {
+      await proxy.stop();
     }
   });
 });

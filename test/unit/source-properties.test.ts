@@ -7,7 +7,7 @@
  */
 import { describe, it, expect } from "vitest";
 import type { BlobItem } from "@azure/storage-blob";
-import { blobItemToEntry } from "../../shared/azure/blob-source.ts";
+import { blobItemToEntry, historyKind } from "../../shared/azure/blob-source.ts";
 import { memoryWorld, runPipeline, startRequest } from "../support/memory-pipeline.ts";
 
 function item(properties: Partial<BlobItem["properties"]>): BlobItem {
@@ -57,5 +57,28 @@ describe("immutable and CPK blobs in a run", () => {
     expect(ledger.find((e) => e.source === "held.txt")).toMatchObject({ outcome: "failed", code: "immutability-required", reason: expect.stringMatching(/legal hold/) });
     expect(ledger.find((e) => e.source === "kept.txt")).toMatchObject({ outcome: "failed", code: "immutability-required" });
     expect(await w.sink.head("dst", "held.txt")).toBeUndefined();
+  });
+});
+
+describe("history items of a listing with versions, snapshots and deleted blobs", () => {
+  it("only the current blob is current: snapshots, non-current versions, deleted and version-only roots are history", () => {
+    const base = item({});
+    expect(historyKind(base)).toBeUndefined();
+    expect(historyKind({ ...base, versionId: "2024-01-01T00:00:00.0000000Z", isCurrentVersion: true })).toBeUndefined();
+    expect(historyKind({ ...base, versionId: "2023-01-01T00:00:00.0000000Z" })).toBe("version");
+    expect(historyKind({ ...base, snapshot: "2023-01-01T00:00:00.0000000Z" })).toBe("snapshot");
+    expect(historyKind({ ...base, deleted: true })).toBe("deleted");
+    expect(historyKind({ ...base, hasVersionsOnly: true })).toBe("deleted");
+    expect(blobItemToEntry({ ...base, versionId: "v1" }).history).toBe("version");
+  });
+
+  it("history entries are counted, never copied, in a run on in-memory adapters", async () => {
+    const w = memoryWorld();
+    w.source.putBlob("src", "a.txt", Buffer.from("a"));
+    w.source.putBlob("src", "a.txt@v1", Buffer.from("old"), { history: "version" });
+    w.source.putBlob("src", "gone.txt", Buffer.from("x"), { history: "deleted" });
+    const { report, ledger } = await runPipeline(w, startRequest());
+    expect(report.objects).toMatchObject({ planned: 1, copied: 1, olderVersions: 2 });
+    expect(ledger.map((e) => e.source)).toEqual(["a.txt"]);
   });
 });

@@ -42,6 +42,7 @@ export function printSummary(report: RunReport, write: (s: string) => void): voi
       (o.archived ? `, ${o.archived} archived` : "") +
       (o.filteredOut ? `, ${o.filteredOut} filtered out` : "") +
       (o.directories ? `, ${o.directories} directories` : "") +
+      (o.olderVersions ? `, ${o.olderVersions} older versions not copied` : "") +
       `\n  bytes: ${report.bytes.copied} copied of ${report.bytes.planned} planned in ${report.durationSeconds.toFixed(1)} s` +
       ` (${(report.throughputBytesPerSecond / 1e6).toFixed(1)} MB/s)\n` +
       report.warnings
