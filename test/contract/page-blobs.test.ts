@@ -10,6 +10,7 @@ import { AzureBlobSource } from "../../shared/azure/blob-source.ts";
 import { S3ObjectSink } from "../../shared/scaleway/object-sink.ts";
 import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";
 import { clients, newBucket, newContainer } from "../support/env.ts";
+import type { BlobSource } from "../../shared/ports.ts";
 import { getBytes } from "../reliability/support.ts";
 
 const md5 = (b: Buffer | Uint8Array) => createHash("md5").update(b).digest("hex");
@@ -72,5 +73,36 @@ describe("page blobs", () => {
     expect(source.readStats.bytesDownloaded).toBe(4096 + 4000);
     expect(md5(await getBytes(clients.s3(), bucket, "small.vhd"))).toBe(md5(expectedPage));
     expect(md5(await getBytes(clients.s3(), bucket, "log.txt"))).toBe(md5(Buffer.concat(blocks)));
+  });
+});
+
+describe("append blobs that grow during their copy", () => {
+  it("an append blob appended to during each attempt ends as source-changed after its retry; nothing is left at the destination", async () => {
+    const container = await newContainer("grow");
+    const append = container.getAppendBlobClient("grows.log");
+    await append.create();
+    for (let i = 0; i < 3; i++) {
+      const chunk = randomBytes(4 * MiB);
+      await append.appendBlock(chunk, chunk.length);
+    }
+    const bucket = await newBucket("grow");
+    const real = new AzureBlobSource(clients.blob());
+    // Every second read of the blob finds it appended to since the copy started (a log being written).
+    let reads = 0;
+    const growing: BlobSource = {
+      listPage: (...args) => real.listPage(...args),
+      stat: (...args) => real.stat(...args),
+      read: async (...args) => {
+        if (++reads % 2 === 0) await append.appendBlock("more\n", 5);
+        return real.read(...args);
+      },
+    };
+    const entry = (await real.listPage(container.containerName, {})).entries[0]!;
+    expect(entry.blobType).toBe("AppendBlob");
+    const tuning: Tuning = { ...DEFAULT_TUNING, multipartThreshold: 5 * MiB, partSize: 5 * MiB, partConcurrency: 1, maxAttempts: 2 };
+    const result = await copyObject(growing, new S3ObjectSink(clients.s3()), { container: container.containerName, blob: entry, bucket, key: "grows.log" }, { tuning });
+    expect(result, JSON.stringify(result)).toMatchObject({ outcome: "failed", code: "source-changed" });
+    expect(await new S3ObjectSink(clients.s3()).head(bucket, "grows.log")).toBeUndefined();
+    expect(await new S3ObjectSink(clients.s3()).listMultipartUploads(bucket)).toEqual([]);
   });
 });
