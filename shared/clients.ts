@@ -4,6 +4,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import { ClientCertificateCredential, ClientSecretCredential, type TokenCredential } from "@azure/identity";
 import type { AzureConfig, S3Config, SqsConfig } from "./config.ts";
 
 /**
@@ -23,7 +24,22 @@ export function createBlobServiceClient(config: AzureConfig): BlobServiceClient 
       });
     case "sas":
       return new BlobServiceClient(`${config.endpoint}?${config.sasToken}`, new AnonymousCredential(), { retryOptions, keepAliveOptions });
+    case "service-principal":
+      return new BlobServiceClient(config.endpoint, createAzureCredential(config), { retryOptions, keepAliveOptions });
   }
+}
+
+/**
+ * The Entra ID credential of a service principal. @azure/identity fetches and
+ * caches the token and renews it before it expires, so a long run keeps going.
+ * A custom authority host (sovereign cloud, local stand-in) is used as given:
+ * instance discovery only knows Microsoft's public authorities.
+ */
+export function createAzureCredential(config: Extract<AzureConfig, { kind: "service-principal" }>): TokenCredential {
+  const options = config.authorityHost ? { authorityHost: config.authorityHost, disableInstanceDiscovery: true } : {};
+  if (config.clientSecret) return new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, options);
+  if (config.certificatePem) return new ClientCertificateCredential(config.tenantId, config.clientId, { certificate: config.certificatePem }, options);
+  return new ClientCertificateCredential(config.tenantId, config.clientId, { certificatePath: config.certificatePath! }, options);
 }
 
 /**
