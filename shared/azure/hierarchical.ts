@@ -8,7 +8,7 @@
  */
 import type { BlobEntry } from "../ports.ts";
 
-export function isDirectoryPlaceholder(blob: BlobEntry): boolean {
+export function isDirectoryPlaceholder(blob: Pick<BlobEntry, "size" | "metadata">): boolean {
   if (blob.size !== 0) return false;
   // Metadata names are case-insensitive on Azure.
   for (const [k, v] of Object.entries(blob.metadata)) if (k.toLowerCase() === "hdi_isfolder" && v.trim().toLowerCase() === "true") return true;

@@ -83,13 +83,24 @@ export function registerVerify(program: Command): void {
       try {
         const summary = await verifyMigration({ blob, s3 }, { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding });
         if (opts.json) {
-          const out = { checked: summary.checked, matched: summary.matched, missing: summary.missing, differences, extra, archived };
+          const out = {
+            checked: summary.checked,
+            matched: summary.matched,
+            missing: summary.missing,
+            differences,
+            extra,
+            archived,
+            ...(summary.directories ? { directories: summary.directories } : {}),
+            ...(summary.tagsNotCompared ? { tagsNotCompared: summary.tagsNotCompared } : {}),
+          };
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         } else {
           process.stdout.write(
             `verify: ${summary.checked} checked, ${summary.matched} matched, ${summary.differing} with differences ` +
               `(${summary.differences} differences, ${summary.missing} missing), ${summary.extra} extra, ${summary.archived} archived` +
-              `${opts.content ? "" : " (bytes not read: --no-content)"}\n`,
+              `${summary.directories ? `, ${summary.directories} directories (not compared)` : ""}` +
+              `${opts.content ? "" : " (bytes not read: --no-content)"}\n` +
+              `${summary.tagsNotCompared ? `verify: tags not compared: ${summary.tagsNotCompared}\n` : ""}`,
           );
         }
         // Operator contract: 1 when anything differs.
