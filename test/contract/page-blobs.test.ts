@@ -12,6 +12,10 @@ import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";
 import { clients, newBucket, newContainer } from "../support/env.ts";
 import type { BlobSource } from "../../shared/ports.ts";
 import { getBytes } from "../reliability/support.ts";
+import { withRetry } from "../../shared/retry.ts";
+
+/** Seeding retries transport hiccups of the shared Azurite (the suite's clients have the SDK's own retries off). */
+const seed = <T>(fn: () => Promise<T>) => withRetry(fn, { attempts: 5, baseMs: 100 });
 
 const md5 = (b: Buffer | Uint8Array) => createHash("md5").update(b).digest("hex");
 
@@ -19,10 +23,10 @@ describe("page blobs", () => {
   for (const readMode of ["ranges", "stream"] as const) {
     it(`a sparse page blob is copied byte-exact with fewer bytes read than its size (multipart, read mode ${readMode})`, async () => {
       // Prepare: 16 MiB, two written islands (one across a part boundary), the rest never written.
-      const container = await newContainer("page");
+      const container = await seed(() => newContainer("page"));
       const size = 16 * MiB;
       const page = container.getPageBlobClient("disk.vhd");
-      await page.create(size);
+      await seed(() => page.create(size));
       const expected = Buffer.alloc(size);
       const islands: Array<[number, number]> = [
         [1 * MiB, 64 * 1024],
@@ -31,12 +35,12 @@ describe("page blobs", () => {
       ];
       for (const [offset, length] of islands) {
         const data = randomBytes(length);
-        await page.uploadPages(data, offset, length);
+        await seed(() => page.uploadPages(data, offset, length));
         data.copy(expected, offset);
       }
       const bucket = await newBucket("page");
       const source = new AzureBlobSource(clients.blob());
-      const entry = (await source.listPage(container.containerName, {})).entries[0]!;
+      const entry = (await seed(() => source.listPage(container.containerName, {}))).entries[0]!;
       expect(entry).toMatchObject({ name: "disk.vhd", size, blobType: "PageBlob" });
       const tuning: Tuning = { ...DEFAULT_TUNING, multipartThreshold: 5 * MiB, partSize: 5 * MiB, readMode, maxAttempts: 3 };
       // Act
@@ -51,22 +55,22 @@ describe("page blobs", () => {
   }
 
   it("a small page blob (one PUT) and an append blob are copied byte-exact", async () => {
-    const container = await newContainer("kinds");
+    const container = await seed(() => newContainer("kinds"));
     const page = container.getPageBlobClient("small.vhd");
-    await page.create(64 * 1024);
+    await seed(() => page.create(64 * 1024));
     const data = randomBytes(4096);
-    await page.uploadPages(data, 8192, 4096);
+    await seed(() => page.uploadPages(data, 8192, 4096));
     const expectedPage = Buffer.alloc(64 * 1024);
     data.copy(expectedPage, 8192);
     const append = container.getAppendBlobClient("log.txt");
-    await append.create();
+    await seed(() => append.create());
     const blocks = [randomBytes(1000), randomBytes(3000)];
-    for (const b of blocks) await append.appendBlock(b, b.length);
+    for (const b of blocks) await seed(() => append.appendBlock(b, b.length));
     const bucket = await newBucket("kinds");
     const source = new AzureBlobSource(clients.blob());
     const sink = new S3ObjectSink(clients.s3());
     const tuning: Tuning = { ...DEFAULT_TUNING, maxAttempts: 3 };
-    for (const entry of (await source.listPage(container.containerName, {})).entries) {
+    for (const entry of (await seed(() => source.listPage(container.containerName, {}))).entries) {
       const result = await copyObject(source, sink, { container: container.containerName, blob: entry, bucket, key: entry.name }, { tuning });
       expect(result.outcome, entry.name).toBe("copied");
     }
@@ -78,12 +82,12 @@ describe("page blobs", () => {
 
 describe("append blobs that grow during their copy", () => {
   it("an append blob appended to during each attempt ends as source-changed after its retry; nothing is left at the destination", async () => {
-    const container = await newContainer("grow");
+    const container = await seed(() => newContainer("grow"));
     const append = container.getAppendBlobClient("grows.log");
-    await append.create();
+    await seed(() => append.create());
     for (let i = 0; i < 3; i++) {
       const chunk = randomBytes(4 * MiB);
-      await append.appendBlock(chunk, chunk.length);
+      await seed(() => append.appendBlock(chunk, chunk.length));
     }
     const bucket = await newBucket("grow");
     const real = new AzureBlobSource(clients.blob());
@@ -97,7 +101,7 @@ describe("append blobs that grow during their copy", () => {
         return real.read(...args);
       },
     };
-    const entry = (await real.listPage(container.containerName, {})).entries[0]!;
+    const entry = (await seed(() => real.listPage(container.containerName, {}))).entries[0]!;
     expect(entry.blobType).toBe("AppendBlob");
     const tuning: Tuning = { ...DEFAULT_TUNING, multipartThreshold: 5 * MiB, partSize: 5 * MiB, partConcurrency: 1, maxAttempts: 2 };
     const result = await copyObject(growing, new S3ObjectSink(clients.s3()), { container: container.containerName, blob: entry, bucket, key: "grows.log" }, { tuning });

@@ -18,6 +18,7 @@ import { createBlobServiceClient } from "../../shared/clients.ts";
 import { AzureBlobSource } from "../../shared/azure/blob-source.ts";
 import { TAGS_NOT_READ } from "../../shared/copy/source-notes.ts";
 import type { LedgerEntry } from "../../shared/state/layout.ts";
+import { withRetry } from "../../shared/retry.ts";
 
 /** A container SAS with exactly `permissions` (no tag permission unless "t" is given). */
 function containerSas(container: ContainerClient, permissions: string): string {
@@ -43,7 +44,7 @@ async function ledgerOf(bucket: string, report: { ledger: string }): Promise<Led
 describe("least privilege: a SAS with only read and list", () => {
   it("migrates a container end to end when listing with tags answers 403; the report warns once about tags, every ledger entry is marked", async () => {
     // Prepare: blobs with tags, an `rl` SAS, and a proxy answering 403 to include=tags as Azure does (Azurite 3.35 does not enforce it).
-    const container = await newContainer("rl");
+    const container = await withRetry(() => newContainer("rl"), { attempts: 5, baseMs: 100 });
     const bodies = new Map<string, Buffer>();
     for (let i = 0; i < 5; i++) bodies.set(`d/${i}.bin`, randomBytes(1000 + i * 777));
     for (const [name, body] of bodies) await upload(container, name, body, { tags: { team: "x" }, metadata: { origin: "rl" } });
@@ -83,7 +84,7 @@ describe("least privilege: a SAS with only read and list", () => {
   });
 
   it("a tag read refused by Azurite itself (Get Blob Tags with an rl SAS) gives the blob without tags, marked, instead of an error", async () => {
-    const container = await newContainer("rlstat");
+    const container = await withRetry(() => newContainer("rlstat"), { attempts: 5, baseMs: 100 });
     await upload(container, "t.txt", "tagged", { tags: { a: "b" } });
     await upload(container, "u.txt", "untagged");
     const a = inject("azurite");
@@ -111,7 +112,7 @@ function expectOnlyRgwRename(differences: Array<{ key: string; problem: string }
 describe("hierarchical namespace (ADLS Gen2) directory placeholders", () => {
   /** The listing shape of an HNS account: each directory a zero-byte blob with hdi_isfolder=true. */
   async function lake(): Promise<{ container: ContainerClient; files: Map<string, Buffer> }> {
-    const container = await newContainer("hns");
+    const container = await withRetry(() => newContainer("hns"), { attempts: 5, baseMs: 100 });
     await upload(container, "lake/2024", "", { metadata: { hdi_isfolder: "true" } });
     await upload(container, "lake/2024/q1", "", { metadata: { hdi_isfolder: "true" } });
     const files = new Map<string, Buffer>([
@@ -168,7 +169,7 @@ describe("hierarchical namespace (ADLS Gen2) directory placeholders", () => {
 describe("customer-provided-key (CPK) blobs", () => {
   it("fail with the reason 'encrypted with a customer-provided key' when Azure refuses to serve them; the others are copied", async () => {
     // Azurite takes CPK only over HTTPS and does not enforce it: the proxy answers the read as Azure does.
-    const container = await newContainer("cpk");
+    const container = await withRetry(() => newContainer("cpk"), { attempts: 5, baseMs: 100 });
     await upload(container, "plain.txt", "plain");
     await upload(container, "cpk.bin", "sealed");
     const bucket = await newBucket("cpk");
@@ -195,7 +196,7 @@ describe("customer-provided-key (CPK) blobs", () => {
 
 describe("a stale Content-MD5 at the source", () => {
   it("fails as md5-mismatch by default; --source-md5 ignore copies it verified by our hashes, notes it in the ledger, and does not write the stale value", async () => {
-    const container = await newContainer("stale");
+    const container = await withRetry(() => newContainer("stale"), { attempts: 5, baseMs: 100 });
     const small = randomBytes(3000);
     const large = randomBytes(6 * 1024 * 1024 + 5);
     await upload(container, "small.bin", small);
@@ -231,7 +232,7 @@ describe("a stale Content-MD5 at the source", () => {
 
 describe("snapshots, older versions and soft-deleted blobs", () => {
   it("are never copied; the dry run and the report count them as older versions", async () => {
-    const container = await newContainer("hist");
+    const container = await withRetry(() => newContainer("hist"), { attempts: 5, baseMs: 100 });
     await upload(container, "a.txt", "first");
     await container.getBlobClient("a.txt").createSnapshot();
     await upload(container, "a.txt", "second");
@@ -256,7 +257,7 @@ describe("snapshots, older versions and soft-deleted blobs", () => {
 
 describe("an identity refused the listing of versions", () => {
   it("lists without them, keeps tags, and the report says once that older versions could not be listed", async () => {
-    const container = await newContainer("nover");
+    const container = await withRetry(() => newContainer("nover"), { attempts: 5, baseMs: 100 });
     await upload(container, "t.txt", "tagged", { tags: { k: "v" } });
     const bucket = await newBucket("nover");
     const a = inject("azurite");
