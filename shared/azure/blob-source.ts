@@ -2,6 +2,11 @@
  * BlobSource on @azure/storage-blob. Listing asks for metadata and tags so no
  * blob needs its own HEAD; reads are pinned to the listed ETag with If-Match so
  * a blob changed mid-copy fails cleanly instead of producing a mixed object.
+ *
+ * Listing also asks for legal hold, retention policy, snapshots, versions and
+ * deleted blobs (these three only to be counted, never copied). A least-privilege
+ * identity refused a part of that (403) gets the rest, and the page says what was
+ * lost and why. Page blobs are read sparsely: only their written pages.
  */
 import { Readable } from "node:stream";
 import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
