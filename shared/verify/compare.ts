@@ -17,6 +17,7 @@ import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjec
 import { DEFAULT_STATE_PREFIX } from "../config.ts";
 import { describeError } from "../redact.ts";
 import { mapKey, type AzureLocation, type S3Location } from "../cli/locations.ts";
+import { isDirectoryPlaceholder } from "../azure/hierarchical.ts";
 import { diffObject, diffTags, type DestinationSide, type SourceSide } from "./object-diff.ts";
 import { sseParams, type SseCustomerKey } from "../scaleway/sse-c.ts";
 
@@ -59,6 +60,10 @@ export interface VerifySummary {
   archived: number;
   /** SSE-C objects compared without the key (--no-content): size and tags only, metadata unreadable. */
   sizeOnly: number;
+  /** ADLS Gen2 directory placeholders: not files, not compared (a run copies them only as `dir/` markers, on request). */
+  directories?: number;
+  /** Set when the source refused tags (403): why; tags were then not compared. */
+  tagsNotCompared?: string;
 }
 
 export const MISSING = "missing on destination";
@@ -100,12 +105,13 @@ export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3
   async function walk(): Promise<void> {
     const destKeys = destinationKeys(clients.s3, destination, statePrefix, signal);
     let destHead = await destKeys.next();
-    const pages = container
-      .listBlobsFlat({ prefix: source.prefix || undefined, includeMetadata: true, includeTags: true })
-      .byPage({ maxPageSize: options.pageSize ?? 1000 });
-    for await (const page of pages) {
+    for await (const page of sourcePages(container, source.prefix, options.pageSize ?? 1000, summary)) {
       signal?.throwIfAborted();
       for (const item of page.segment.blobItems) {
+        if (isDirectoryPlaceholder({ size: item.properties.contentLength ?? 0, metadata: item.metadata ?? {} })) {
+          summary.directories = (summary.directories ?? 0) + 1;
+          continue;
+        }
         const key = mapKey(item.name, source.prefix, destination.prefix);
         // Merge-join with the destination listing (both in key order) to find extras without a
         // set of every key. The orders can disagree (Azure's is not always UTF-8 byte order), so
@@ -116,7 +122,8 @@ export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3
           destHead = await destKeys.next();
         }
         if (!destHead.done && destHead.value === key) destHead = await destKeys.next();
-        await schedule(() => checkBlob(clients.s3, container, item, key, destination.bucket, { content, statePrefix, signal, sseCustomerKey: options.sseCustomerKey }, emit, summary));
+        const compareTags = summary.tagsNotCompared === undefined;
+        await schedule(() => checkBlob(clients.s3, container, item, key, destination.bucket, { content, statePrefix, signal, sseCustomerKey: options.sseCustomerKey, compareTags }, emit, summary));
       }
     }
     for (; !destHead.done; destHead = await destKeys.next()) {
@@ -125,6 +132,30 @@ export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3
     }
     await flush();
   }
+}
+
+/**
+ * The source's listing pages, with tags when the identity may read them. A 403
+ * on the first page with tags (SAS without `t`, a role without tags/read) lists
+ * again without them; tags are then not compared, and the summary says why.
+ */
+async function* sourcePages(container: ContainerClient, prefix: string, pageSize: number, summary: VerifySummary) {
+  const pages = (includeTags: boolean) => container.listBlobsFlat({ prefix: prefix || undefined, includeMetadata: true, includeTags }).byPage({ maxPageSize: pageSize });
+  const tagged = pages(true);
+  let first;
+  try {
+    first = await tagged.next();
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 403) throw err;
+    const untagged = pages(false);
+    const page = await untagged.next();
+    summary.tagsNotCompared = `the source answered 403 ${(err as { code?: string }).code ?? ""} to reading tags`.trim();
+    if (!page.done) yield page.value;
+    yield* untagged;
+    return;
+  }
+  if (!first.done) yield first.value;
+  yield* tagged;
 }
 
 function byteOrder(a: string, b: string): number {
@@ -148,6 +179,11 @@ async function confirmExtra(container: ContainerClient, key: string, source: Azu
   const blobName = source.prefix + key.slice(dest.prefix.length);
   try {
     if (await container.getBlobClient(blobName).exists()) return;
+    // A `dir/` marker written by --directory-markers for an ADLS Gen2 directory placeholder `dir`.
+    if (blobName.endsWith("/") && blobName.length > 1) {
+      const props = await container.getBlobClient(blobName.slice(0, -1)).getProperties().catch(() => undefined);
+      if (props && isDirectoryPlaceholder({ size: props.contentLength ?? 0, metadata: props.metadata ?? {} })) return;
+    }
   } catch (err) {
     emit({ kind: "difference", key: blobName, problem: `could not check whether the destination object ${JSON.stringify(key)} has a source: ${describeError(err)}` });
     return;
@@ -176,6 +212,8 @@ interface CompareOptions {
   statePrefix: string;
   signal?: AbortSignal;
   sseCustomerKey?: SseCustomerKey;
+  /** False when the source refused tags: they are not compared. */
+  compareTags?: boolean;
 }
 
 /**
@@ -257,7 +295,10 @@ async function compareOne(
     metadata: head.Metadata ?? {},
     tags: Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
   };
-  const diff = diffObject(sourceSide(item), dest);
+  const sourceFacts = sourceSide(item);
+  // Tags the identity can not read are not compared (the run said so too).
+  if (options.compareTags === false) sourceFacts.tags = dest.tags;
+  const diff = diffObject(sourceFacts, dest);
   // A size difference already says the bytes differ: reading them would prove nothing more.
   if (!options.content || dest.size !== (item.properties.contentLength ?? 0)) return diff.problems;
 

@@ -164,7 +164,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
           await deps.memory.acquire(size);
           try {
             if (stop) return;
-            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size));
+            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size, undefined, { blobType: blob.blobType }));
             const md5 = createHash("md5").update(buf).digest();
             const { etag } = await run.step(`UploadPart ${n}`, () => deps.sink.uploadPart(manifest.bucket, state.key, state.uploadId, n, buf, md5.toString("base64")));
             if (deps.sink.etagsAreMd5 && etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
@@ -253,4 +253,36 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
   } finally {
     deadline.dispose();
   }
+}
+
+/**
+ * A giant object whose start failed for good (no plan fits, the destination
+ * refuses the key...): the failure becomes its outcome, recorded where range
+ * workers look first so none goes on, and its upload, if one was opened, is
+ * aborted. The shard records the outcome and finishes like any other.
+ */
+export async function failGiant(deps: Deps, stateBucket: string, manifest: ShardManifest, index: number, err: unknown): Promise<ObjectOutcome> {
+  const store = deps.state(stateBucket);
+  const keys = deps.layout.run(manifest.runId).giant(manifest.shardId, index);
+  const blob = manifest.blobs[index]!;
+  const run = copyRun(deps, manifest, index);
+  const state = (await readJson<GiantState>(store, keys.state).catch(() => undefined))?.value;
+  const abortProblem = state ? await run.abortUpload(state.key, state.uploadId) : undefined;
+  const outcome: ObjectOutcome = {
+    key: manifest.keys[index]!,
+    source: blob.name,
+    size: blob.size,
+    outcome: "failed",
+    code: failureCode(err),
+    reason: reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""),
+  };
+  try {
+    await writeJson(store, keys.outcome, outcome, { ifNoneMatch: true });
+  } catch (e) {
+    if (!(e instanceof PreconditionFailedError)) throw e;
+    // A range worker recorded an outcome first: that one stands.
+    return (await giantOutcome(deps, stateBucket, manifest.runId, manifest.shardId, index)) ?? outcome;
+  }
+  deps.log.warn("giant-failed", { runId: manifest.runId, shardId: manifest.shardId, key: outcome.key, error: outcome.reason });
+  return outcome;
 }

@@ -43,10 +43,15 @@ export function printSummary(report: RunReport, write: (s: string) => void): voi
       `  objects: ${o.planned} planned, ${o.copied} copied, ${o.skipped} skipped, ${o.failed} failed` +
       (o.archived ? `, ${o.archived} archived` : "") +
       (o.filteredOut ? `, ${o.filteredOut} filtered out` : "") +
+      (o.directories ? `, ${o.directories} directories` : "") +
+      (o.olderVersions ? `, ${o.olderVersions} older versions not copied` : "") +
       `\n  bytes: ${report.bytes.copied} copied of ${report.bytes.planned} planned in ${report.durationSeconds.toFixed(1)} s` +
       ` (${(report.throughputBytesPerSecond / 1e6).toFixed(1)} MB/s)\n` +
       (report.uploadsAborted ? `  open multipart uploads left by interrupted copies: ${report.uploadsAborted} aborted\n` : "") +
-      (report.warnings.some((w) => w.key === "") ? report.warnings.filter((w) => w.key === "").map((w) => `  warning: ${w.warning}\n`).join("") : "") +
+      report.warnings
+        .filter((w) => w.key === report.source)
+        .map((w) => `  warning: ${w.warning}\n`)
+        .join("") +
       (report.failures.length ? `  failures:\n${report.failures.slice(0, 20).map((f) => `    ${f.key}: ${f.reason}`).join("\n")}\n` : "") +
       (report.failures.length > 20 ? `    ... ${report.failures.length - 20} more in the report\n` : "") +
       estimateLines(report) +
@@ -97,11 +102,17 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--delete-extraneous", "after every object copied, delete destination keys under the prefix that have no source blob (only those with the tool's markers)", false)
     .option("--max-delete <n>", "with --delete-extraneous: stop, deleting nothing, when more than N keys would be deleted (default 1000)", nonNegativeInt("--max-delete"))
     .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false)
-    .option("--require-immutability", "fail blobs under legal hold or retention that can not be locked; refuse a destination bucket without Object Lock", false)
     .option("--storage-class <class>", "storage class of every copied object: STANDARD, ONEZONE_IA or GLACIER (default: the bucket's, STANDARD)", (v: string) => parseStorageClass(v, "--storage-class"))
     .option("--price-egress-gib <usd>", "dry-run estimate: Azure outbound transfer price per GiB (USD)", price("--price-egress-gib"))
     .option("--price-read-10k <usd>", "dry-run estimate: Azure read operations price per 10,000 (USD)", price("--price-read-10k"))
     .option("--price-storage <map>", "dry-run estimate: Scaleway storage price per GiB-month by class, e.g. STANDARD=0.0146,ONEZONE_IA=0.0076 (EUR)", parseStoragePrices)
+    .option("--directory-markers", "write ADLS Gen2 directory placeholders as `dir/` keys instead of skipping them", false)
+    .option("--require-immutability", "fail blobs under legal hold or a retention policy that the destination can not lock; refuse a destination bucket without Object Lock", false)
+    .addOption(
+      new Option("--source-md5 <mode>", "verify: a source Content-MD5 that differs from the bytes fails the object; ignore: copy it, verified by our own hashes, and note a stale one in the ledger")
+        .choices(["verify", "ignore"])
+        .default("verify"),
+    )
     .option("--tier-map <map>", "storage class per Azure access tier, e.g. Hot=STANDARD,Cool=ONEZONE_IA,Cold=ONEZONE_IA (wins over --storage-class)", parseTierMap);
 }
 
@@ -160,7 +171,6 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         ...(opts.deleteExtraneous ? { deleteExtraneous: true, maxDelete: opts.maxDelete ?? 1000 } : {}),
         ...(opts.deleteUnmanaged ? { deleteUnmanaged: true } : {}),
         ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
-        ...(opts.requireImmutability ? { requireImmutability: true } : {}),
         ...(opts.priceEgressGib !== undefined || opts.priceRead10k !== undefined || opts.priceStorage
           ? {
               prices: {
@@ -171,6 +181,9 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
             }
           : {}),
         ...(opts.tierMap ? { tierMap: opts.tierMap } : {}),
+        directoryMarkers: opts.directoryMarkers,
+        requireImmutability: opts.requireImmutability,
+        sourceMd5: opts.sourceMd5,
       },
     });
   } catch (err) {
