@@ -16,6 +16,7 @@
  *   {prefix}runs/{runId}/attempt.json                AttemptMarker of a failed run retried under its id
  *   {prefix}runs/{runId}/attempts/{n}/               report.json and ledger.jsonl of failed attempt n
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
+ *   {prefix}rejected/{id}.json                       a queue-delivered start refused before any run id was readable
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
@@ -47,6 +48,10 @@ export class StateLayout {
       /** An earlier, failed attempt's report and ledger, kept when the run is retried. */
       attempt: (n: number) => ({ report: `${base}attempts/${n}/report.json`, ledger: `${base}attempts/${n}/ledger.jsonl` }),
     };
+  }
+  /** A refused queue-delivered start without a readable run id. */
+  rejected(id: string): string {
+    return `${this.prefix}rejected/${id}.json`;
   }
   runsPrefix(): string {
     return `${this.prefix}runs/`;
