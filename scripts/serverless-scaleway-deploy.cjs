@@ -20,6 +20,9 @@
 //   it is ready; a refusal fails the deploy with a message naming the trigger.
 //   Triggers whose configuration did not change are kept (no gap, no churn).
 // - `serverless remove` checked that the handler files exist: it needs no bundle.
+// - Nothing checked the environment against what is deployed: before packaging,
+//   scripts/check-deploy-env.ts runs with the resolved plan (queues of the
+//   triggers as --param or variables set them, timeouts, region, project).
 //
 // Why a plugin rather than a patch of node_modules: it survives `npm ci`
 // without an install step, it is reviewed with the project, and it refuses to
@@ -80,7 +83,41 @@ class ScalewayDeploySteps {
     const userError = (err) => new serverless.classes.Error(err && err.message ? err.message : String(err));
     this.replaceHook("deploy:deploy", this.deployer, () => this.deploy().catch((err) => Promise.reject(userError(err))));
     this.replaceHook("before:remove:remove", this.remover, () => this.beforeRemove());
+    // The pre-deploy check runs first, before packaging: `serverless deploy` and
+    // `npm run deploy` both refuse a deployment that could not work.
+    const before = (manager.hooks["before:deploy:deploy"] = manager.hooks["before:deploy:deploy"] || []);
+    before.unshift({ pluginName: "ScalewayDeploySteps", hook: () => this.checkEnvironment() });
     this.hooks = {};
+  }
+
+  /** What serverless.yml will deploy, resolved (variables and --param values included). */
+  plan() {
+    const d = this.deployer;
+    const { functions } = d.provider.serverless.service;
+    const sqsEvents = (name) => ((functions[name] && functions[name].events) || []).filter((e) => e.sqs).map((e) => e.sqs);
+    const seconds = (t) => Number(String(t || "").replace(/s$/, ""));
+    const all = [...sqsEvents("worker"), ...sqsEvents("coordinator")];
+    return {
+      region: d.provider.getScwRegion(),
+      project: d.provider.getScwProject(),
+      workerQueues: sqsEvents("worker").map((e) => e.queue),
+      controlQueue: (sqsEvents("coordinator")[0] || {}).queue,
+      triggerProjects: all.map((e) => e.projectId || d.provider.getScwProject()),
+      triggerRegions: all.map((e) => e.region || d.provider.getScwRegion()),
+      workerTimeoutSeconds: seconds(functions.worker && functions.worker.timeout),
+      coordinatorTimeoutSeconds: seconds(functions.coordinator && functions.coordinator.timeout),
+      coordinatorPrivacy: (functions.coordinator && functions.coordinator.privacy) || "public",
+    };
+  }
+
+  checkEnvironment() {
+    const { spawnSync } = require("child_process");
+    const dir = this.serverless.serviceDir || process.cwd();
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, "scripts", "check-deploy-env.ts"), "--plan", JSON.stringify(this.plan())], {
+      cwd: dir,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    if (r.status !== 0) throw new this.serverless.classes.Error("the pre-deploy check refused this deployment (reasons above; docs/deploy.md)");
   }
 
   replaceHook(event, owner, hook) {

@@ -5,13 +5,23 @@
  * (SCW_FUNCTION_URL), offline. The assertions are on the requests the
  * deployment sends: fields, empty values, order, and what the operator is told.
  */
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll, inject } from "vitest";
+import { CreateQueueCommand } from "@aws-sdk/client-sqs";
+import { clients, uniqueName } from "../support/env.ts";
 import { freshClone, runIn, type FreshClone } from "../support/fresh-clone.ts";
 import { startFunctionsStandIn, type FunctionsStandIn, type RecordedRequest } from "../support/scaleway-functions-api.ts";
 
 const SECRET_KEY = "99999999-8888-4777-8666-555555555555";
 const PROJECT = "11111111-2222-4333-8444-555555555555";
-const SQS = "https://sqs.mnq.fr-par.scaleway.com";
+/** Queue URLs on the suite's SQS server (fauxqs), by name. */
+const queueUrls = new Map<string, string>();
+
+async function createQueue(name: string, visibilityTimeout = 960): Promise<string> {
+  const url = (await clients.sqs().send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: String(visibilityTimeout) } }))).QueueUrl!;
+  queueUrls.set(name, url);
+  return url;
+}
+const urls = (...names: string[]) => names.map((n) => queueUrls.get(n)!).join(",");
 
 let api: FunctionsStandIn;
 let clone: FreshClone;
@@ -31,13 +41,13 @@ function deployEnv(extra: Record<string, string> = {}): Record<string, string> {
     S3_SECRET_ACCESS_KEY: "s3-secret-one",
     S3_REGION: "fr-par",
     STATE_BUCKET: "migration-state",
-    SQS_ENDPOINT: SQS,
-    SQS_REGION: "fr-par",
-    SQS_ACCESS_KEY_ID: "queue-access",
-    SQS_SECRET_ACCESS_KEY: "queue-secret",
+    SQS_ENDPOINT: inject("sqs").endpoint,
+    SQS_REGION: inject("sqs").region,
+    SQS_ACCESS_KEY_ID: inject("sqs").accessKeyId,
+    SQS_SECRET_ACCESS_KEY: inject("sqs").secretAccessKey,
     WORKER_QUEUE_COUNT: "2",
-    WORKER_QUEUE_URLS: `${SQS}/${PROJECT}/migrate-worker-0,${SQS}/${PROJECT}/migrate-worker-1`,
-    CONTROL_QUEUE_URL: `${SQS}/${PROJECT}/migrate-control`,
+    WORKER_QUEUE_URLS: urls("migrate-worker-0", "migrate-worker-1"),
+    CONTROL_QUEUE_URL: urls("migrate-control"),
     ...extra,
   };
 }
@@ -68,7 +78,11 @@ function triggersOf(name: string) {
 beforeAll(async () => {
   api = await startFunctionsStandIn({ secretKey: SECRET_KEY, queues: () => [...queues] });
   clone = freshClone();
-  for (const q of ["migrate-control", "migrate-worker-0", "migrate-worker-1"]) queues.add(q);
+  for (const q of ["migrate-control", "migrate-worker-0", "migrate-worker-1"]) {
+    queues.add(q);
+    await createQueue(q);
+  }
+  await createQueue("migrate-worker-2");
 }, 60_000);
 
 afterAll(async () => {
@@ -127,7 +141,7 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
     const mark = api.requests.length;
     const r = await serverless(["deploy"], deployEnv({
       WORKER_QUEUE_COUNT: "3",
-      WORKER_QUEUE_URLS: `${SQS}/${PROJECT}/migrate-worker-0,${SQS}/${PROJECT}/migrate-worker-1,${SQS}/${PROJECT}/migrate-worker-2`,
+      WORKER_QUEUE_URLS: urls("migrate-worker-0", "migrate-worker-1", "migrate-worker-2"),
       S3_SECRET_ACCESS_KEY: "s3-secret-two",
     }));
     expect(r.code, r.output).toBe(0);
@@ -170,12 +184,35 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
     stale.status = "error";
     const r = await serverless(["deploy"], deployEnv({
       WORKER_QUEUE_COUNT: "3",
-      WORKER_QUEUE_URLS: `${SQS}/${PROJECT}/migrate-worker-0,${SQS}/${PROJECT}/migrate-worker-1,${SQS}/${PROJECT}/migrate-worker-2`,
+      WORKER_QUEUE_URLS: urls("migrate-worker-0", "migrate-worker-1", "migrate-worker-2"),
     }));
     expect(r.code).not.toBe(0);
     expect(r.output).toMatch(/trigger migrate-worker-2 of function worker \(queue migrate-worker-2\) was refused: 404 queue migrate-worker-2 not found/);
     expect(r.output).not.toMatch(/Deployed a new trigger/);
     expect(r.output).not.toMatch(/Unhandled|uncaught|at .*\.js:\d+/i);
+  });
+
+  it("the pre-deploy check sees --param values: three worker triggers for two queue URLs is refused before anything is sent", async () => {
+    const mark = api.requests.length;
+    const r = await serverless(["deploy", "--param=workerQueues=3"], deployEnv());
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/WORKER_QUEUE_URLS lists 2 queues but serverless.yml's 3 worker triggers/);
+    expect(r.output).toMatch(/the pre-deploy check refused this deployment/);
+    expect(since(mark)).toEqual([]);
+  });
+
+  it("the pre-deploy check refuses a missing queue and a visibility timeout under the function timeout, naming each", async () => {
+    const prefix = uniqueName("chk").replace(/[^a-z0-9-]/g, "");
+    await createQueue(`${prefix}-control`, 960);
+    await createQueue(`${prefix}-worker-0`, 60);
+    queueUrls.set(`${prefix}-worker-1`, queueUrls.get(`${prefix}-worker-0`)!.replace(/worker-0$/, "worker-1")); // never created
+    const mark = api.requests.length;
+    const r = await serverless(["deploy"], deployEnv({ QUEUE_PREFIX: prefix, WORKER_QUEUE_URLS: urls(`${prefix}-worker-0`, `${prefix}-worker-1`), CONTROL_QUEUE_URL: urls(`${prefix}-control`) }));
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(new RegExp(`WORKER_QUEUE_URLS entry 1 \\(${prefix}-worker-0\\): visibility timeout 60 s does not exceed the worker timeout 900 s`));
+    expect(r.output).toMatch(new RegExp(`WORKER_QUEUE_URLS entry 2 \\(${prefix}-worker-1\\) does not exist`));
+    expect(r.output).not.toMatch(/CONTROL_QUEUE_URL/);
+    expect(since(mark)).toEqual([]);
   });
 
   it("serverless remove deletes the namespace, from a clone without bundles", async () => {
