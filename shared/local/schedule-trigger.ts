@@ -19,14 +19,26 @@ export interface ScheduleEvent {
   input: unknown;
 }
 
+/** serverless.yml as written (variables unresolved). */
+export function readServerlessYml(serverlessYml: string): unknown {
+  try {
+    return yaml.load(readFileSync(serverlessYml, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`cannot read ${serverlessYml}`, { cause: err });
+  }
+}
+
+/** The names of the secrets serverless.yml gives the namespace (provider) and each function. */
+export function secretNames(serverlessYml: string): { namespace: string[]; functions: Record<string, string[]> } {
+  const doc = readServerlessYml(serverlessYml) as { provider?: { secret?: object }; functions?: Record<string, { secret?: object }> } | undefined;
+  const functions: Record<string, string[]> = {};
+  for (const [name, fn] of Object.entries(doc?.functions ?? {})) functions[name] = Object.keys(fn?.secret ?? {});
+  return { namespace: Object.keys(doc?.provider?.secret ?? {}), functions };
+}
+
 /** The schedule events of every function in a serverless.yml. */
 export function scheduleEvents(serverlessYml: string): ScheduleEvent[] {
-  let doc: unknown;
-  try {
-    doc = yaml.load(readFileSync(serverlessYml, "utf8"));
-  } catch (err) {
-    throw new ConfigError(`cannot read the schedule triggers from ${serverlessYml}`, { cause: err });
-  }
+  const doc = readServerlessYml(serverlessYml);
   const functions = (doc as { functions?: Record<string, { events?: unknown }> } | undefined)?.functions ?? {};
   const out: ScheduleEvent[] = [];
   for (const [functionName, fn] of Object.entries(functions)) {

@@ -8,7 +8,8 @@
 import { describe, it, expect, beforeAll, afterAll, inject } from "vitest";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { clients, uniqueName } from "../support/env.ts";
-import { freshClone, runIn, type FreshClone } from "../support/fresh-clone.ts";
+import { join } from "node:path";
+import { freshClone, ROOT, runIn, type FreshClone } from "../support/fresh-clone.ts";
 import { startFunctionsStandIn, type FunctionsStandIn, type RecordedRequest } from "../support/scaleway-functions-api.ts";
 
 const SECRET_KEY = "99999999-8888-4777-8666-555555555555";
@@ -130,6 +131,36 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
     expect(created.map((q) => q.status)).toEqual(created.map(() => 200));
     expect(r.output).toMatch(/Triggers: 4 ready/);
     expect(r.output).not.toMatch(/Unhandled|uncaught/i);
+  });
+
+  it("migrate doctor passes on the deployment, and names a missing secret, an unwired trigger and a variable that did not arrive", async () => {
+    const doctor = (env: Record<string, string> = {}) => runIn(clone.dir, process.execPath, [join(ROOT, "bin", "migrate.js"), "doctor"], deployEnv(env));
+    const good = await doctor();
+    expect(good.code, good.output).toBe(0);
+    expect(good.stdout).toMatch(/trigger migrate-worker-1 wired to queue migrate-worker-1/);
+    expect(good.stdout).toMatch(/schedule "0\/5 \* \* \* \*" \(sweep\) wired/);
+    expect(good.stdout).toMatch(/doctor: all \d+ checks passed/);
+
+    // A secret that never reached the platform, a trigger that was removed: each named on its own line.
+    const ns = [...api.namespaces.values()][0]!;
+    const secretsBefore = ns.secret_environment_variables as Array<{ key: string }>;
+    ns.secret_environment_variables = secretsBefore.filter((x) => x.key !== "S3_SECRET_ACCESS_KEY");
+    const trigger = triggersOf("worker").find((t) => t.name === "migrate-worker-1")!;
+    api.triggers.delete(trigger.id);
+    try {
+      const bad = await doctor({ WORKER_QUEUE_URLS: urls("migrate-worker-0", "migrate-worker-1") });
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(/FAIL {2}secret S3_SECRET_ACCESS_KEY is not set on the namespace \(the functions can not read it\): export it and run npm run deploy/);
+      expect(bad.stdout).toMatch(/FAIL {2}no trigger reads queue migrate-worker-1 for function worker/);
+      expect(bad.stdout).toMatch(/doctor: 2 of \d+ checks failed/);
+      // Queue URLs that differ from the deployed ones: the functions would route elsewhere.
+      const moved = await doctor({ CONTROL_QUEUE_URL: urls("migrate-worker-2").replace(/worker-2$/, "control") + "-x" });
+      expect(moved.stdout).toMatch(/FAIL {2}variable CONTROL_QUEUE_URL on the namespace differs from yours/);
+      for (const out of [good.output, bad.output, moved.output]) expect(out).not.toContain("s3-secret-one");
+    } finally {
+      ns.secret_environment_variables = secretsBefore;
+      api.triggers.set(trigger.id, trigger);
+    }
   });
 
   it("redeploy with a third worker queue, a rotated secret and a key switched off: namespace updated first, triggers replaced without racing", async () => {
