@@ -2,7 +2,7 @@
  * A recording stand-in for the Scaleway Functions API (v1beta1), enough of it
  * for `serverless deploy`, `serverless remove` and `migrate doctor`:
  * namespaces, functions, upload URL and upload, deploy, runtimes, domains,
- * message triggers, crons and tokens. Wire format as in the API reference
+ * message triggers and crons. Wire format as in the API reference
  * (snake_case JSON; fields as in @scaleway/sdk-function's types).
  *
  * What the real API does that matters here, modelled strictly (where the
@@ -51,24 +51,12 @@ interface Resource {
   [key: string]: unknown;
 }
 
-export interface Fault {
-  method: string;
-  /** Matched against the path below the regional base. */
-  path: RegExp;
-  status: number;
-  body?: unknown;
-  /** Answer the fault this many times (default: always). */
-  times?: number;
-}
-
 export interface StandInOptions {
   secretKey: string;
   region?: string;
   /** Queue names that exist (MNQ SQS); a message trigger on another queue answers 404. */
   queues?: () => string[];
   settleMs?: number;
-  /** Where a function answers (its domain_name), e.g. a locally served handler. */
-  domainFor?: (fn: { name: string; id: string }) => string;
 }
 
 export interface FunctionsStandIn {
@@ -83,18 +71,13 @@ export interface FunctionsStandIn {
   triggers: Map<string, Resource>;
   crons: Map<string, Resource>;
   uploads: Map<string, { bytes: number; sha256: string }>;
-  faults: Fault[];
-  /** Makes the platform call the crons now: the number of calls made. */
-  fireCrons(call: (fn: Resource, args: unknown) => Promise<void>): Promise<number>;
   close(): Promise<void>;
 }
 
-const READ_ONLY_FIELDS = new Set(["id", "settle"]);
-
+/** A resource as the API shows it (without the stand-in's bookkeeping). */
 function view(r: Resource): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r)) if (!READ_ONLY_FIELDS.has(k) || k === "id") out[k] = v;
-  return out;
+  const { settle: _settle, ...shown } = r;
+  return shown;
 }
 
 export async function startFunctionsStandIn(options: StandInOptions): Promise<FunctionsStandIn> {
@@ -107,7 +90,6 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
   const triggers = new Map<string, Resource>();
   const crons = new Map<string, Resource>();
   const uploads = new Map<string, { bytes: number; sha256: string }>();
-  const faults: Fault[] = [];
   let seq = 0;
   let baseUrl = "";
 
@@ -213,7 +195,7 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
           secret_environment_variables: await hashedSecrets(body.secret_environment_variables), runtime_message: "", error_message: null, build_message: "", tags: [],
           domain_name: "", deployed: null,
         };
-        fn.domain_name = options.domainFor ? options.domainFor({ name: body.name, id: fid }) : `${ns.name}-${body.name}.functions.fnc.${region}.scw.cloud`;
+        fn.domain_name = `${ns.name}-${body.name}.functions.fnc.${region}.scw.cloud`;
         fn.status = "created";
         functions.set(fid, fn);
         return [200, view(fn)];
@@ -292,9 +274,6 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
       }
     }
 
-    if (kind === "jwt" || kind === "tokens") {
-      if (method === "POST") return [200, { id: randomUUID(), token: `stand-in-token-${randomUUID()}`, function_id: body?.function_id, status: "ready" }];
-    }
     return error(404, `no route ${method} ${path}`, "not_found");
   }
 
@@ -335,12 +314,6 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
       send(401, { message: "authentication is denied", type: "denied_authentication" }, path, body);
       return;
     }
-    const fault = faults.find((f) => f.method === req.method && f.path.test(path) && (f.times === undefined || f.times > 0));
-    if (fault) {
-      if (fault.times !== undefined) fault.times--;
-      send(fault.status, fault.body ?? { message: "refused by the stand-in", type: "invalid_arguments" }, path, body);
-      return;
-    }
     const [status, payload] = await route(req.method ?? "GET", path, query, body ?? {});
     send(status, payload, path, body);
   }
@@ -366,19 +339,6 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
     triggers,
     crons,
     uploads,
-    faults,
-    async fireCrons(call) {
-      settleAll();
-      let n = 0;
-      for (const c of crons.values()) {
-        const fn = functions.get(c.function_id as string);
-        if (c.status === "ready" && fn && fn.status === "ready") {
-          await call(fn, c.args);
-          n++;
-        }
-      }
-      return n;
-    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
