@@ -17,6 +17,7 @@
  *   {prefix}runs/{runId}/attempts/{n}/               report.json and ledger.jsonl of failed attempt n
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
  *   {prefix}rejected/{id}.json                       a queue-delivered start refused before any run id was readable
+ *   {prefix}sweep.json                               when the scheduled sweep last ran (SweepHeartbeat), read by migrate doctor
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
@@ -52,6 +53,10 @@ export class StateLayout {
   /** A refused queue-delivered start without a readable run id. */
   rejected(id: string): string {
     return `${this.prefix}rejected/${id}.json`;
+  }
+  /** The scheduled sweep's last run. */
+  sweepHeartbeat(): string {
+    return `${this.prefix}sweep.json`;
   }
   runsPrefix(): string {
     return `${this.prefix}runs/`;

@@ -7,7 +7,11 @@
  */
 import { describe, it, expect, beforeAll, afterAll, inject } from "vitest";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
-import { clients, uniqueName } from "../support/env.ts";
+import { clients, newBucket, serverEnv, uniqueName } from "../support/env.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { buildDeps } from "../../shared/runtime/build.ts";
+import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
+import { InProcessBus, queueEvent } from "../../shared/queue/in-process.ts";
 import { join } from "node:path";
 import { freshClone, ROOT, runIn, type FreshClone } from "../support/fresh-clone.ts";
 import { startFunctionsStandIn, type FunctionsStandIn, type RecordedRequest } from "../support/scaleway-functions-api.ts";
@@ -25,6 +29,7 @@ async function createQueue(name: string, visibilityTimeout = 960): Promise<strin
 const urls = (...names: string[]) => names.map((n) => queueUrls.get(n)!).join(",");
 
 let api: FunctionsStandIn;
+let stateBucket: string;
 let clone: FreshClone;
 const queues = new Set<string>();
 
@@ -41,7 +46,7 @@ function deployEnv(extra: Record<string, string> = {}): Record<string, string> {
     S3_ACCESS_KEY_ID: "SCWS3ACCESSKEY",
     S3_SECRET_ACCESS_KEY: "s3-secret-one",
     S3_REGION: "fr-par",
-    STATE_BUCKET: "migration-state",
+    STATE_BUCKET: stateBucket,
     SQS_ENDPOINT: inject("sqs").endpoint,
     SQS_REGION: inject("sqs").region,
     SQS_ACCESS_KEY_ID: inject("sqs").accessKeyId,
@@ -78,6 +83,7 @@ function triggersOf(name: string) {
 
 beforeAll(async () => {
   api = await startFunctionsStandIn({ secretKey: SECRET_KEY, queues: () => [...queues] });
+  stateBucket = await newBucket("deploy-state");
   clone = freshClone();
   for (const q of ["migrate-control", "migrate-worker-0", "migrate-worker-1"]) {
     queues.add(q);
@@ -134,11 +140,23 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
   });
 
   it("migrate doctor passes on the deployment, and names a missing secret, an unwired trigger and a variable that did not arrive", async () => {
-    const doctor = (env: Record<string, string> = {}) => runIn(clone.dir, process.execPath, [join(ROOT, "bin", "migrate.js"), "doctor"], deployEnv(env));
+    // The operator's Object Storage access (the suite's RGW) lets doctor read the sweep's last run.
+    const s3 = Object.fromEntries(Object.entries(serverEnv()).filter(([k]) => k.startsWith("S3_")));
+    const doctor = (env: Record<string, string> = {}) => runIn(clone.dir, process.execPath, [join(ROOT, "bin", "migrate.js"), "doctor"], deployEnv({ ...s3, ...env }));
+    const before = await doctor();
+    expect(before.code, before.output).toBe(1);
+    expect(before.stdout).toMatch(/FAIL {2}the sweep has never run \(schedule "0\/5 \* \* \* \*"\)/);
+    expect(before.stdout).toMatch(/doctor: 1 of \d+ checks failed/);
+
+    // The schedule trigger fires: it POSTs its input to the coordinator.
+    const coordinator = createCoordinatorHandler(() => buildDeps(loadConfig({ ...serverEnv(), STATE_BUCKET: stateBucket }), { bus: new InProcessBus() }));
+    expect((await coordinator(queueEvent(JSON.stringify({ v: 1, type: "sweep" })), {})).statusCode).toBe(200);
+
     const good = await doctor();
     expect(good.code, good.output).toBe(0);
     expect(good.stdout).toMatch(/trigger migrate-worker-1 wired to queue migrate-worker-1/);
     expect(good.stdout).toMatch(/schedule "0\/5 \* \* \* \*" \(sweep\) wired/);
+    expect(good.stdout).toMatch(/ok {4}the sweep ran \d+ s ago/);
     expect(good.stdout).toMatch(/doctor: all \d+ checks passed/);
 
     // A secret that never reached the platform, a trigger that was removed: each named on its own line.
@@ -156,7 +174,7 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
       // Queue URLs that differ from the deployed ones: the functions would route elsewhere.
       const moved = await doctor({ CONTROL_QUEUE_URL: urls("migrate-worker-2").replace(/worker-2$/, "control") + "-x" });
       expect(moved.stdout).toMatch(/FAIL {2}variable CONTROL_QUEUE_URL on the namespace differs from yours/);
-      for (const out of [good.output, bad.output, moved.output]) expect(out).not.toContain("s3-secret-one");
+      for (const out of [before.output, good.output, bad.output, moved.output]) expect(out).not.toContain(s3.S3_SECRET_ACCESS_KEY);
     } finally {
       ns.secret_environment_variables = secretsBefore;
       api.triggers.set(trigger.id, trigger);

@@ -1,5 +1,10 @@
 import type { Command } from "commander";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { createS3Client } from "../../clients.ts";
+import { DEFAULT_STATE_PREFIX, loadRetryPolicy, loadS3Config } from "../../config.ts";
 import { ConfigError } from "../../errors.ts";
+import { StateLayout } from "../../state/layout.ts";
+import { checkSweep } from "../../doctor/sweep.ts";
 import { registerSecret } from "../../redact.ts";
 import { checkDeployment, functionsApi } from "../../doctor/deployment.ts";
 import { scheduleEvents, secretNames } from "../../local/schedule-trigger.ts";
@@ -17,8 +22,9 @@ const lastSegment = (url: string) => url.split("/").filter(Boolean).pop() ?? "";
 
 /**
  * `migrate doctor`: after a deploy, checks what serverless.yml and the
- * operator's exports should have produced on Scaleway. Prints a checklist;
- * exit 0 only when every line passes. Reads the API only: it never copies data.
+ * operator's exports should have produced on Scaleway, and that the sweep's
+ * schedule fires (its last time in the state bucket). Prints a checklist;
+ * exit 0 only when every line passes. It reads only: it never copies data.
  */
 export function registerDoctor(program: Command): void {
   program
@@ -51,6 +57,20 @@ export function registerDoctor(program: Command): void {
         controlQueue: lastSegment(control),
         schedule: schedule.rate,
       });
+      const stateBucket = set(e, "STATE_BUCKET");
+      if (!stateBucket) throw new ConfigError("STATE_BUCKET must be set, as for the deploy: the sweep leaves its time there");
+      const s3 = createS3Client(loadS3Config(e), { ...loadRetryPolicy(e), budgetMs: 15_000 });
+      let heartbeat: string | undefined;
+      try {
+        const got = await s3.send(new GetObjectCommand({ Bucket: stateBucket, Key: new StateLayout(DEFAULT_STATE_PREFIX).sweepHeartbeat() }));
+        heartbeat = await got.Body!.transformToString();
+      } catch (err) {
+        if ((err as { name?: string }).name !== "NoSuchKey") throw err;
+      } finally {
+        s3.destroy();
+      }
+      checks.push(checkSweep(heartbeat, schedule.rate, new Date()));
+
       for (const c of checks) process.stdout.write(c.ok ? `  ok    ${c.what}\n` : `  FAIL  ${c.what}: ${c.fix}\n`);
       const failed = checks.filter((c) => !c.ok).length;
       process.stdout.write(failed === 0 ? `doctor: all ${checks.length} checks passed\n` : `doctor: ${failed} of ${checks.length} checks failed\n`);
