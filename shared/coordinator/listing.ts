@@ -19,8 +19,8 @@ import { readJson, writeJson } from "../state/json.ts";
 import { shardId, type ListingCursor, type RunRecord, type ShardManifest } from "../state/layout.ts";
 import { QUEUE_LIMITS } from "../limits.ts";
 import { blobFilter } from "./filters.ts";
-import { isArchived } from "../copy/copy-object.ts";
-import { mapKey } from "../cli/locations.ts";
+import { isArchived } from "../copy/skip-checks.ts";
+import { mapKey } from "../locations.ts";
 import { aggregate } from "./aggregate.ts";
 
 export interface ListStepMessage {

@@ -16,7 +16,7 @@ import type { BlobItem, BlobServiceClient, ContainerClient } from "@azure/storag
 import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { DEFAULT_STATE_PREFIX } from "../config.ts";
 import { describeError } from "../redact.ts";
-import { mapKey, type AzureLocation, type S3Location } from "../cli/locations.ts";
+import { mapKey, type AzureLocation, type S3Location } from "../locations.ts";
 import { diffObject, type DestinationSide, type SourceSide } from "./object-diff.ts";
 
 export type Finding =

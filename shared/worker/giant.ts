@@ -27,7 +27,7 @@ import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import type { GiantState, ObjectOutcome, RangeResult, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
-import { isUnchanged } from "../copy/copy-object.ts";
+import { isUnchanged } from "../copy/skip-checks.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";

@@ -20,7 +20,7 @@ import { absentKeys } from "./destination-index.ts";
 import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
-import { isArchived } from "../copy/copy-object.ts";
+import { isArchived } from "../copy/skip-checks.ts";
 
 export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
 

@@ -9,7 +9,8 @@ import { GetObjectTaggingCommand, HeadBucketCommand, HeadObjectCommand } from "@
 import type { ContainerClient } from "@azure/storage-blob";
 import { loadConfig } from "../../shared/config.ts";
 import { buildDeps } from "../../shared/runtime/build.ts";
-import { InProcessBus, queueEvent } from "../../shared/queue/in-process.ts";
+import { InProcessBus } from "../../shared/local/in-process-bus.ts";
+import { queueEvent } from "../../shared/runtime/http.ts";
 import { createWorkerHandler } from "../../shared/worker/handler.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import type { Logger } from "../../shared/logger.ts";

@@ -10,7 +10,7 @@ import { driveRun, memoryTransport, type LocalRunOptions } from "../../shared/lo
 import { parseMessage, StartRequest } from "../../shared/messages.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import type { ObjectSink } from "../../shared/ports.ts";
-import type { InProcessBus } from "../../shared/queue/in-process.ts";
+import type { InProcessBus } from "../../shared/local/in-process-bus.ts";
 
 export function memoryWorld() {
   const source = new MemoryBlobSource();

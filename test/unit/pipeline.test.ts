@@ -5,7 +5,8 @@ import type { ShardManifest } from "../../shared/state/layout.ts";
 import { createWorkerHandler } from "../../shared/worker/handler.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { memoryDeps } from "../support/memory-pipeline.ts";
-import { InProcessBus, queueEvent } from "../../shared/queue/in-process.ts";
+import { InProcessBus } from "../../shared/local/in-process-bus.ts";
+import { queueEvent } from "../../shared/runtime/http.ts";
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 

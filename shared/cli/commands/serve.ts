@@ -6,8 +6,8 @@ import { ConfigError } from "../../errors.ts";
 import { buildDeps } from "../../runtime/build.ts";
 import { createCoordinatorHandler } from "../../coordinator/handler.ts";
 import { createWorkerHandler } from "../../worker/handler.ts";
-import { QueuePoller } from "../../queue/sqs.ts";
-import type { FunctionHandler } from "../../queue/in-process.ts";
+import { QueuePoller } from "../../local/queue-poller.ts";
+import type { FunctionHandler } from "../../runtime/http.ts";
 
 /** A local stand-in for a queue trigger: POSTs the message body to the function's URL. */
 function postTo(url: string): FunctionHandler {

@@ -5,7 +5,7 @@ import { createSqsClient } from "../../clients.ts";
 import { ConfigError, MigrationError } from "../../errors.ts";
 import { encode } from "../../messages.ts";
 import { registerSecret } from "../../redact.ts";
-import { requestFromOptions, withRequestOptions } from "./run.ts";
+import { requestFromOptions, withRequestOptions } from "../request-options.ts";
 
 /**
  * Starts a migration on the deployed functions: an authenticated HTTP call to the

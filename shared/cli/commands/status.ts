@@ -3,7 +3,7 @@ import cliProgress from "cli-progress";
 import { ConfigError } from "../../errors.ts";
 import { runStatus, type RunStatus } from "../../coordinator/status.ts";
 import { openState } from "../state-access.ts";
-import { EXIT } from "../main.ts";
+import { EXIT } from "../exit-codes.ts";
 
 function line(s: RunStatus): string {
   const mb = (n: number) => (n / 1e6).toFixed(1);

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { createBlobServiceClient, createS3Client } from "../../clients.ts";
-import { parseAzureUrl, parseS3Url } from "../locations.ts";
+import { parseAzureUrl, parseS3Url } from "../../locations.ts";
 import { verifyMigration, type Finding } from "../../verify/compare.ts";
 
 const HELP = `
