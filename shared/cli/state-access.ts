@@ -1,5 +1,4 @@
-import { loadS3Config } from "../config.ts";
-import { DEFAULT_STATE_PREFIX } from "../config.ts";
+import { DEFAULT_STATE_PREFIX, loadS3Config, loadStateBucket } from "../config.ts";
 import { createS3Client } from "../clients.ts";
 import { ConfigError } from "../errors.ts";
 import { S3StateStore } from "../scaleway/state-store.ts";
@@ -9,8 +8,7 @@ import { RUN_ID } from "../messages.ts";
 /** The state store of a run for the read-only commands (status, report). */
 export function openState(runId: string, stateBucket: string | undefined, env: Record<string, string | undefined> = process.env) {
   if (!RUN_ID.safeParse(runId).success) throw new ConfigError(`RUN_ID "${runId.slice(0, 60)}" is not a run id (letters, digits, . _ -)`);
-  const bucket = stateBucket ?? env.STATE_BUCKET;
-  if (!bucket) throw new ConfigError("--state-bucket is required (the run's destination bucket, or STATE_BUCKET)");
+  const bucket = loadStateBucket(env, stateBucket);
   const s3 = createS3Client(loadS3Config(env));
   return { store: new S3StateStore(s3, bucket), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
 }

@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadAzureConfig, loadConfig, loadQueueConfig, loadS3Config, loadTuning, type Env } from "../config.ts";
+import { loadAzureConfig, loadConfig, loadDeployEnv, loadQueueConfig, loadS3Config, loadTuning, type Env } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { queueNames } from "./provision.ts";
 import { QUEUES_REGIONS } from "./scaleway-queues.ts";
@@ -16,11 +16,6 @@ import { QUEUES_REGIONS } from "./scaleway-queues.ts";
 export interface DeployEnvCheck {
   errors: string[];
   warnings: string[];
-}
-
-function value(env: Env, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
 }
 
 function lastPathSegment(url: string): string {
@@ -34,14 +29,14 @@ function lastPathSegment(url: string): string {
 export function checkDeployEnv(env: Env, options: { homeDir?: string } = {}): DeployEnvCheck {
   const errors: string[] = [];
   const warnings: string[] = [];
+  const d = loadDeployEnv(env);
 
   // Deploy credentials (read by the Scaleway plugin, never given to the functions).
   const scwConfig = options.homeDir ? join(options.homeDir, ".config", "scw", "config.yaml") : undefined;
-  const hasScwEnv = value(env, "SCW_SECRET_KEY") && value(env, "SCW_DEFAULT_PROJECT_ID");
-  if (!hasScwEnv && !(scwConfig && existsSync(scwConfig))) {
+  if (!d.hasScalewayKey && !(scwConfig && existsSync(scwConfig))) {
     errors.push("SCW_SECRET_KEY and SCW_DEFAULT_PROJECT_ID must be set (an IAM API key allowed to deploy functions), or ~/.config/scw/config.yaml must exist");
   }
-  const region = value(env, "SCW_REGION") ?? "fr-par";
+  const region = d.region;
   if (!(QUEUES_REGIONS as readonly string[]).includes(region)) errors.push(`SCW_REGION must be one of ${QUEUES_REGIONS.join(", ")}: queue triggers exist only there (got "${region.slice(0, 20)}")`);
 
   // What the functions will read, validated by their own loader (each part, to report every problem at once).
@@ -64,12 +59,12 @@ export function checkDeployEnv(env: Env, options: { homeDir?: string } = {}): De
   }
 
   // Queues: as provisioned, and as many as the triggers serverless.yml will create.
-  const prefix = value(env, "QUEUE_PREFIX") ?? "migrate";
-  const count = Number(value(env, "WORKER_QUEUE_COUNT") ?? "2");
-  const workerUrls = (value(env, "WORKER_QUEUE_URLS") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  const control = value(env, "CONTROL_QUEUE_URL");
-  if (!value(env, "SQS_ENDPOINT")) errors.push("SQS_ENDPOINT must be set (printed by `migrate provision`)");
-  if (!value(env, "SQS_ACCESS_KEY_ID") || !value(env, "SQS_SECRET_ACCESS_KEY")) errors.push("SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY must be set (the queue credential printed by `migrate provision`)");
+  const prefix = d.queuePrefix;
+  const count = d.workerQueueCount;
+  const workerUrls = d.workerQueueUrls;
+  const control = d.controlQueueUrl;
+  if (!d.sqsEndpoint) errors.push("SQS_ENDPOINT must be set (printed by `migrate provision`)");
+  if (!d.hasSqsCredentials) errors.push("SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY must be set (the queue credential printed by `migrate provision`)");
   if (workerUrls.length === 0) errors.push("WORKER_QUEUE_URLS must be set (printed by `migrate provision`)");
   if (!control) errors.push("CONTROL_QUEUE_URL must be set (printed by `migrate provision`)");
   if (Number.isInteger(count) && count > 0 && workerUrls.length > 0) {
@@ -84,8 +79,8 @@ export function checkDeployEnv(env: Env, options: { homeDir?: string } = {}): De
     if (control && lastPathSegment(control) !== expected.control) errors.push(`CONTROL_QUEUE_URL is not queue ${expected.control} (QUEUE_PREFIX=${prefix})`);
   }
 
-  if (!value(env, "START_TOKEN")) warnings.push("START_TOKEN is not set: HTTP starts are then guarded only by the private function's token");
+  if (!d.hasStartToken) warnings.push("START_TOKEN is not set: HTTP starts are then guarded only by the private function's token");
   // The scheduled sweep (finishing runs whose last message was lost, re-sending shards of silent workers) looks for runs there.
-  if (!value(env, "STATE_BUCKET")) errors.push("STATE_BUCKET must be set for a deployment: the scheduled sweep finds runs there (it may be the destination bucket; state stays under .migrate-state/)");
+  if (!d.stateBucket) errors.push("STATE_BUCKET must be set for a deployment: the scheduled sweep finds runs there (it may be the destination bucket; state stays under .migrate-state/)");
   return { errors, warnings };
 }

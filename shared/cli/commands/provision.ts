@@ -1,8 +1,8 @@
 import { Command } from "commander";
 import { createS3Client, createSqsClient } from "../../clients.ts";
-import { loadS3Config, type Env } from "../../config.ts";
+import { loadProvisionEnv, loadS3Config, type Env, type ProvisionEnv } from "../../config.ts";
 import { ConfigError } from "../../errors.ts";
-import { DAY, DEFAULT_PROVISION_OPTIONS, formatProvisionReport, provision, type ProvisionDeps, type SqsCredentials } from "../../provision/provision.ts";
+import { DAY, DEFAULT_PROVISION_OPTIONS, formatProvisionReport, provision, type ProvisionDeps } from "../../provision/provision.ts";
 import { createScalewayQueuesApi } from "../../provision/scaleway-queues.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -12,19 +12,6 @@ function integer(flag: string) {
     if (!/^\d+$/.test(value)) throw new ConfigError(`${flag} must be a whole number (got "${value.slice(0, 40)}")`);
     return Number(value);
   };
-}
-
-function env(e: Env, name: string): string | undefined {
-  const v = e[name]?.trim();
-  return v ? v : undefined;
-}
-
-function credentialsFrom(e: Env, idName: string, secretName: string): SqsCredentials | undefined {
-  const accessKeyId = env(e, idName);
-  const secretAccessKey = env(e, secretName);
-  if (!accessKeyId && !secretAccessKey) return undefined;
-  if (!accessKeyId || !secretAccessKey) throw new ConfigError(`set both ${idName} and ${secretName}, or neither`);
-  return { accessKeyId, secretAccessKey };
 }
 
 interface ProvisionFlags {
@@ -50,29 +37,11 @@ interface ProvisionFlags {
  *  - Any SQS server (--sqs-endpoint): SQS_ADMIN_* or else SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY.
  *  - Buckets: S3_* as for every other command.
  */
-export function provisionDeps(flags: ProvisionFlags, e: Env, region: string): ProvisionDeps {
-  const admin = credentialsFrom(e, "SQS_ADMIN_ACCESS_KEY_ID", "SQS_ADMIN_SECRET_ACCESS_KEY");
+export function provisionDeps(flags: ProvisionFlags, e: ProvisionEnv, s3Env: Env): ProvisionDeps {
   const wantsBuckets = flags.bucket.length > 0 || flags.stateBucket !== undefined;
-  const s3 = wantsBuckets ? createS3Client(loadS3Config(e)) : undefined;
-  if (flags.sqsEndpoint) {
-    return {
-      sqsEndpoint: flags.sqsEndpoint,
-      adminCredentials: admin ?? credentialsFrom(e, "SQS_ACCESS_KEY_ID", "SQS_SECRET_ACCESS_KEY"),
-      createSqsClient,
-      s3,
-    };
-  }
-  const accessKey = env(e, "SCW_ACCESS_KEY");
-  const secretKey = env(e, "SCW_SECRET_KEY");
-  const projectId = flags.projectId ?? env(e, "SCW_DEFAULT_PROJECT_ID") ?? env(e, "SCW_PROJECT_ID");
-  if (!accessKey || !secretKey) throw new ConfigError("SCW_ACCESS_KEY and SCW_SECRET_KEY must be set (an IAM API key allowed to manage Queues), or give --sqs-endpoint");
-  if (!projectId) throw new ConfigError("no project: give --project-id or set SCW_DEFAULT_PROJECT_ID");
-  return {
-    scaleway: createScalewayQueuesApi({ accessKey, secretKey, projectId, region, apiUrl: env(e, "SCW_API_URL") }),
-    adminCredentials: admin,
-    createSqsClient,
-    s3,
-  };
+  const s3 = wantsBuckets ? createS3Client(loadS3Config(s3Env)) : undefined;
+  if (flags.sqsEndpoint) return { sqsEndpoint: flags.sqsEndpoint, adminCredentials: e.sqsCredentials(), createSqsClient, s3 };
+  return { scaleway: createScalewayQueuesApi({ ...e.scaleway(flags.projectId), region: e.region }), adminCredentials: e.admin, createSqsClient, s3 };
 }
 
 export function registerProvision(program: Command): void {
@@ -96,9 +65,8 @@ export function registerProvision(program: Command): void {
     .option("--state-bucket <name>", "state bucket, created too and exported as STATE_BUCKET (default: state under the destination bucket)")
     .option("--abort-multipart-days <days>", "abort incomplete multipart uploads after this many days", integer("--abort-multipart-days"), d.abortIncompleteMultipartDays)
     .action(async (flags: ProvisionFlags) => {
-      const e: Env = process.env;
-      const region = flags.region ?? env(e, "SCW_DEFAULT_REGION") ?? env(e, "SCW_REGION") ?? "fr-par";
-      const deps = provisionDeps(flags, e, region);
+      const e = loadProvisionEnv(process.env, flags.region);
+      const deps = provisionDeps(flags, e, process.env);
       const result = await provision(
         {
           queuePrefix: flags.queuePrefix,
@@ -108,7 +76,7 @@ export function registerProvision(program: Command): void {
           maxReceiveCount: flags.maxReceiveCount,
           retentionSeconds: flags.retentionDays * DAY,
           deadLetterRetentionSeconds: flags.dlqRetentionDays * DAY,
-          sqsRegion: env(e, "SQS_REGION") ?? region,
+          sqsRegion: e.sqsRegion,
           buckets: flags.bucket,
           stateBucket: flags.stateBucket,
           abortIncompleteMultipartDays: flags.abortMultipartDays,

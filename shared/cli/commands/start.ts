@@ -1,10 +1,9 @@
 import type { Command } from "commander";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { loadQueueConfig } from "../../config.ts";
+import { loadQueueConfig, loadStartEnv } from "../../config.ts";
 import { createSqsClient } from "../../clients.ts";
 import { ConfigError, MigrationError } from "../../errors.ts";
 import { encode } from "../../messages.ts";
-import { registerSecret } from "../../redact.ts";
 import { requestFromOptions, withRequestOptions } from "../request-options.ts";
 
 /**
@@ -26,12 +25,9 @@ export function registerStart(program: Command): void {
         await sqs.send(new SendMessageCommand({ QueueUrl: q.controlQueueUrl, MessageBody: body }));
         sqs.destroy();
       } else {
-        const url = opts.url ?? process.env.COORDINATOR_URL;
+        const { coordinatorUrl, coordinatorToken: token, startToken } = loadStartEnv(process.env);
+        const url = opts.url ?? coordinatorUrl;
         if (!url) throw new ConfigError("--url (or COORDINATOR_URL) is required, or use --via-queue");
-        const token = process.env.COORDINATOR_TOKEN;
-        const startToken = process.env.START_TOKEN;
-        registerSecret(token);
-        registerSecret(startToken);
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (token) headers["X-Auth-Token"] = token;
         if (startToken) headers["X-Migrate-Token"] = startToken;
