@@ -3,9 +3,9 @@
  * listing is finished and every shard has its result. The report is written
  * with If-None-Match, so two racing invocations finish the run exactly once.
  */
-import { PreconditionFailedError } from "../errors.ts";
 import type { Deps } from "../runtime/deps.ts";
-import { readJson, writeJson } from "../state/json.ts";
+import { readJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
@@ -84,12 +84,7 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     ledger: `s3://${stateBucket}/${keys.ledger}`,
   };
   await store.put(keys.ledger, ledger.length ? ledger.join("\n") + "\n" : "");
-  try {
-    await writeJson(store, keys.report, report, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-    return (await readJson<RunReport>(store, keys.report))?.value;
-  }
+  if (!(await writeOnce(store, keys.report, report)).created) return (await readJson<RunReport>(store, keys.report))?.value;
   await store.delete(deps.layout.active(runId)).catch(() => undefined);
   deps.log.info("run-finished", { runId, status: report.status, ...objects, bytesCopied: bytes.copied, durationSeconds });
   return report;

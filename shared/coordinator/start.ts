@@ -1,9 +1,10 @@
-import { MigrationError, PreconditionFailedError } from "../errors.ts";
+import { MigrationError } from "../errors.ts";
 import { classify, withRetry } from "../retry.ts";
 import { describeError } from "../redact.ts";
-import { encode, type StartRequest } from "../messages.ts";
+import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
-import { readJson, writeJson } from "../state/json.ts";
+import { readJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import type { ListingCursor, RunRecord } from "../state/layout.ts";
 import { listStep, type ListDeadline } from "./listing.ts";
 
@@ -28,11 +29,6 @@ export function stateBucketOf(deps: Deps, request: StartRequest): string {
   return deps.stateBucket ?? request.destination.bucket;
 }
 
-/** Two requests are the same run when everything but defaults-filled options agree. */
-function sameRequest(a: StartRequest, b: StartRequest): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 /**
  * Creates the run (idempotently: the same run id started twice is one run) and
  * lists as far as this invocation's deadline allows.
@@ -46,14 +42,10 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   const keys = deps.layout.run(request.runId);
   if (!(await store.get(keys.record))) await checkSource(deps, request);
   const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString() };
-  let created = true;
-  try {
-    await writeJson(store, keys.record, record, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-    created = false;
+  const created = (await writeOnce(store, keys.record, record)).created;
+  if (!created) {
     const existing = await readJson<RunRecord>(store, keys.record);
-    if (existing && !sameRequest(existing.value.request, request)) {
+    if (existing && !sameStartRequest(existing.value.request, request)) {
       throw new MigrationError("run-id-conflict", `run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
   }
@@ -70,11 +62,7 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
     updatedAt: record.createdAt,
     invocations: 0,
   };
-  try {
-    await writeJson(store, keys.listing, cursor, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-  }
+  await writeOnce(store, keys.listing, cursor);
   await store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket }));
   const current = await readJson<ListingCursor>(store, keys.listing);
   if (current && !current.value.done) {

@@ -8,7 +8,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, DeleteQueueCommand, type
 import type { AppConfig } from "../config.ts";
 import { createS3Client, createSqsClient } from "../clients.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
-import { encode, type StartRequest } from "../messages.ts";
+import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Logger } from "../logger.ts";
 import { silentLogger } from "../logger.ts";
 import { buildDeps } from "../runtime/build.ts";
@@ -162,7 +162,7 @@ export async function driveRun(
   const worker = createWorkerHandler(() => workerDeps, { takeOverForeignLeases: true });
   try {
     const record = await readJson<RunRecord>(deps.state(stateBucket), deps.layout.run(request.runId).record);
-    if (record && JSON.stringify(record.value.request) !== JSON.stringify(request)) {
+    if (record && !sameStartRequest(record.value.request, request)) {
       throw new ConfigError(`run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
     const existing = await aggregate(deps, request.runId, stateBucket);

@@ -19,12 +19,12 @@
  * the server's), and the multipart ETag proves the object is those parts in order.
  */
 import { createHash } from "node:crypto";
-import { PreconditionFailedError } from "../errors.ts";
 import { encode, type RangeMessage } from "../messages.ts";
 import type { BlobEntry } from "../ports.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
-import { readJson, writeJson } from "../state/json.ts";
+import { readJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import type { GiantState, ObjectOutcome, RangeResult, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
 import { isUnchanged } from "../copy/skip-checks.ts";
@@ -81,11 +81,8 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
     const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
     const uploadId = await run.step("CreateMultipartUpload", () => deps.sink.createMultipart(manifest.bucket, key, mapped.headers));
     const candidate: GiantState = { key, uploadId, sourceEtag: blob.etag, size: blob.size, partSize: plan.partSize, parts: plan.parts.length, ranges, createdAt: new Date(deps.now()).toISOString() };
-    try {
-      await writeJson(store, keys.state, candidate, { ifNoneMatch: true });
-      state = candidate;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
+    if ((await writeOnce(store, keys.state, candidate)).created) state = candidate;
+    else {
       // Another invocation started it first: ours is not needed.
       await run.abortUpload(key, uploadId);
       state = (await readJson<GiantState>(store, keys.state))!.value;
@@ -103,11 +100,7 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
 
 async function finish(deps: Deps, msg: RangeMessage, manifest: ShardManifest, outcome: ObjectOutcome): Promise<void> {
   const keys = deps.layout.run(msg.runId).giant(msg.shardId, msg.object);
-  try {
-    await writeJson(deps.state(msg.stateBucket), keys.outcome, outcome, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-  }
+  await writeOnce(deps.state(msg.stateBucket), keys.outcome, outcome);
   // The shard goes on from its checkpoint and records the outcome.
   await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode({ v: 1, type: "shard", runId: msg.runId, stateBucket: msg.stateBucket, shardId: msg.shardId, continuation: 0 })]);
 }
@@ -186,11 +179,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
         return "continued";
       }
       const result: RangeResult = { range: msg.range, parts: [...done.values()].sort((a, b) => a.partNumber - b.partNumber), retries: run.retries };
-      try {
-        await writeJson(store, keys.range(msg.range), result, { ifNoneMatch: true });
-      } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
-      }
+      await writeOnce(store, keys.range(msg.range), result);
     }
 
     // The range that sees every range recorded completes the object, once.
@@ -200,12 +189,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       if (!got) return "recorded";
       results.push(got.value);
     }
-    try {
-      await writeJson(store, keys.complete, { by: msg.range, at: new Date(deps.now()).toISOString() }, { ifNoneMatch: true });
-    } catch (err) {
-      if (err instanceof PreconditionFailedError) return "recorded";
-      throw err;
-    }
+    if (!(await writeOnce(store, keys.complete, { by: msg.range, at: new Date(deps.now()).toISOString() })).created) return "recorded";
     const parts = results.flatMap((r) => r.parts).sort((a, b) => a.partNumber - b.partNumber);
     const retries = results.reduce((s, r) => s + r.retries, 0);
     try {

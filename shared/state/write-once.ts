@@ -1,0 +1,21 @@
+/**
+ * Write-once state objects: the record of a run, a report, a shard result, a
+ * claim. Written with If-None-Match, so that of two writers (duplicate
+ * messages, a retried invocation, a replay after a lost answer) exactly one
+ * creates the object and the other learns that it exists.
+ */
+import { PreconditionFailedError } from "../errors.ts";
+import type { StateStore } from "../ports.ts";
+
+export type WriteOnce = { created: true; etag: string } | { created: false };
+
+/** Creates `key` holding `value` as JSON unless it exists; `created: false` means another write got there first. */
+export async function writeOnce(store: StateStore, key: string, value: unknown): Promise<WriteOnce> {
+  try {
+    const { etag } = await store.put(key, JSON.stringify(value), { ifNoneMatch: true });
+    return { created: true, etag };
+  } catch (err) {
+    if (err instanceof PreconditionFailedError) return { created: false };
+    throw err;
+  }
+}
