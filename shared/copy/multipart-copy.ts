@@ -10,7 +10,6 @@
  */
 import type { BlobEntry, UploadedPart } from "../ports.ts";
 import type { CopyResult, MultipartCheckpoint } from "./types.ts";
-import { ObjectFailure } from "../errors.ts";
 import { describeError } from "../redact.ts";
 import { type CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { mapBlobToObject } from "./metadata.ts";
@@ -19,16 +18,16 @@ import { readRange } from "./read-range.ts";
 import { SequentialReader } from "./sequential-reader.ts";
 import { PART_BUFFERS } from "./buffer-pool.ts";
 import { incrementalMd5, md5Of } from "./md5-workers.ts";
-import { multipartEtag, verifyDestination } from "./verify.ts";
+import { completeUpload, uploadCheckedPart, verifyCompleted } from "./multipart-upload.ts";
+import { PartScheduler } from "./part-scheduler.ts";
 
 interface PartSlot extends PlannedPart {
   /** Set once the part's bytes are read; dropped when it is both uploaded and hashed. */
   buf?: Buffer;
   /** The pooled buffer the part is read into, returned to the pool on release. */
   pooled?: Buffer;
-  /** Started and not yet released: counts against the object's partConcurrency. */
-  active: boolean;
-  md5?: Buffer;
+  /** Gives back the part's scheduler slot (counted against partConcurrency from the part's start). */
+  releaseSlot?: () => void;
   held: number;
   uploaded: boolean;
   hashed: boolean;
@@ -87,17 +86,14 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   }
   const openUploadId = uploadId;
 
-  const slots: PartSlot[] = plan.parts.map((p) => ({ ...p, held: 0, uploaded: false, hashed: false, active: false }));
+  const slots: PartSlot[] = plan.parts.map((p) => ({ ...p, held: 0, uploaded: false, hashed: false }));
   const confirmed = new Map<number, UploadedPart>();
   // Whole-object MD5, fed in part order; updates run off the event loop and settle in order.
   const whole = incrementalMd5();
   let nextToHash = 0;
-  /** Parts started and not yet released (uploaded and hashed): what this object holds in memory. */
-  let active = 0;
   const hashing: Promise<void>[] = [];
-  // The scheduler sleeps until a part finishes or a hash update lands.
-  let wake: () => void = () => undefined;
-  const changed = () => new Promise<void>((resolve) => (wake = resolve));
+  // A part holds its slot until it is both uploaded and hashed: what this object holds in memory.
+  const scheduler = new PartScheduler(tuning.partConcurrency);
 
   // Checkpoint saves are chained so they land in order; a failing store must not fail the copy.
   let saving: Promise<void> = Promise.resolve();
@@ -127,11 +123,8 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     if (slot.pooled) PART_BUFFERS.give(slot.pooled);
     slot.pooled = undefined;
     slot.buf = undefined;
-    if (slot.active) {
-      slot.active = false;
-      active--;
-      wake();
-    }
+    slot.releaseSlot?.();
+    slot.releaseSlot = undefined;
   };
   const drainHash = () => {
     while (nextToHash < slots.length && slots[nextToHash]!.buf) {
@@ -144,7 +137,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
           },
           (err: unknown) => {
             stopWith(err);
-            wake();
+            scheduler.wake();
           },
         ),
       );
@@ -178,7 +171,6 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     slot.buf = buf;
     drainHash();
     const md5 = await md5Of(buf);
-    slot.md5 = md5;
     const md5Hex = md5.toString("hex");
     const reused = reusable.get(n);
     if (reused && reused.etag === md5Hex) {
@@ -186,11 +178,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
       confirmed.set(n, reused);
     } else {
       if (stop?.kind === "failed") return;
-      const { etag } = await run.step(`UploadPart ${n}`, () => run.sink.uploadPart(bucket, key, openUploadId, n, buf, md5.toString("base64")), true);
-      if (etag !== md5Hex) {
-        throw new ObjectFailure("part-corrupted", `part ${n}: the server stored MD5 ${etag || "(none)"}, we sent ${md5Hex}`);
-      }
-      confirmed.set(n, { partNumber: n, etag, size: slot.length });
+      confirmed.set(n, await uploadCheckedPart(run, openUploadId, n, buf, md5, true));
       uploadedNow++;
       void save();
     }
@@ -203,30 +191,17 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   // 2. Parts, in order. A part counts from its start until it is both uploaded and hashed, and at
   //    most partConcurrency count at once: that bounds the requests in flight, how far reads run
   //    ahead of the in-order hash, and the memory (partConcurrency x partSize) together.
-  const concurrency = Math.max(1, tuning.partConcurrency);
-  const inFlight = new Set<Promise<void>>();
-  let next = 0;
-  while (next < slots.length && !stop) {
-    if (deadlinePassed()) {
-      stop = { kind: "interrupted" };
-      break;
-    }
-    if (active >= concurrency) {
-      await changed();
-      continue;
-    }
-    const slot = slots[next++]!;
-    slot.active = true;
-    active++;
-    const task: Promise<void> = runPart(slot)
-      .catch(stopWith)
-      .finally(() => {
-        inFlight.delete(task);
-        wake();
-      });
-    inFlight.add(task);
-  }
-  await Promise.all(inFlight);
+  await scheduler.run(slots, {
+    stopping: () => {
+      if (!stop && deadlinePassed()) stop = { kind: "interrupted" };
+      return stop !== undefined;
+    },
+    start: (slot, releaseSlot) => {
+      slot.releaseSlot = releaseSlot;
+      return runPart(slot);
+    },
+    onError: stopWith,
+  });
   reader?.close();
   await Promise.all(hashing);
   for (const slot of slots) release(slot);
@@ -258,22 +233,14 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   }
 
   // 4. Complete, then check what the server made of it.
-  const parts = [...confirmed.values()].sort((a, b) => a.partNumber - b.partNumber);
-  const expectedEtag = multipartEtag(slots.map((s) => s.md5!));
+  const parts = [...confirmed.values()];
   try {
-    await run.step("CompleteMultipartUpload", () => run.sink.completeMultipart(bucket, key, openUploadId, parts.map(({ partNumber, etag }) => ({ partNumber, etag }))));
+    await completeUpload(run, openUploadId, parts);
   } catch (err) {
-    // A retried Complete whose first try succeeded answers NoSuchUpload: the HEAD below decides.
-    if (errorClassOf(err) !== "gone") {
-      const abortProblem = await run.abortUpload(key, openUploadId);
-      return run.failed(failureCode(err), reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""), blob.size);
-    }
+    const abortProblem = await run.abortUpload(key, openUploadId);
+    return run.failed(failureCode(err), reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""), blob.size);
   }
-  if (Object.keys(mapped.tags).length > 0) {
-    // RGW ignores tags given at CreateMultipartUpload: set them now.
-    await run.step("PutObjectTagging", () => run.sink.putTags(bucket, key, mapped.tags));
-  }
-  const verified = await verifyDestination(run, { size: blob.size, etag: expectedEtag, mapped });
+  const verified = await verifyCompleted(run, parts, mapped, blob.size);
   return {
     outcome: "copied",
     key,

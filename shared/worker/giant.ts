@@ -31,7 +31,8 @@ import { isUnchanged } from "../copy/skip-checks.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";
-import { multipartEtag, verifyDestination } from "../copy/verify.ts";
+import { completeUpload, uploadCheckedPart, verifyCompleted } from "../copy/multipart-upload.ts";
+import { PartScheduler } from "../copy/part-scheduler.ts";
 import { describeError } from "../redact.ts";
 
 export function isGiant(deps: Deps, blob: BlobEntry): boolean {
@@ -138,43 +139,31 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       const done = new Map(stored.filter((p) => p.partNumber >= first && p.partNumber <= last && p.size === sizeOf(p.partNumber)).map((p) => [p.partNumber, p]));
       const todo: number[] = [];
       for (let n = first; n <= last; n++) if (!done.has(n)) todo.push(n);
-      let interrupted = false;
-      let stop = false;
+      let failure: { error: unknown } | undefined;
       let startedHere = 0;
-      const worker = async () => {
-        for (;;) {
-          if (stop) return;
-          // The first part of an invocation starts whatever the clock says: every invocation moves forward.
-          if (startedHere > 0 && (deadline.signal.aborted || deadline.nearing())) {
-            interrupted = todo.length > 0 || interrupted;
-            return;
-          }
-          const n = todo.shift();
-          if (n === undefined) return;
+      // Every part stops before the first error is acted on: no part is left in flight.
+      await new PartScheduler(deps.tuning.partConcurrency).run(todo, {
+        // The first part of an invocation starts whatever the clock says: every invocation moves forward.
+        stopping: () => failure !== undefined || (startedHere > 0 && (deadline.signal.aborted || deadline.nearing())),
+        start: async (n, releaseSlot) => {
           startedHere++;
           const size = sizeOf(n);
           await deps.memory.acquire(size);
           try {
-            if (stop) return;
+            if (failure) return;
             const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size));
             const md5 = createHash("md5").update(buf).digest();
-            const { etag } = await run.step(`UploadPart ${n}`, () => deps.sink.uploadPart(manifest.bucket, state.key, state.uploadId, n, buf, md5.toString("base64")));
-            if (etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
-            done.set(n, { partNumber: n, etag, size });
+            done.set(n, await uploadCheckedPart(run, state.uploadId, n, buf, md5));
             run.emit({ type: "bytes", key: state.key, bytes: size });
-          } catch (err) {
-            stop = true;
-            throw err;
           } finally {
             deps.memory.release(size);
+            releaseSlot();
           }
-        }
-      };
-      // Every part worker stops before the first error is acted on: no part is left in flight.
-      const settled = await Promise.allSettled(Array.from({ length: Math.max(1, deps.tuning.partConcurrency) }, worker));
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
-      if (interrupted || done.size < last - first + 1) {
+        },
+        onError: (error) => (failure ??= { error }),
+      });
+      if (failure) throw failure.error;
+      if (done.size < last - first + 1) {
         await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode(msg)]);
         return "continued";
       }
@@ -190,16 +179,11 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       results.push(got.value);
     }
     if (!(await writeOnce(store, keys.complete, { by: msg.range, at: new Date(deps.now()).toISOString() })).created) return "recorded";
-    const parts = results.flatMap((r) => r.parts).sort((a, b) => a.partNumber - b.partNumber);
+    const parts = results.flatMap((r) => r.parts);
     const retries = results.reduce((s, r) => s + r.retries, 0);
-    try {
-      await run.step("CompleteMultipartUpload", () => deps.sink.completeMultipart(manifest.bucket, state.key, state.uploadId, parts.map(({ partNumber, etag }) => ({ partNumber, etag }))));
-    } catch (err) {
-      if (errorClassOf(err) !== "gone") throw err;
-    }
+    await completeUpload(run, state.uploadId, parts);
     const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
-    if (Object.keys(mapped.tags).length > 0) await run.step("PutObjectTagging", () => deps.sink.putTags(manifest.bucket, state.key, mapped.tags));
-    const verified = await verifyDestination(run, { size: blob.size, etag: multipartEtag(parts.map((p) => Buffer.from(p.etag, "hex"))), mapped });
+    const verified = await verifyCompleted(run, parts, mapped, blob.size);
     const warnings = [...mapped.warnings, ...verified.warnings];
     await finish(deps, msg, manifest, {
       key: state.key,
