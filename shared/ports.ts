@@ -110,7 +110,7 @@ export interface StateStore {
   get(key: string): Promise<StateObject | undefined>;
   put(key: string, body: string, condition?: { ifNoneMatch?: true; ifMatch?: string }): Promise<{ etag: string }>;
   delete(key: string): Promise<void>;
-  /** Keys under a prefix, in lexical order, streamed page by page. */
+  /** Keys under a prefix, in UTF-8 byte order (as S3 lists them), streamed page by page. */
   list(prefix: string): AsyncIterable<string>;
 }
 

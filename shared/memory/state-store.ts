@@ -16,7 +16,9 @@ export class MemoryStateStore implements StateStore {
   async put(key: string, body: string, condition: { ifNoneMatch?: true; ifMatch?: string } = {}): Promise<{ etag: string }> {
     const current = this.objects.get(key);
     if (condition.ifNoneMatch && current) throw new PreconditionFailedError(`conditional write of ${key} lost`);
-    if (condition.ifMatch !== undefined && current?.etag !== condition.ifMatch) throw new PreconditionFailedError(`conditional write of ${key} lost`);
+    // An ETag matches quoted or bare, as on the S3 store.
+    const bare = (etag: string | undefined) => etag?.replace(/"/g, "");
+    if (condition.ifMatch !== undefined && bare(current?.etag) !== bare(condition.ifMatch)) throw new PreconditionFailedError(`conditional write of ${key} lost`);
     const safe = redact(body);
     const etag = `"${createHash("md5").update(safe).update(String(++this.writes)).digest("hex")}"`;
     this.objects.set(key, { body: safe, etag });
@@ -28,6 +30,8 @@ export class MemoryStateStore implements StateStore {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    for (const k of [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort()) yield k;
+    // S3's order: UTF-8 bytes (a plain sort() orders UTF-16 code units, which differs above U+E000).
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix));
+    for (const k of keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) yield k;
   }
 }

@@ -1,0 +1,130 @@
+/**
+ * One contract for every StateStore: the in-memory fake and the S3 store on
+ * Ceph RGW pass the same cases. Every idempotency claim of the pipeline rests
+ * on these conditional writes.
+ */
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import type { StateStore } from "../../shared/ports.ts";
+import { PreconditionFailedError } from "../../shared/errors.ts";
+import { MemoryStateStore } from "../../shared/memory/state-store.ts";
+import { S3StateStore } from "../../shared/scaleway/state-store.ts";
+import { createS3Client } from "../../shared/clients.ts";
+import { newBucket, s3Config } from "../support/env.ts";
+import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
+import { ODD_NAMES, utf8Order } from "../support/odd-names.ts";
+
+interface StoreFixture {
+  store: StateStore;
+  /** The next PUT is applied but its answer never reaches the store (a cut connection). In memory no answer can be lost: a no-op. */
+  loseNextPutAnswer(): void;
+  /** How many PUTs reached the server since the last call (undefined in memory). */
+  putsSeen?(): number;
+  close(): Promise<void>;
+}
+
+const lost = async (p: Promise<unknown>) => expect(p).rejects.toBeInstanceOf(PreconditionFailedError);
+const bare = (etag: string) => etag.replace(/"/g, "");
+
+function stateStoreContract(label: string, make: () => Promise<StoreFixture>) {
+  describe(`StateStore contract: ${label}`, () => {
+    let f: StoreFixture;
+    beforeAll(async () => {
+      f = await make();
+    });
+    afterAll(async () => {
+      await f?.close();
+    });
+
+    it("If-None-Match creates once; a second create loses and changes nothing", async () => {
+      // Act
+      const first = await f.store.put("once/a.json", '{"n":1}', { ifNoneMatch: true });
+      const second = f.store.put("once/a.json", '{"n":2}', { ifNoneMatch: true });
+      // Assess
+      await lost(second);
+      const got = await f.store.get("once/a.json");
+      expect(got?.body).toBe('{"n":1}');
+      expect(bare(got!.etag)).toBe(bare(first.etag));
+      expect(await f.store.get("once/missing.json")).toBeUndefined();
+    });
+
+    it("If-Match replaces only the version held, given quoted or unquoted", async () => {
+      // Prepare
+      const v1 = await f.store.put("match/a.json", '{"v":1}');
+      const quoted = `"${bare(v1.etag)}"`;
+      // Act: quoted form
+      const v2 = await f.store.put("match/a.json", '{"v":2}', { ifMatch: quoted });
+      // Act: unquoted form of the new version
+      const v3 = await f.store.put("match/a.json", '{"v":3}', { ifMatch: bare(v2.etag) });
+      // Assess: a stale version loses, in either form
+      await lost(f.store.put("match/a.json", '{"v":4}', { ifMatch: quoted }));
+      await lost(f.store.put("match/a.json", '{"v":4}', { ifMatch: bare(v2.etag) }));
+      const got = await f.store.get("match/a.json");
+      expect(got?.body).toBe('{"v":3}');
+      expect(bare(got!.etag)).toBe(bare(v3.etag));
+    });
+
+    it("If-Match on a key that does not exist loses", async () => {
+      await lost(f.store.put("match/never.json", "{}", { ifMatch: '"0123456789abcdef0123456789abcdef"' }));
+      expect(await f.store.get("match/never.json")).toBeUndefined();
+    });
+
+    it("a conditional write whose answer was lost resolves as written, once", async () => {
+      // Prepare
+      const v1 = await f.store.put("replay/a.json", '{"v":1}');
+      // Act: create, then replace, each with its answer lost on the way back
+      f.loseNextPutAnswer();
+      f.putsSeen?.();
+      const created = await f.store.put("replay/b.json", '{"b":1}', { ifNoneMatch: true });
+      const createPuts = f.putsSeen?.();
+      f.loseNextPutAnswer();
+      const replaced = await f.store.put("replay/a.json", '{"v":2}', { ifMatch: v1.etag });
+      // Assess: our own write is recognised, and what is stored is it
+      expect(bare((await f.store.get("replay/b.json"))!.etag)).toBe(bare(created.etag));
+      expect((await f.store.get("replay/a.json"))?.body).toBe('{"v":2}');
+      expect(bare((await f.store.get("replay/a.json"))!.etag)).toBe(bare(replaced.etag));
+      if (createPuts !== undefined) expect(createPuts).toBeGreaterThanOrEqual(2); // the loss did happen, and was retried
+      // A replay of a write that did not land is not mistaken for ours
+      await lost(f.store.put("replay/b.json", '{"b":"other"}', { ifNoneMatch: true }));
+    });
+
+    it("deletes (a missing key too), after which the key can be created again", async () => {
+      await f.store.put("del/a.json", "{}", { ifNoneMatch: true });
+      await f.store.delete("del/a.json");
+      await f.store.delete("del/never.json");
+      expect(await f.store.get("del/a.json")).toBeUndefined();
+      await f.store.put("del/a.json", '{"again":true}', { ifNoneMatch: true });
+      expect((await f.store.get("del/a.json"))?.body).toBe('{"again":true}');
+    });
+
+    it("lists keys under a prefix in UTF-8 byte order, odd names included, nothing outside the prefix", async () => {
+      for (const name of ODD_NAMES) await f.store.put(`list/${name}`, "{}");
+      await f.store.put("listed-not/x.json", "{}");
+      const keys: string[] = [];
+      for await (const k of f.store.list("list/")) keys.push(k);
+      expect(keys).toEqual(utf8Order(ODD_NAMES.map((n) => `list/${n}`)));
+    });
+  });
+}
+
+stateStoreContract("in-memory", async () => ({ store: new MemoryStateStore(), loseNextPutAnswer: () => undefined, close: async () => undefined }));
+
+stateStoreContract("Ceph RGW (S3)", async () => {
+  const bucket = await newBucket("state");
+  const proxy: FaultProxy = await startFaultProxy({ target: s3Config().endpoint, seed: 11 });
+  const s3 = createS3Client({ ...s3Config(), endpoint: proxy.endpoint });
+  let seen = 0;
+  return {
+    store: new S3StateStore(s3, bucket),
+    loseNextPutAnswer: () => proxy.setRules([{ fault: { kind: "reset-response" }, methods: ["PUT"], count: 1 }]),
+    putsSeen: () => {
+      const now = proxy.stats.forwarded;
+      const n = now - seen;
+      seen = now;
+      return n;
+    },
+    close: async () => {
+      s3.destroy();
+      await proxy.stop();
+    },
+  };
+});
