@@ -13,6 +13,7 @@ import { BlobArchivedError, SourceChangedError } from "../../shared/errors.ts";
 import { classify } from "../../shared/retry.ts";
 import { multipartEtag } from "../../shared/copy/verify.ts";
 import { clients, newBucket, newContainer } from "../support/env.ts";
+import { ODD_NAMES, utf8Order } from "../support/odd-names.ts";
 
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash("md5").update(b).digest();
@@ -156,6 +157,28 @@ function sinkContract(label: string, make: () => Promise<SinkFixture>) {
       });
       expect(await f.sink.getTags(f.bucket, "p/one.bin")).toEqual({ "a+b": "c d", plain: "v=1/2" });
       expect(await f.sink.head(f.bucket, "p/missing.bin")).toBeUndefined();
+    });
+
+    it("lists keys page by page in UTF-8 byte order, odd names included, with sizes and bare ETags", async () => {
+      // Prepare
+      const bodies = new Map(ODD_NAMES.map((n, i) => [`lk/${n}`, randomBytes(10 + i)]));
+      for (const [key, body] of bodies) await f.sink.put(f.bucket, key, body, md5(body).toString("base64"), { metadata: {} });
+      await f.sink.put(f.bucket, "lk-outside", Buffer.from("x"), md5(Buffer.from("x")).toString("base64"), { metadata: {} });
+      // Act: pages of 3, each after the last key of the one before
+      const seen: Array<{ key: string; size: number; etag: string }> = [];
+      let startAfter: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await f.sink.listKeys(f.bucket, { prefix: "lk/", startAfter, maxKeys: 3 });
+        seen.push(...page.entries);
+        if (!page.truncated) break;
+        startAfter = page.entries.at(-1)!.key;
+      }
+      // Assess
+      expect(seen.map((e) => e.key)).toEqual(utf8Order([...bodies.keys()]));
+      for (const e of seen) {
+        expect(e.size).toBe(bodies.get(e.key)!.length);
+        expect(e.etag).toBe(md5(bodies.get(e.key)!).toString("hex"));
+      }
     });
 
     it("refuses a body that does not match its Content-MD5, as a retryable BadDigest", async () => {
