@@ -93,6 +93,8 @@ export interface ObjectSink {
   listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
   getTags(bucket: string, key: string): Promise<Record<string, string>>;
+  /** The object's bytes, pinned to `etag` (bare or quoted): a replaced object fails (412) instead of mixing versions. */
+  read(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<Readable>;
 }
 
 /** A stored state object with the version needed for conditional writes. */

@@ -76,6 +76,10 @@ export class InstrumentedSink implements ObjectSink {
     await this.#enter("putTags", key);
     return this.inner.putTags(bucket, key, tags);
   }
+  async read(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<Readable> {
+    await this.#enter("read", key);
+    return this.inner.read(bucket, key, etag, signal);
+  }
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
     await this.#enter("getTags", key);
     return this.inner.getTags(bucket, key);

@@ -7,6 +7,7 @@
  * ETags are returned bare (no quotes), like the S3 adapter.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import type { ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
 import { S3_LIMITS } from "../limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
@@ -152,6 +153,14 @@ export class MemoryObjectSink implements ObjectSink {
     const o = this.#objects.get(id(bucket, key));
     if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
     return { ...o.tags };
+  }
+
+  async read(bucket: string, key: string, etag: string): Promise<Readable> {
+    this.#count("read");
+    const o = this.#objects.get(id(bucket, key));
+    if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
+    if (o.etag !== etag.replace(/"/g, "")) throw new FakeS3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold");
+    return Readable.from([Buffer.from(o.body)]);
   }
 
   #upload(bucket: string, key: string, uploadId: string): OpenUpload {

@@ -7,6 +7,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -18,6 +19,7 @@ import {
   type S3Client,
   type StorageClass,
 } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
 import type { ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
 
@@ -183,5 +185,10 @@ export class S3ObjectSink implements ObjectSink {
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
     const r = await this.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
     return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+  }
+
+  async read(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<Readable> {
+    const r = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: quoted(etag) }), { abortSignal: signal });
+    return (r.Body as Readable | undefined) ?? Readable.from([]);
   }
 }

@@ -12,12 +12,19 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import pLimit from "p-limit";
-import type { BlobItem, BlobServiceClient, ContainerClient } from "@azure/storage-blob";
-import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { DEFAULT_STATE_PREFIX } from "../config.ts";
+import type { BlobEntry, BlobSource, ObjectSink } from "../ports.ts";
 import { describeError } from "../redact.ts";
 import { mapKey, type AzureLocation, type S3Location } from "../locations.ts";
+import { hexToBase64 } from "../copy/metadata.ts";
+import { isArchived } from "../copy/skip-checks.ts";
 import { diffObject, type DestinationSide, type SourceSide } from "./object-diff.ts";
+
+/** What verification reads through: the same ports as the copy, so it runs on the in-memory fakes too. */
+export interface VerifyPorts {
+  source: BlobSource;
+  sink: ObjectSink;
+}
 
 export type Finding =
   /** `key` is the blob name. */
@@ -58,11 +65,10 @@ export interface VerifySummary {
 
 export const MISSING = "missing on destination";
 
-export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3Client }, options: VerifyOptions): Promise<VerifySummary> {
+export async function verifyMigration(ports: VerifyPorts, options: VerifyOptions): Promise<VerifySummary> {
   const { source, destination, signal } = options;
   const statePrefix = options.statePrefix ?? DEFAULT_STATE_PREFIX;
   const content = options.content ?? true;
-  const container = clients.blob.getContainerClient(source.container);
   const summary: VerifySummary = { checked: 0, matched: 0, differing: 0, differences: 0, missing: 0, extra: 0, archived: 0 };
   const emit = (f: Finding) => {
     if (f.kind === "difference") summary.differences++;
@@ -93,30 +99,30 @@ export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3
   return summary;
 
   async function walk(): Promise<void> {
-    const destKeys = destinationKeys(clients.s3, destination, statePrefix, signal);
+    const destKeys = destinationKeys(ports.sink, destination, statePrefix);
     let destHead = await destKeys.next();
-    const pages = container
-      .listBlobsFlat({ prefix: source.prefix || undefined, includeMetadata: true, includeTags: true })
-      .byPage({ maxPageSize: options.pageSize ?? 1000 });
-    for await (const page of pages) {
+    let marker: string | undefined;
+    do {
       signal?.throwIfAborted();
-      for (const item of page.segment.blobItems) {
-        const key = mapKey(item.name, source.prefix, destination.prefix);
+      const page = await ports.source.listPage(source.container, { prefix: source.prefix || undefined, marker, pageSize: options.pageSize ?? 1000 });
+      for (const blob of page.entries) {
+        const key = mapKey(blob.name, source.prefix, destination.prefix);
         // Merge-join with the destination listing (both in key order) to find extras without a
         // set of every key. The orders can disagree (Azure's is not always UTF-8 byte order), so
         // a key passed over is only a candidate, confirmed against the source before reporting.
         while (!destHead.done && byteOrder(destHead.value, key) < 0) {
           const candidate = destHead.value;
-          await schedule(() => confirmExtra(container, candidate, source, destination, emit));
+          await schedule(() => confirmExtra(ports.source, candidate, source, destination, emit));
           destHead = await destKeys.next();
         }
         if (!destHead.done && destHead.value === key) destHead = await destKeys.next();
-        await schedule(() => checkBlob(clients.s3, container, item, key, destination.bucket, { content, statePrefix, signal }, emit, summary));
+        await schedule(() => checkBlob(ports, source.container, blob, key, destination.bucket, { content, statePrefix, signal }, emit, summary));
       }
-    }
+      marker = page.nextMarker;
+    } while (marker);
     for (; !destHead.done; destHead = await destKeys.next()) {
       const candidate = destHead.value;
-      await schedule(() => confirmExtra(container, candidate, source, destination, emit));
+      await schedule(() => confirmExtra(ports.source, candidate, source, destination, emit));
     }
     await flush();
   }
@@ -127,22 +133,20 @@ function byteOrder(a: string, b: string): number {
 }
 
 /** Destination keys under the prefix, page by page, run state left out. */
-async function* destinationKeys(s3: S3Client, dest: S3Location, statePrefix: string, signal?: AbortSignal): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: dest.bucket, Prefix: dest.prefix || undefined, ContinuationToken: token }),
-      { abortSignal: signal },
-    );
-    for (const o of page.Contents ?? []) if (o.Key !== undefined && !o.Key.startsWith(statePrefix)) yield o.Key;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+async function* destinationKeys(sink: ObjectSink, dest: S3Location, statePrefix: string): AsyncGenerator<string> {
+  let startAfter: string | undefined;
+  for (;;) {
+    const page = await sink.listKeys(dest.bucket, { prefix: dest.prefix || undefined, startAfter });
+    for (const o of page.entries) if (!o.key.startsWith(statePrefix)) yield o.key;
+    if (!page.truncated || page.entries.length === 0) return;
+    startAfter = page.entries.at(-1)!.key;
+  }
 }
 
-async function confirmExtra(container: ContainerClient, key: string, source: AzureLocation, dest: S3Location, emit: (f: Finding) => void): Promise<void> {
+async function confirmExtra(blobs: BlobSource, key: string, source: AzureLocation, dest: S3Location, emit: (f: Finding) => void): Promise<void> {
   const blobName = source.prefix + key.slice(dest.prefix.length);
   try {
-    if (await container.getBlobClient(blobName).exists()) return;
+    if (await blobs.stat(source.container, blobName)) return;
   } catch (err) {
     emit({ kind: "difference", key: blobName, problem: `could not check whether the destination object ${JSON.stringify(key)} has a source: ${describeError(err)}` });
     return;
@@ -150,82 +154,70 @@ async function confirmExtra(container: ContainerClient, key: string, source: Azu
   emit({ kind: "extra", key });
 }
 
-function sourceSide(item: BlobItem): SourceSide {
-  const p = item.properties;
-  const tags = item.tags ?? {};
+function sourceSide(blob: BlobEntry): SourceSide {
   return {
-    size: p.contentLength ?? 0,
-    contentMd5: p.contentMD5 && p.contentMD5.length > 0 ? Buffer.from(p.contentMD5).toString("base64") : undefined,
-    contentType: p.contentType,
-    contentEncoding: p.contentEncoding,
-    contentLanguage: p.contentLanguage,
-    contentDisposition: p.contentDisposition,
-    cacheControl: p.cacheControl,
-    metadata: item.metadata ?? {},
-    tags,
+    size: blob.size,
+    contentMd5: blob.contentMd5 ? hexToBase64(blob.contentMd5) : undefined,
+    contentType: blob.contentType,
+    contentEncoding: blob.contentEncoding,
+    contentLanguage: blob.contentLanguage,
+    contentDisposition: blob.contentDisposition,
+    cacheControl: blob.cacheControl,
+    metadata: blob.metadata,
+    tags: blob.tags,
   };
 }
 
-const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+interface CompareOptions {
+  content: boolean;
+  statePrefix: string;
+  signal?: AbortSignal;
+}
 
 async function checkBlob(
-  s3: S3Client,
-  container: ContainerClient,
-  item: BlobItem,
+  ports: VerifyPorts,
+  container: string,
+  blob: BlobEntry,
   key: string,
   bucket: string,
-  options: { content: boolean; statePrefix: string; signal?: AbortSignal },
+  options: CompareOptions,
   emit: (f: Finding) => void,
   summary: VerifySummary,
 ): Promise<void> {
-  if (item.properties.accessTier === "Archive") {
-    emit({ kind: "archived", key: item.name });
+  if (isArchived(blob)) {
+    emit({ kind: "archived", key: blob.name });
     return;
   }
   summary.checked++;
-  const problems = await compareOne(s3, container, item, key, bucket, options).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
+  const problems = await compareOne(ports, container, blob, key, bucket, options).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
   if (problems.length === 0) {
     summary.matched++;
     return;
   }
   summary.differing++;
   if (problems.includes(MISSING)) summary.missing++;
-  for (const problem of problems) emit({ kind: "difference", key: item.name, problem });
+  for (const problem of problems) emit({ kind: "difference", key: blob.name, problem });
 }
 
-async function compareOne(
-  s3: S3Client,
-  container: ContainerClient,
-  item: BlobItem,
-  key: string,
-  bucket: string,
-  options: { content: boolean; statePrefix: string; signal?: AbortSignal },
-): Promise<string[]> {
+async function compareOne(ports: VerifyPorts, container: string, blob: BlobEntry, key: string, bucket: string, options: CompareOptions): Promise<string[]> {
   if (key.startsWith(options.statePrefix)) return [`maps to ${JSON.stringify(key)}, inside the reserved state prefix ${options.statePrefix}: never copied`];
-  const { signal } = options;
-  let head;
-  try {
-    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-  } catch (err) {
-    if (statusOf(err) === 404) return [MISSING];
-    throw err;
-  }
-  const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+  const head = await ports.sink.head(bucket, key);
+  if (!head) return [MISSING];
   const dest: DestinationSide = {
-    size: head.ContentLength ?? 0,
-    contentType: head.ContentType,
-    contentEncoding: head.ContentEncoding,
-    contentLanguage: head.ContentLanguage,
-    contentDisposition: head.ContentDisposition,
-    cacheControl: head.CacheControl,
-    metadata: head.Metadata ?? {},
-    tags: Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+    size: head.size,
+    contentType: head.contentType,
+    contentEncoding: head.contentEncoding,
+    contentLanguage: head.contentLanguage,
+    contentDisposition: head.contentDisposition,
+    cacheControl: head.cacheControl,
+    metadata: head.metadata,
+    tags: await ports.sink.getTags(bucket, key),
   };
-  const diff = diffObject(sourceSide(item), dest);
+  const diff = diffObject(sourceSide(blob), dest);
   // A size difference already says the bytes differ: reading them would prove nothing more.
-  if (!options.content || dest.size !== (item.properties.contentLength ?? 0)) return diff.problems;
+  if (!options.content || dest.size !== blob.size) return diff.problems;
 
-  const [sourceMd5, destMd5] = await hashBoth(container, item, s3, bucket, key, head.ETag, signal);
+  const [sourceMd5, destMd5] = await hashBoth(ports, container, blob, bucket, key, head.etag, options.signal);
   if (sourceMd5 !== destMd5) diff.problems.push(`content differs: source bytes md5 ${sourceMd5}, destination bytes md5 ${destMd5}`);
   else if (diff.expectedMd5 && diff.expectedMd5.base64 !== destMd5) {
     diff.problems.push(`md5 differs: bytes hash to ${destMd5}, ${diff.expectedMd5.from} says ${diff.expectedMd5.base64}`);
@@ -237,29 +229,14 @@ async function compareOne(
  * Base64 MD5 of both sides, streamed in parallel; each read is pinned to the version
  * that was listed or headed, so a concurrent overwrite fails instead of mixing versions.
  */
-async function hashBoth(
-  container: ContainerClient,
-  item: BlobItem,
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  destEtag: string | undefined,
-  signal?: AbortSignal,
-): Promise<[string, string]> {
+async function hashBoth(ports: VerifyPorts, container: string, blob: BlobEntry, bucket: string, key: string, destEtag: string, signal?: AbortSignal): Promise<[string, string]> {
   const ac = new AbortController();
   const abort = () => ac.abort();
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    const src = (async () => {
-      const res = await container
-        .getBlobClient(item.name)
-        .download(0, undefined, { conditions: { ifMatch: item.properties.etag }, abortSignal: ac.signal });
-      return md5Of(res.readableStreamBody as Readable | undefined, ac.signal);
-    })();
-    const dst = (async () => {
-      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: destEtag }), { abortSignal: ac.signal });
-      return md5Of(res.Body as Readable | undefined, ac.signal);
-    })();
+    // An empty blob has no range to read.
+    const src = (async () => (blob.size === 0 ? md5Of(undefined, ac.signal) : md5Of(await ports.source.read(container, blob.name, { offset: 0, count: blob.size }, blob.etag, ac.signal), ac.signal)))();
+    const dst = (async () => md5Of(await ports.sink.read(bucket, key, destEtag, ac.signal), ac.signal))();
     // On the first failure stop the other stream too: no socket left reading in the background.
     const both = Promise.all([src, dst]);
     both.catch(abort);

@@ -181,6 +181,17 @@ function sinkContract(label: string, make: () => Promise<SinkFixture>) {
       }
     });
 
+    it("reads an object back pinned to its ETag; a replaced object fails instead of mixing versions", async () => {
+      const v1 = randomBytes(3000);
+      const { etag } = await f.sink.put(f.bucket, "rd/a.bin", v1, md5(v1).toString("base64"), { metadata: {} });
+      expect((await drain(await f.sink.read(f.bucket, "rd/a.bin", etag))).equals(v1)).toBe(true);
+      expect((await drain(await f.sink.read(f.bucket, "rd/a.bin", `"${etag}"`))).equals(v1)).toBe(true);
+      const v2 = randomBytes(3000);
+      await f.sink.put(f.bucket, "rd/a.bin", v2, md5(v2).toString("base64"), { metadata: {} });
+      const err = await f.sink.read(f.bucket, "rd/a.bin", etag).then(drain).catch((e: unknown) => e);
+      expect((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(412);
+    });
+
     it("refuses a body that does not match its Content-MD5, as a retryable BadDigest", async () => {
       const body = randomBytes(100);
       const err = await f.sink.put(f.bucket, "p/bad.bin", body, md5(Buffer.from("other")).toString("base64"), { metadata: {} }).catch((e: unknown) => e);

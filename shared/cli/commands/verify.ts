@@ -3,6 +3,8 @@ import { loadConfig } from "../../config.ts";
 import { createBlobServiceClient, createS3Client } from "../../clients.ts";
 import { parseAzureUrl, parseS3Url } from "../../locations.ts";
 import { verifyMigration, type Finding } from "../../verify/compare.ts";
+import { AzureBlobSource } from "../../azure/blob-source.ts";
+import { S3ObjectSink } from "../../scaleway/object-sink.ts";
 
 const HELP = `
 Compares every blob under the source prefix with its object under the
@@ -69,7 +71,7 @@ export function registerVerify(program: Command): void {
       const destination = parseS3Url(opts.to, "--to");
       const config = loadConfig();
       const s3 = createS3Client(config.s3);
-      const blob = createBlobServiceClient(config.azure);
+      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure)), sink: new S3ObjectSink(s3) };
 
       const differences: Array<{ key: string; problem: string }> = [];
       const extra: string[] = [];
@@ -81,7 +83,7 @@ export function registerVerify(program: Command): void {
         else archived.push(f.key);
       };
       try {
-        const summary = await verifyMigration({ blob, s3 }, { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding });
+        const summary = await verifyMigration(ports, { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding });
         if (opts.json) {
           const out = { checked: summary.checked, matched: summary.matched, missing: summary.missing, differences, extra, archived };
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
