@@ -2,7 +2,7 @@
  * The local stand-in of Scaleway's queue trigger (`migrate run --queue sqs`,
  * `migrate serve`): polls a queue and invokes a handler the way the trigger does.
  */
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { createHash } from "node:crypto";
 import { QUEUE_LIMITS } from "../limits.ts";
 import { queueEvent, type FunctionHandler } from "../runtime/http.ts";
@@ -84,5 +84,22 @@ export class QueuePoller {
     this.running = false;
     await this.loop;
     while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Resolves once the queues are empty (none visible, none in flight) and no
+ * poller is busy, twice in a row: SQS counts are approximate.
+ */
+export async function sqsDrained(sqs: SQSClient, urls: string[], pollers: QueuePoller[], intervalMs = 300): Promise<void> {
+  const depth = async (url: string) => {
+    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
+    return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  };
+  for (let quiet = 0; quiet < 2; ) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    const busy = pollers.some((p) => p.busy);
+    const depths = await Promise.all(urls.map(depth));
+    quiet = !busy && depths.every((d) => d === 0) ? quiet + 1 : 0;
   }
 }

@@ -4,7 +4,7 @@
  * semantics, or through a real SQS queue polled the way the trigger does.
  */
 import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, GetQueueAttributesCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { AppConfig } from "../config.ts";
 import { createS3Client, createSqsClient } from "../clients.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
@@ -17,7 +17,7 @@ import { createCoordinatorHandler } from "../coordinator/handler.ts";
 import { createWorkerHandler } from "../worker/handler.ts";
 import { queueEvent, type FunctionHandler } from "../runtime/http.ts";
 import { InProcessBus } from "./in-process-bus.ts";
-import { QueuePoller } from "./queue-poller.ts";
+import { QueuePoller, sqsDrained } from "./queue-poller.ts";
 import { SqsMessageBus } from "../queue/sqs.ts";
 import { aggregate } from "../coordinator/aggregate.ts";
 import { sweep } from "../coordinator/sweep.ts";
@@ -102,10 +102,6 @@ async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
   }
   const bus = new SqsMessageBus(sqs, { control, workers });
   const pollers: QueuePoller[] = [];
-  const depth = async (url: string) => {
-    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
-    return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-  };
   return {
     bus,
     attach: (h) => {
@@ -113,14 +109,7 @@ async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
       for (const w of workers) pollers.push(new QueuePoller(sqs, w, h.worker, { waitSeconds: 1 }));
       for (const p of pollers) p.start();
     },
-    drained: async () => {
-      for (let quiet = 0; quiet < 2; ) {
-        await new Promise((r) => setTimeout(r, 300));
-        const busy = pollers.some((p) => p.busy);
-        const depths = await Promise.all([control!, ...workers].map(depth));
-        quiet = !busy && depths.every((d) => d === 0) ? quiet + 1 : 0;
-      }
-    },
+    drained: () => sqsDrained(sqs, [control!, ...workers], pollers),
     deadLetters: () => [],
     close: async () => {
       await Promise.all(pollers.map((p) => p.stop()));

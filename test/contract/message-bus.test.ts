@@ -10,7 +10,7 @@ import type { MessageBus, QueueTarget } from "../../shared/ports.ts";
 import type { FunctionHandler } from "../../shared/runtime/http.ts";
 import { json } from "../../shared/runtime/http.ts";
 import { InProcessBus } from "../../shared/local/in-process-bus.ts";
-import { QueuePoller } from "../../shared/local/queue-poller.ts";
+import { QueuePoller, sqsDrained } from "../../shared/local/queue-poller.ts";
 import { SqsMessageBus } from "../../shared/queue/sqs.ts";
 import { clients, uniqueName } from "../support/env.ts";
 
@@ -103,10 +103,6 @@ messageBusContract("SQS on fauxqs, with the local trigger", async () => {
   const bus = new SqsMessageBus(sqs, urls);
   const pollers: QueuePoller[] = [];
   const dead: string[] = [];
-  const depth = async (url: string) => {
-    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
-    return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-  };
   return {
     bus,
     attach: (h) => {
@@ -115,13 +111,7 @@ messageBusContract("SQS on fauxqs, with the local trigger", async () => {
       for (const w of urls.workers) pollers.push(new QueuePoller(sqs, w, h.worker, { retries: 0, waitSeconds: 1 }));
       for (const p of pollers) p.start();
     },
-    drained: async () => {
-      for (let quiet = 0; quiet < 2; ) {
-        await new Promise((r) => setTimeout(r, 500));
-        const depths = await Promise.all([urls.control, ...urls.workers].map(depth));
-        quiet = !pollers.some((p) => p.busy) && depths.every((d) => d === 0) ? quiet + 1 : 0;
-      }
-    },
+    drained: () => sqsDrained(sqs, [urls.control, ...urls.workers], pollers, 500),
     deadLetters: async () => {
       const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 0 }));
       for (const m of got.Messages ?? []) if (!dead.includes(m.Body ?? "")) dead.push(m.Body ?? "");
