@@ -5,8 +5,26 @@
  */
 import type { Readable } from "node:stream";
 
+/** The HTTP content headers a blob has and an object carries, with their names on the wire. */
+export const CONTENT_HEADERS = [
+  ["contentType", "Content-Type"],
+  ["contentEncoding", "Content-Encoding"],
+  ["contentLanguage", "Content-Language"],
+  ["contentDisposition", "Content-Disposition"],
+  ["cacheControl", "Cache-Control"],
+] as const;
+
+export type ContentHeaders = { [K in (typeof CONTENT_HEADERS)[number][0]]?: string };
+
+/** The content headers of `from` that are set (empty values left out). */
+export function contentHeadersOf(from: ContentHeaders): ContentHeaders {
+  const out: ContentHeaders = {};
+  for (const [field] of CONTENT_HEADERS) if (from[field]) out[field] = from[field];
+  return out;
+}
+
 /** One blob as listed by the source: everything a worker needs, no HEAD per blob. */
-export interface BlobEntry {
+export interface BlobEntry extends ContentHeaders {
   name: string;
   size: number;
   /** Quoted or bare ETag as the source gives it; used to pin reads (If-Match). */
@@ -15,11 +33,6 @@ export interface BlobEntry {
   lastModified: string;
   /** Hex MD5 of the whole blob when the uploader set Content-MD5. */
   contentMd5?: string;
-  contentType?: string;
-  contentEncoding?: string;
-  contentLanguage?: string;
-  contentDisposition?: string;
-  cacheControl?: string;
   metadata: Record<string, string>;
   tags: Record<string, string>;
   /** Hot | Cool | Cold | Archive ... */
@@ -49,12 +62,7 @@ export interface BlobSource {
 }
 
 /** Headers and metadata the destination object carries. */
-export interface ObjectHeaders {
-  contentType?: string;
-  contentEncoding?: string;
-  contentLanguage?: string;
-  contentDisposition?: string;
-  cacheControl?: string;
+export interface ObjectHeaders extends ContentHeaders {
   /** User metadata (x-amz-meta-*), names lowercase. */
   metadata: Record<string, string>;
   storageClass?: string;

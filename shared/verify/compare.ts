@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import pLimit from "p-limit";
 import { DEFAULT_STATE_PREFIX } from "../config.ts";
-import type { BlobEntry, BlobSource, ObjectSink } from "../ports.ts";
+import { contentHeadersOf, type BlobEntry, type BlobSource, type ObjectSink } from "../ports.ts";
 import { describeError } from "../redact.ts";
 import { mapKey, type AzureLocation, type S3Location } from "../locations.ts";
 import { hexToBase64 } from "../copy/metadata.ts";
@@ -158,11 +158,7 @@ function sourceSide(blob: BlobEntry): SourceSide {
   return {
     size: blob.size,
     contentMd5: blob.contentMd5 ? hexToBase64(blob.contentMd5) : undefined,
-    contentType: blob.contentType,
-    contentEncoding: blob.contentEncoding,
-    contentLanguage: blob.contentLanguage,
-    contentDisposition: blob.contentDisposition,
-    cacheControl: blob.cacheControl,
+    ...contentHeadersOf(blob),
     metadata: blob.metadata,
     tags: blob.tags,
   };
@@ -205,11 +201,7 @@ async function compareOne(ports: VerifyPorts, container: string, blob: BlobEntry
   if (!head) return [MISSING];
   const dest: DestinationSide = {
     size: head.size,
-    contentType: head.contentType,
-    contentEncoding: head.contentEncoding,
-    contentLanguage: head.contentLanguage,
-    contentDisposition: head.contentDisposition,
-    cacheControl: head.cacheControl,
+    ...contentHeadersOf(head),
     metadata: head.metadata,
     tags: await ports.sink.getTags(bucket, key),
   };
