@@ -1,7 +1,10 @@
 /**
- * The ports the engine, coordinator and worker depend on. Azure, Scaleway S3,
- * SQS and in-memory implementations sit behind them; one contract suite runs
- * against each.
+ * The ports the engine, coordinator and worker depend on. Azure, S3 (Scaleway,
+ * Ceph RGW), SQS and in-memory implementations sit behind them. Each port has
+ * one contract suite under test/contract/ that runs the same cases on the
+ * in-memory implementation and on a real server: BlobSource and ObjectSink
+ * (source-sink.test.ts), StateStore (state-store.test.ts), MessageBus with its
+ * trigger (message-bus.test.ts).
  */
 import type { Readable } from "node:stream";
 

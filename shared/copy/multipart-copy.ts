@@ -35,17 +35,7 @@ interface PartSlot extends PlannedPart {
 
 type Stop = { kind: "interrupted" } | { kind: "failed"; error: unknown };
 
-/**
- * Where the MD5 of the whole object is stored. md5chksum must be given at
- * CreateMultipartUpload, before any byte is read. When the source has a
- * Content-MD5 we put it there (and fail before completing if our hash
- * disagrees). When it has none, our MD5 exists only at the end; writing it
- * afterwards would need a CopyObject of the object onto itself (a full
- * server-side copy, and impossible above 5 GiB without a second multipart
- * copy), or a second full read of the source before the upload. Neither is
- * worth it: later skip checks match on the azure-etag marker and size, and our
- * MD5 goes back in the result for the run ledger.
- */
+/** The part plan; a resumed upload keeps the part size it was started with while that is still a valid plan. */
 function planFor(blob: BlobEntry, run: CopyRun, checkpoint?: MultipartCheckpoint): PartPlan {
   const { tuning } = run.options;
   // Resume with the part size the upload was started with, when it is still a valid plan.
@@ -60,6 +50,14 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const { container, bucket, key } = run.task;
   const { tuning, signal } = run.options;
   const plan = planFor(blob, run, checkpoint);
+  // Where the MD5 of the whole object is stored: md5chksum must be given at
+  // CreateMultipartUpload, before any byte is read. When the source has a
+  // Content-MD5 it goes there (and the copy fails before completing if our hash
+  // disagrees). When it has none, our MD5 exists only at the end; writing it
+  // afterwards would need a CopyObject of the object onto itself (a full
+  // server-side copy, impossible above 5 GiB without a second multipart copy),
+  // or a second full read of the source. Neither is worth it: later skip checks
+  // match on the azure-etag marker and size, and our MD5 goes to the run ledger.
   const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap });
   const warnings = [...mapped.warnings];
 
