@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
+import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import type { S3Config } from "../shared/config.ts";
 import { startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
 import { build } from "esbuild";
@@ -83,7 +84,7 @@ function run(cmd: string, args: string[], options: { capture?: boolean } = {}): 
 
 /** Uploads `size` bytes of pseudo-random data in staged blocks, never holding more than a few blocks. */
 async function uploadBlob(azurite: AzuriteServer, container: string, name: string, size: number): Promise<string> {
-  const service = createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString });
+  const service = createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString }, DEFAULT_RETRY_POLICY);
   const c = service.getContainerClient(container);
   await c.createIfNotExists();
   return uploadLargeBlob(c, name, size);
@@ -121,7 +122,7 @@ async function main() {
     const azurite = (servers[0] as PromiseFulfilledResult<AzuriteServer>).value;
     const rgw = (servers[1] as PromiseFulfilledResult<S3Server>).value;
     const s3Config: S3Config = { endpoint: rgw.endpoint, region: rgw.region, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true, maxSockets: 64 };
-    const s3 = createS3Client(s3Config);
+    const s3 = createS3Client(s3Config, DEFAULT_RETRY_POLICY);
     const container = `bench-${randomBytes(3).toString("hex")}`;
     const bucket = `bench-${randomBytes(3).toString("hex")}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));

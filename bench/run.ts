@@ -26,6 +26,7 @@ import { pathToFileURL } from "node:url";
 import { execFileSync } from "node:child_process";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
+import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import { freePort, startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
 import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";
 import { cpuDiff, cpuSnapshot, formatCpu, killChildren, loadAverage, markServers, runTimed, type Timed } from "./proc.ts";
@@ -541,12 +542,12 @@ async function main(): Promise<void> {
       if (failed) throw failed.reason;
       const azurite = (servers[0] as PromiseFulfilledResult<AzuriteServer>).value;
       const rgw = (servers[1] as PromiseFulfilledResult<S3Server>).value;
-      const s3 = createS3Client({ endpoint: rgw.endpoint, region: rgw.region, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true, maxSockets: 64 });
+      const s3 = createS3Client({ endpoint: rgw.endpoint, region: rgw.region, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, forcePathStyle: true, maxSockets: 64 }, DEFAULT_RETRY_POLICY);
       const ctx: Ctx = {
         azurite,
         rgw,
         s3,
-        blob: createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString }),
+        blob: createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString }, DEFAULT_RETRY_POLICY),
         container: "bench-src",
         bucket: "bench-data",
         stateBucket: "bench-state",

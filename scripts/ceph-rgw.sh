@@ -3,6 +3,7 @@
 #   scripts/ceph-rgw.sh start [DIR] [PORT]   install if missing, start, print endpoint and keys as KEY=VALUE lines
 #   scripts/ceph-rgw.sh stop  [DIR]          stop the daemons by pid file and wait for them to exit
 #   scripts/ceph-rgw.sh status [DIR]
+#   scripts/ceph-rgw.sh bounce DIR [SECONDS]  kill radosgw, keep it down SECONDS (10), restart it; data stays
 # DIR defaults to $RGW_DIR or /tmp/ceph-rgw-$USER; PORT to $RGW_PORT or a free port.
 set -euo pipefail
 
@@ -170,6 +171,24 @@ CONF
   print_env
 }
 
+# An outage of the S3 front end alone: radosgw is killed (no goodbye to its clients), stays down
+# SECONDS, and comes back on the same port; the monitor, the OSD and the data stay up.
+bounce() {
+  local seconds=${1:-10} port i
+  [ -f "$dir/endpoint" ] || die "no node in $dir"
+  port=$(sed 's/.*://' "$dir/endpoint")
+  if [ -f "$dir/run/rgw.pid" ]; then kill -9 "$(cat "$dir/run/rgw.pid")" 2>/dev/null || true; fi
+  wait_exit "$dir/run/rgw.pid"
+  log "radosgw down for $seconds s"
+  sleep "$seconds"
+  radosgw -c "$dir/ceph.conf" -n client.rgw.a --pid-file "$dir/run/rgw.pid" || die "radosgw failed to restart"
+  for i in $(seq 1 300); do
+    if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null | grep -q 200; then log "radosgw back"; return 0; fi
+    sleep 0.2
+  done
+  die "radosgw did not answer after the bounce"
+}
+
 print_env() {
   echo "RGW_ENDPOINT=$(cat "$dir/endpoint")"
   echo "RGW_ACCESS_KEY=$access_key"
@@ -181,5 +200,6 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) die "usage: $0 start|stop|status [DIR] [PORT]" ;;
+  bounce) bounce "${3:-10}" ;;
+  *) die "usage: $0 start|stop|status [DIR] [PORT] | bounce DIR [SECONDS]" ;;
 esac

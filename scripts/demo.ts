@@ -10,6 +10,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
+import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import { startAzurite, startRgw, startS3rver, type RunningServer, type S3Server } from "../shared/local/servers.ts";
 
 // The SDK's notice about future Node versions is noise in a demo.
@@ -40,7 +41,7 @@ async function main(): Promise<number> {
     const s3info = s3server as S3Server;
     process.stdout.write(`  Azure Blob (Azurite): ${azurite.endpoint}\n  S3 (${s3info.kind}): ${s3info.endpoint}\n`);
 
-    const container = createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString }).getContainerClient("records");
+    const container = createBlobServiceClient({ kind: "connection-string", connectionString: azurite.connectionString }, DEFAULT_RETRY_POLICY).getContainerClient("records");
     await container.create();
     const sizes = [...Array.from({ length: 300 }, (_, i) => 256 + ((i * 7919) % (512 * 1024))), 24 * MiB, 40 * MiB + 123, 18 * MiB];
     process.stdout.write(`seeding ${sizes.length} blobs (${(sizes.reduce((a, b) => a + b, 0) / MiB).toFixed(0)} MiB) with metadata, tags and odd names...\n`);
@@ -61,7 +62,7 @@ async function main(): Promise<number> {
         }),
       );
     }
-    const s3 = createS3Client({ endpoint: s3info.endpoint, region: s3info.region, accessKeyId: s3info.accessKeyId, secretAccessKey: s3info.secretAccessKey, forcePathStyle: true, maxSockets: 8 });
+    const s3 = createS3Client({ endpoint: s3info.endpoint, region: s3info.region, accessKeyId: s3info.accessKeyId, secretAccessKey: s3info.secretAccessKey, forcePathStyle: true, maxSockets: 8 }, DEFAULT_RETRY_POLICY);
     await s3.send(new CreateBucketCommand({ Bucket: "migrated" }));
     s3.destroy();
 

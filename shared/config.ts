@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { registerSecret } from "./redact.ts";
 import { DEFAULT_TUNING, type Tuning } from "./limits.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 
 /** How to reach the Azure source. Exactly one way of authenticating. */
 export type AzureConfig =
@@ -41,6 +42,8 @@ export interface AppConfig {
   statePrefix: string;
   queue: QueueConfig;
   tuning: Tuning;
+  /** The one retry policy of every request (Azure, S3, SQS). */
+  retry: RetryPolicy;
   /** Deadline of one function invocation, in ms. */
   functionTimeoutMs: number;
   /** Stop starting new work when less than this remains, in ms. */
@@ -191,6 +194,11 @@ export function loadTuning(env: Env): Tuning {
   return t;
 }
 
+/** RETRY_BUDGET_SECONDS: how long one request keeps being retried through throttling or an outage. */
+export function loadRetryPolicy(env: Env): RetryPolicy {
+  return { ...DEFAULT_RETRY_POLICY, budgetMs: int(env, "RETRY_BUDGET_SECONDS", DEFAULT_RETRY_POLICY.budgetMs / 1000, 0, 3600) * 1000 };
+}
+
 /** The one place that reads the environment. Throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env, options: { requireAzure?: boolean; requireS3?: boolean } = {}): AppConfig {
   const azure = loadAzureConfig(env);
@@ -214,6 +222,7 @@ export function loadConfig(env: Env = process.env, options: { requireAzure?: boo
     statePrefix: DEFAULT_STATE_PREFIX,
     queue: loadQueueConfig(env, s3),
     tuning: loadTuning(env),
+    retry: loadRetryPolicy(env),
     functionTimeoutMs,
     deadlineMarginMs,
     startToken,

@@ -100,8 +100,8 @@ export interface ObjectSink {
    * UTF-8 byte order, with sizes and ETags (bare).
    */
   listKeys(bucket: string, options: { prefix?: string; startAfter?: string; maxKeys?: number }): Promise<{ entries: Array<{ key: string; size: number; etag: string }>; truncated: boolean }>;
-  /** Open multipart uploads under a prefix. */
-  listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>>;
+  /** Open multipart uploads under a prefix, with when each was initiated (ISO 8601) where the server says. */
+  listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string; initiated?: string }>>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
   getTags(bucket: string, key: string): Promise<Record<string, string>>;
   /** The object's bytes, pinned to `etag` (bare or quoted): a replaced object fails (412) instead of mixing versions. */

@@ -131,38 +131,70 @@ export function classify(err: unknown): ErrorClass {
   return "permanent";
 }
 
+/**
+ * The one retry policy of every request the tool makes (Azure, S3 data and state,
+ * SQS): retryable answers are tried again with exponential backoff and full
+ * jitter until `budgetMs` has passed since the first try. The budget is in time,
+ * not in tries, so a throttling storm or a short outage (a front end restarting,
+ * connections refused for half a minute) is ridden through, while what retrying
+ * cannot fix fails at once.
+ */
+export interface RetryPolicy {
+  /** Time from the first try after which a retryable error is final, in ms. */
+  budgetMs: number;
+  /** First backoff ceiling in ms; doubles each try. */
+  baseMs: number;
+  /** Ceiling of one wait, in ms. */
+  maxMs: number;
+}
+
+/** RETRY_BUDGET_SECONDS (default 120) sets `budgetMs`; see README "Reliability". */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { budgetMs: 120_000, baseMs: 200, maxMs: 10_000 };
+
 export interface RetryOptions {
-  /** Total tries, first included (>= 1). */
-  attempts: number;
+  /** Total tries, first included (>= 1). Without it, only the policy's time budget bounds the tries. */
+  attempts?: number;
+  /** Time budget and backoff; without it, `attempts` tries with the default backoff and no time bound. */
+  policy?: RetryPolicy;
   /** Cuts the waits between tries; the error of the last try is thrown. */
   signal?: AbortSignal;
   /** Called before each new try with the error that caused it. */
   onRetry?: (info: { attempt: number; error: unknown; delayMs: number }) => void;
-  /** First backoff ceiling in ms; doubles each try. */
+  /** First backoff ceiling in ms; doubles each try (overrides the policy's). */
   baseMs?: number;
-  /** Ceiling of one wait, in ms. */
+  /** Ceiling of one wait, in ms (overrides the policy's). */
   maxMs?: number;
   /** Override of `classify` for callers with extra knowledge; retries only "retryable". */
   classify?: (err: unknown) => ErrorClass;
+  /** Clock, for tests. */
+  now?: () => number;
 }
 
 /**
- * Runs `fn` until it succeeds, a non-retryable error occurs, or `attempts` are
- * used. Waits use exponential backoff with full jitter (a random delay in
+ * Runs `fn` until it succeeds, a non-retryable error occurs, `attempts` are
+ * used, or the next wait would end past the policy's time budget. Waits use
+ * exponential backoff with full jitter (a random delay in
  * [0, min(maxMs, baseMs * 2^n)]) so throttled clients spread out instead of
  * retrying in step.
  */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const attempts = Math.max(1, Math.floor(options.attempts));
-  const baseMs = options.baseMs ?? 200;
-  const maxMs = options.maxMs ?? 20_000;
+  const attempts = options.attempts === undefined ? (options.policy ? Infinity : 1) : Math.max(1, Math.floor(options.attempts));
+  const baseMs = options.baseMs ?? options.policy?.baseMs ?? 200;
+  const maxMs = options.maxMs ?? options.policy?.maxMs ?? 20_000;
+  const budgetMs = options.policy?.budgetMs ?? Infinity;
   const decide = options.classify ?? classify;
+  const now = options.now ?? Date.now;
+  const started = now();
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
       if (attempt >= attempts || decide(err) !== "retryable" || options.signal?.aborted) throw err;
-      const delayMs = Math.floor(Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+      const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 30));
+      const left = started + budgetMs - now();
+      if (left <= 0) throw err;
+      // The last wait is cut to what the budget has left, so a try still happens at its end.
+      const delayMs = Math.min(Math.floor(Math.random() * ceiling), left);
       options.onRetry?.({ attempt: attempt + 1, error: err, delayMs });
       const slept = await sleep(delayMs, options.signal);
       if (!slept) throw err;
@@ -171,7 +203,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const done = (value: boolean) => {

@@ -1,4 +1,4 @@
-import { DEFAULT_STATE_PREFIX, loadS3Config, loadStateBucket } from "../config.ts";
+import { DEFAULT_STATE_PREFIX, loadRetryPolicy, loadS3Config, loadStateBucket } from "../config.ts";
 import { createS3Client } from "../clients.ts";
 import { ConfigError } from "../errors.ts";
 import { S3StateStore } from "../scaleway/state-store.ts";
@@ -9,6 +9,6 @@ import { RUN_ID } from "../messages.ts";
 export function openState(runId: string, stateBucket: string | undefined, env: Record<string, string | undefined> = process.env) {
   if (!RUN_ID.safeParse(runId).success) throw new ConfigError(`RUN_ID "${runId.slice(0, 60)}" is not a run id (letters, digits, . _ -)`);
   const bucket = loadStateBucket(env, stateBucket);
-  const s3 = createS3Client(loadS3Config(env));
+  const s3 = createS3Client(loadS3Config(env), loadRetryPolicy(env));
   return { store: new S3StateStore(s3, bucket), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
 }

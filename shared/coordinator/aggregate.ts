@@ -6,7 +6,8 @@
 import type { Deps } from "../runtime/deps.ts";
 import { readJson } from "../state/json.ts";
 import { writeOnce } from "../state/write-once.ts";
-import { shardId, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
+import { abortLeftoverUploads } from "./leftover-uploads.ts";
+import { shardId, type AttemptMarker, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
   let n = 0;
@@ -61,6 +62,10 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
       }
     }
   }
+  // Every shard has its result: no copy of this run is in flight, so what is still open is litter.
+  const leftover = dryRun ? { aborted: 0, failed: 0 } : await abortLeftoverUploads(deps, run.value);
+  if (leftover.failed > 0) warnings.push({ key: "", warning: `${leftover.failed} open multipart upload(s) of this run could not be aborted: abort them or re-run with the same --run-id` });
+  const marker = await readJson<AttemptMarker>(store, keys.nextAttempt);
   const finishedAt = new Date(deps.now());
   const startedAt = new Date(cursor.value.startedAt);
   const durationSeconds = Math.max(0.001, (finishedAt.getTime() - startedAt.getTime()) / 1000);
@@ -76,6 +81,9 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     failuresByReason,
     warnings,
     retries,
+    uploadsAborted: leftover.aborted,
+    attempt: marker?.value.attempt ?? 1,
+    previousAttempts: Array.from({ length: (marker?.value.attempt ?? 1) - 1 }, (_, n) => `s3://${stateBucket}/${keys.attempt(n + 1).report}`),
     shards,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),

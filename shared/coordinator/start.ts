@@ -1,29 +1,12 @@
 import { MigrationError } from "../errors.ts";
-import { classify, withRetry } from "../retry.ts";
-import { describeError } from "../redact.ts";
+import { checkSource } from "./source-check.ts";
 import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson } from "../state/json.ts";
 import { writeOnce } from "../state/write-once.ts";
 import type { ListingCursor, RunRecord } from "../state/layout.ts";
 import { listStep, type ListDeadline } from "./listing.ts";
-
-/** A source that can not be listed is refused before anything is written. */
-async function checkSource(deps: Deps, request: StartRequest): Promise<void> {
-  const { container, prefix } = request.source;
-  try {
-    await withRetry(() => deps.source.listPage(container, { prefix: prefix || undefined, pageSize: 1 }), { attempts: 3 });
-  } catch (err) {
-    const cls = classify(err);
-    const status = (err as { statusCode?: number }).statusCode;
-    if (cls === "gone" || status === 404) throw new MigrationError("bad-request", `source container ${container} does not exist`);
-    if (cls === "permanent" && (status === 403 || status === 401)) {
-      throw new MigrationError("bad-request", `the Azure account refused to list container ${container}: check the key, SAS token (needs list and read) or connection string (${describeError(err)})`);
-    }
-    if (cls === "permanent") throw new MigrationError("bad-request", `source container ${container} can not be listed: ${describeError(err)}`);
-    throw new MigrationError("source-unreachable", `the Azure endpoint is not reachable: ${describeError(err)}`);
-  }
-}
+import { reopenFailedRun } from "./reopen.ts";
 
 export function stateBucketOf(deps: Deps, request: StartRequest): string {
   return deps.stateBucket ?? request.destination.bucket;
@@ -40,7 +23,7 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   const stateBucket = stateBucketOf(deps, request);
   const store = deps.state(stateBucket);
   const keys = deps.layout.run(request.runId);
-  if (!(await store.get(keys.record))) await checkSource(deps, request);
+  if (!(await store.get(keys.record))) await checkSource(deps.source, request);
   const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString() };
   const created = (await writeOnce(store, keys.record, record)).created;
   if (!created) {
@@ -63,6 +46,8 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
     invocations: 0,
   };
   await writeOnce(store, keys.listing, cursor);
+  // The same run started again after it ended with failures: retry those objects under the same id.
+  if (!created) await reopenFailedRun(deps, request.runId, stateBucket);
   await store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket }));
   const current = await readJson<ListingCursor>(store, keys.listing);
   if (current && !current.value.done) {

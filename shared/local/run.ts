@@ -6,7 +6,10 @@
 import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { AppConfig } from "../config.ts";
-import { createS3Client, createSqsClient } from "../clients.ts";
+import { createBlobServiceClient, createS3Client, createSqsClient } from "../clients.ts";
+import type { RetryPolicy } from "../retry.ts";
+import { AzureBlobSource } from "../azure/blob-source.ts";
+import { answeredStatus, checkSource } from "../coordinator/source-check.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
 import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Logger } from "../logger.ts";
@@ -39,25 +42,55 @@ export interface LocalRunOptions {
   deliveryFilter?: InProcessBus["deliveryFilter"];
 }
 
+/**
+ * Pre-flight checks take the run's retry policy with a shorter budget: a
+ * storm or a restart is ridden through, a wrong endpoint is said within
+ * half a minute instead of the full budget.
+ */
+const PREFLIGHT_BUDGET_MS = 30_000;
+
+function preflightPolicy(config: AppConfig): RetryPolicy {
+  return { ...config.retry, budgetMs: Math.min(config.retry.budgetMs, PREFLIGHT_BUDGET_MS) };
+}
+
+/**
+ * The destination (or state) bucket exists, or is created. Exit 2 only for what
+ * retrying can not fix (denied, never reachable); a server that kept answering
+ * 5xx/429 past the budget is unavailable for now (exit 1), not misconfigured.
+ */
 async function ensureBucket(config: AppConfig, bucket: string): Promise<void> {
-  const s3 = createS3Client(config.s3);
+  const s3 = createS3Client(config.s3, preflightPolicy(config));
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-    return;
-  } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status === 403) throw new ConfigError(`access to bucket ${bucket} is denied: check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
-    if (status !== 404) throw new ConfigError(`bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
-  }
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") {
-      throw new MigrationError("destination-unreachable", `bucket ${bucket} does not exist and could not be created: ${describeError(err)}`);
+    try {
+      await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+      return;
+    } catch (err) {
+      const status = answeredStatus(err);
+      if (status === 403) throw new ConfigError(`access to bucket ${bucket} is denied: check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
+      if (status === undefined) throw new ConfigError(`bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
+      if (status !== 404) throw new MigrationError("destination-unavailable", `bucket ${bucket}: S3_ENDPOINT kept answering ${status} (throttled or unavailable); nothing was written, run again later: ${describeError(err)}`);
+    }
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") {
+        throw new MigrationError("destination-unreachable", `bucket ${bucket} does not exist and could not be created: ${describeError(err)}`);
+      }
     }
   } finally {
     s3.destroy();
+  }
+}
+
+/** The source answers a listing of the container, with the pre-flight budget (the coordinator checks again). */
+async function ensureSource(config: AppConfig, request: StartRequest): Promise<void> {
+  const source = new AzureBlobSource(createBlobServiceClient(config.azure, preflightPolicy(config)));
+  try {
+    await checkSource(source, request);
+  } catch (err) {
+    if (err instanceof MigrationError && (err.code === "bad-request" || err.code === "source-unreachable")) throw new ConfigError(err.message, { cause: err });
+    throw err;
   }
 }
 
@@ -84,7 +117,7 @@ export function memoryTransport(options: Pick<LocalRunOptions, "workerQueues" | 
 async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
   const q = options.config.queue;
   if (!q.sqs) throw new ConfigError("--queue sqs needs SQS_ENDPOINT, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
-  const sqs: SQSClient = createSqsClient(q.sqs);
+  const sqs: SQSClient = createSqsClient(q.sqs, options.config.retry);
   let control = q.controlQueueUrl;
   let workers = q.workerQueueUrls;
   const created: string[] = [];
@@ -123,6 +156,7 @@ async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
 export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const { config, request } = options;
   const stateBucket = config.stateBucket ?? request.destination.bucket;
+  await ensureSource(config, request);
   await ensureBucket(config, request.destination.bucket);
   if (stateBucket !== request.destination.bucket) await ensureBucket(config, stateBucket);
   const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
@@ -155,7 +189,8 @@ export async function driveRun(
       throw new ConfigError(`run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
     const existing = await aggregate(deps, request.runId, stateBucket);
-    if (existing) return existing;
+    // A run that ended with failures is retried by starting it again (the coordinator reopens it).
+    if (existing && (existing.status === "succeeded" || existing.dryRun)) return existing;
     transport.attach({ coordinator, worker });
     const res = await coordinator(queueEvent(encode(request)), {});
     if (res.statusCode === 400 || res.statusCode === 409) {
@@ -163,8 +198,6 @@ export async function driveRun(
     }
     if (res.statusCode >= 300) {
       const why = JSON.parse(res.body ?? "{}").error ?? res.statusCode;
-      // An unreachable source is a configuration problem of this machine: nothing was written.
-      if (/Azure endpoint is not reachable/.test(String(why))) throw new ConfigError(String(why));
       throw new MigrationError("start-failed", `the coordinator could not start the run: ${why}`);
     }
     onStarted?.(deps, stateBucket);

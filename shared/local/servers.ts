@@ -33,6 +33,8 @@ export interface S3Server extends RunningServer {
   secretAccessKey: string;
   region: string;
   kind: "rgw" | "s3rver";
+  /** RGW only: an outage of the S3 front end (killed, down `seconds`, back on its port with its data). */
+  bounce?: (seconds: number) => Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -77,7 +79,11 @@ function resolveBin(pkg: string, rel: string): string {
   return join(dirname(pkgJson), rel);
 }
 
-export async function startAzurite(options: { port?: number; accounts?: string } = {}): Promise<AzuriteServer> {
+/**
+ * Azurite's blob service. In memory by default; with `location`, its data lives
+ * on disk there, so a restart on the same port and location finds it again.
+ */
+export async function startAzurite(options: { port?: number; accounts?: string; location?: string } = {}): Promise<AzuriteServer> {
   const port = options.port ?? (await freePort());
   let main: string;
   try {
@@ -87,7 +93,7 @@ export async function startAzurite(options: { port?: number; accounts?: string }
   }
   const child = spawn(
     process.execPath,
-    [main, "--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort", String(port), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
+    [main, ...(options.location ? ["--location", options.location] : ["--inMemoryPersistence"]), "--blobHost", "127.0.0.1", "--blobPort", String(port), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
     { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...(options.accounts ? { AZURITE_ACCOUNTS: options.accounts } : {}) } },
   );
   let stderr = "";
@@ -170,6 +176,9 @@ export async function startRgw(options: { dir?: string; port?: number } = {}): P
     secretAccessKey: vars.RGW_SECRET_KEY!,
     region: "fr-par",
     kind: "rgw",
+    bounce: async (seconds: number) => {
+      await run("bash", [script, "bounce", dir, String(seconds)], 120_000 + seconds * 1000);
+    },
     stop: async () => {
       await run("bash", [script, "stop", dir], 60_000);
       rmSync(dir, { recursive: true, force: true });
@@ -181,6 +190,8 @@ export interface SqsServer extends RunningServer {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** An outage: the endpoint closes (connections refused), stays down `seconds`, and comes back with its queues. */
+  bounce: (seconds: number) => Promise<void>;
 }
 
 /** fauxqs in this process, bound to 127.0.0.1 (its CLI binds 0.0.0.0). */
@@ -190,7 +201,8 @@ export async function startFauxqs(options: { port?: number } = {}): Promise<SqsS
   const { SqsStore } = await import(join(base, "sqs", "sqsStore.js"));
   const { SnsStore } = await import(join(base, "sns", "snsStore.js"));
   const { S3Store } = await import(join(base, "s3", "s3Store.js"));
-  const app = buildApp({ logger: false, stores: { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() } });
+  const stores = { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() };
+  let app = buildApp({ logger: false, stores });
   const port = options.port ?? (await freePort());
   await app.listen({ host: "127.0.0.1", port });
   return {
@@ -198,6 +210,13 @@ export async function startFauxqs(options: { port?: number } = {}): Promise<SqsS
     region: "us-east-1",
     accessKeyId: "fauxqs",
     secretAccessKey: "fauxqs-secret",
+    bounce: async (seconds: number) => {
+      await app.close();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      // Back on the same port with the same queues and messages, as a restarted service keeps them.
+      app = buildApp({ logger: false, stores });
+      await app.listen({ host: "127.0.0.1", port });
+    },
     stop: async () => {
       await app.close();
     },

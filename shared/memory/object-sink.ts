@@ -25,6 +25,7 @@ interface OpenUpload {
   key: string;
   headers: ObjectHeaders;
   parts: Map<number, { body: Buffer; etag: string }>;
+  initiated: string;
 }
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest();
@@ -73,7 +74,7 @@ export class MemoryObjectSink implements ObjectSink {
   async createMultipart(bucket: string, key: string, headers: ObjectHeaders): Promise<string> {
     this.#count("createMultipart");
     const uploadId = randomUUID();
-    this.#uploads.set(uploadId, { bucket, key, headers: cloneHeaders(headers), parts: new Map() });
+    this.#uploads.set(uploadId, { bucket, key, headers: cloneHeaders(headers), parts: new Map(), initiated: new Date().toISOString() });
     return uploadId;
   }
 
@@ -133,11 +134,11 @@ export class MemoryObjectSink implements ObjectSink {
     return { entries: all.slice(0, max).map((e) => ({ key: e.key, size: e.o.body.length, etag: e.o.etag })), truncated: all.length > max };
   }
 
-  async listMultipartUploads(bucket: string, prefix = ""): Promise<Array<{ key: string; uploadId: string }>> {
+  async listMultipartUploads(bucket: string, prefix = ""): Promise<Array<{ key: string; uploadId: string; initiated?: string }>> {
     this.#count("listMultipartUploads");
     return [...this.#uploads.entries()]
       .filter(([, u]) => u.bucket === bucket && u.key.startsWith(prefix))
-      .map(([uploadId, u]) => ({ key: u.key, uploadId }))
+      .map(([uploadId, u]) => ({ key: u.key, uploadId, initiated: u.initiated }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 

@@ -13,7 +13,7 @@ import type { Deps } from "./deps.ts";
 import { ConfigError } from "../errors.ts";
 
 export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?: Logger } = {}): Deps {
-  const s3 = createS3Client(config.s3);
+  const s3 = createS3Client(config.s3, config.retry);
   const stores = new Map<string, StateStore>();
   let bus = overrides.bus;
   if (!bus) {
@@ -21,10 +21,10 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
     if (!sqs || workerQueueUrls.length === 0 || !controlQueueUrl) {
       throw new ConfigError("WORKER_QUEUE_URLS, CONTROL_QUEUE_URL, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY must be set for deployed functions");
     }
-    bus = new SqsMessageBus(createSqsClient(sqs), { control: controlQueueUrl, workers: workerQueueUrls });
+    bus = new SqsMessageBus(createSqsClient(sqs, config.retry), { control: controlQueueUrl, workers: workerQueueUrls });
   }
   return {
-    source: new AzureBlobSource(createBlobServiceClient(config.azure)),
+    source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)),
     sink: new S3ObjectSink(s3),
     state: (bucket) => {
       let s = stores.get(bucket);

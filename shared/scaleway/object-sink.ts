@@ -161,13 +161,13 @@ export class S3ObjectSink implements ObjectSink {
     };
   }
 
-  async listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string }>> {
-    const out: Array<{ key: string; uploadId: string }> = [];
+  async listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string; initiated?: string }>> {
+    const out: Array<{ key: string; uploadId: string; initiated?: string }> = [];
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
       const r = await this.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
-      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId });
+      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated?.toISOString() });
       if (!r.IsTruncated) break;
       keyMarker = r.NextKeyMarker;
       uploadIdMarker = r.NextUploadIdMarker;

@@ -68,8 +68,6 @@ export class S3StateStore implements StateStore {
   }
 
   private async putOnce(key: string, safe: string, condition: { ifNoneMatch?: true; ifMatch?: string }): Promise<{ etag: string }> {
-    // A try that failed in transit may still have been applied (answer lost): the retry then meets our own write.
-    let maybeApplied = false;
     return withRetry(
       async () => {
         try {
@@ -86,13 +84,12 @@ export class S3StateStore implements StateStore {
           return { etag: res.ETag ?? "" };
         } catch (err) {
           if (isPreconditionFailure(err)) {
-            if (maybeApplied) {
-              const current = await this.get(key);
-              if (current && current.body === safe) return { etag: current.etag };
-            }
+            // A try whose answer was lost in transit (here or in the client's own retries) may have been
+            // applied: the retry then meets our own write. The same body is ours, or as good as ours.
+            const current = await this.get(key);
+            if (current && current.body === safe) return { etag: current.etag };
             throw new PreconditionFailedError(`conditional write of ${key} lost`, { cause: err });
           }
-          maybeApplied = true;
           throw err;
         }
       },

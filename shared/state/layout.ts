@@ -13,6 +13,8 @@
  *       state.json (GiantState), ranges/{r}.json (RangeResult), complete.json (claim), outcome.json (ObjectOutcome)
  *   {prefix}runs/{runId}/report.json                 RunReport (written once, If-None-Match)
  *   {prefix}runs/{runId}/ledger.jsonl                LedgerEntry per line
+ *   {prefix}runs/{runId}/attempt.json                AttemptMarker of a failed run retried under its id
+ *   {prefix}runs/{runId}/attempts/{n}/               report.json and ledger.jsonl of failed attempt n
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
  */
 import type { BlobEntry } from "../ports.ts";
@@ -40,6 +42,10 @@ export class StateLayout {
       },
       report: `${base}report.json`,
       ledger: `${base}ledger.jsonl`,
+      /** The attempt a reopened failed run is on (AttemptMarker), read when its new report is written. */
+      nextAttempt: `${base}attempt.json`,
+      /** An earlier, failed attempt's report and ledger, kept when the run is retried. */
+      attempt: (n: number) => ({ report: `${base}attempts/${n}/report.json`, ledger: `${base}attempts/${n}/ledger.jsonl` }),
     };
   }
   runsPrefix(): string {
@@ -142,6 +148,12 @@ export interface ShardResult {
 
 export type LedgerEntry = ObjectOutcome;
 
+export interface AttemptMarker {
+  attempt: number;
+  /** The report of the attempt before. */
+  previous: string;
+}
+
 /** One multipart upload shared by the invocations copying the ranges of a giant object. */
 export interface GiantState {
   key: string;
@@ -173,6 +185,12 @@ export interface RunReport {
   failuresByReason: Record<string, number>;
   warnings: Array<{ key: string; warning: string }>;
   retries: number;
+  /** Multipart uploads of this run found open at its end and aborted (none stays open, billed). */
+  uploadsAborted: number;
+  /** 1 for a run's first report; n+1 after a failed attempt n was retried under the same run id. */
+  attempt: number;
+  /** Reports of the earlier, failed attempts (their ledgers beside them). */
+  previousAttempts: string[];
   shards: number;
   startedAt: string;
   finishedAt: string;

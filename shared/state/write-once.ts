@@ -11,8 +11,13 @@ export type WriteOnce = { created: true; etag: string } | { created: false };
 
 /** Creates `key` holding `value` as JSON unless it exists; `created: false` means another write got there first. */
 export async function writeOnce(store: StateStore, key: string, value: unknown): Promise<WriteOnce> {
+  return createOnce(store, key, JSON.stringify(value));
+}
+
+/** The same for a body that is not one JSON value (a JSON Lines ledger). */
+export async function createOnce(store: StateStore, key: string, body: string): Promise<WriteOnce> {
   try {
-    const { etag } = await store.put(key, JSON.stringify(value), { ifNoneMatch: true });
+    const { etag } = await store.put(key, body, { ifNoneMatch: true });
     return { created: true, etag };
   } catch (err) {
     if (err instanceof PreconditionFailedError) return { created: false };

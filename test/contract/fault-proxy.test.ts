@@ -26,7 +26,7 @@ describe("fault proxy in front of Ceph RGW (S3, path style, SigV4)", () => {
 
   beforeAll(async () => {
     proxy = await startFaultProxy({ target: s3Config().endpoint, seed: 7 });
-    s3 = createS3Client({ ...s3Config(), endpoint: proxy.endpoint });
+    s3 = createS3Client({ ...s3Config(), endpoint: proxy.endpoint }, undefined);
     bucket = await newBucket("proxy");
     // Seeded without the proxy, so each test stands alone.
     await clients.s3().send(new PutObjectCommand({ Bucket: bucket, Key: SEEDED, Body: body, ContentLength: body.length }));
@@ -123,7 +123,7 @@ describe("fault proxy in front of Ceph RGW (S3, path style, SigV4)", () => {
 
     const pattern = async (seed: number) => {
       const p = await startFaultProxy({ target: s3Config().endpoint, seed, rules: [{ fault: { kind: "slow-down" }, rate: 0.5, path: /list-type=2/ }] });
-      const c = createS3Client({ ...s3Config(), endpoint: p.endpoint });
+      const c = createS3Client({ ...s3Config(), endpoint: p.endpoint }, undefined);
       try {
         const hits: boolean[] = [];
         for (let i = 0; i < 16; i++) {
@@ -156,7 +156,7 @@ describe("fault proxy in front of Azurite (account in the path, SharedKey)", () 
   beforeAll(async () => {
     const { connectionString, endpoint } = inject("azurite");
     proxy = await startFaultProxy({ target: new URL(endpoint).origin, seed: 7 });
-    blob = createBlobServiceClient({ kind: "connection-string", connectionString: connectionString.replace(new URL(endpoint).origin, proxy.endpoint) });
+    blob = createBlobServiceClient({ kind: "connection-string", connectionString: connectionString.replace(new URL(endpoint).origin, proxy.endpoint) }, undefined);
     const direct = await newContainer("proxy");
     // Seeded without the proxy, so each test stands alone.
     await direct.getBlockBlobClient(SEEDED).upload(body, body.length);

@@ -111,7 +111,7 @@ stateStoreContract("in-memory", async () => ({ store: new MemoryStateStore(), lo
 stateStoreContract("Ceph RGW (S3)", async () => {
   const bucket = await newBucket("state");
   const proxy: FaultProxy = await startFaultProxy({ target: s3Config().endpoint, seed: 11 });
-  const s3 = createS3Client({ ...s3Config(), endpoint: proxy.endpoint });
+  const s3 = createS3Client({ ...s3Config(), endpoint: proxy.endpoint }, undefined);
   let seen = 0;
   return {
     store: new S3StateStore(s3, bucket),

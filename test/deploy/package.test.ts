@@ -237,7 +237,7 @@ describe("built bundles behind the platform's event shape, on Azurite, Ceph RGW 
     const admin = { accessKeyId: q.accessKeyId, secretAccessKey: q.secretAccessKey };
     const provisioned = await provision(
       { ...DEFAULT_PROVISION_OPTIONS, queuePrefix: uniqueName("bdl"), workerQueues: 2, sqsRegion: q.region },
-      { sqsEndpoint: q.endpoint, adminCredentials: admin, createSqsClient },
+      { sqsEndpoint: q.endpoint, adminCredentials: admin, createSqsClient: (c) => createSqsClient(c, undefined) },
     );
     const exported = Object.fromEntries(provisioned.exports.map((e) => [e.name, e.value]));
     const env: Record<string, string> = {

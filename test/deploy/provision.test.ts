@@ -65,7 +65,7 @@ function options(overrides: Partial<ProvisionOptions> = {}): ProvisionOptions {
 }
 
 function deps(scaleway: ScalewayQueuesApi | undefined, extra: Partial<ProvisionDeps> = {}): ProvisionDeps {
-  return { scaleway, createSqsClient, s3: clients.s3(), sleep: async () => {}, ...extra };
+  return { scaleway, createSqsClient: (c) => createSqsClient(c, undefined), s3: clients.s3(), sleep: async () => {}, ...extra };
 }
 
 async function attributes(url: string) {
@@ -363,7 +363,7 @@ describe("Scaleway Queues API on @scaleway/sdk, against recorded exchanges", () 
         createSqsClient: (cfg) => {
           expect(cfg.endpoint).toBe("https://sqs.mnq.fr-par.scaleway.com");
           expect(cfg.accessKeyId).toBe("AdAccessKey0000000002");
-          return createSqsClient({ ...sqsConfig(), region: cfg.region });
+          return createSqsClient({ ...sqsConfig(), region: cfg.region }, undefined);
         },
         sleep: async () => {},
       },

@@ -196,7 +196,7 @@ describe("migrate run refuses what it can not read", () => {
     expect(denied.code).toBe(2);
     expect(denied.stderr).toMatch(/refused/);
     const down = env.AZURE_STORAGE_CONNECTION_STRING.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, "BlobEndpoint=http://127.0.0.1:9");
-    const unreachable = await runCli(["run", "--from", "azure://anything", "--to", `s3://${bucket}`], { ...env, AZURE_STORAGE_CONNECTION_STRING: down, MAX_ATTEMPTS: "1" });
+    const unreachable = await runCli(["run", "--from", "azure://anything", "--to", `s3://${bucket}`], { ...env, AZURE_STORAGE_CONNECTION_STRING: down, MAX_ATTEMPTS: "1", RETRY_BUDGET_SECONDS: "2" });
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr).toMatch(/not reachable/);
     const listed = await clients.s3().send(new ListObjectsV2Command({ Bucket: bucket }));

@@ -36,9 +36,9 @@ export function uniqueName(prefix: string): string {
 }
 
 export const clients = {
-  blob: () => createBlobServiceClient(azureConfig()),
-  s3: () => createS3Client(s3Config()),
-  sqs: () => createSqsClient(sqsConfig()),
+  blob: () => createBlobServiceClient(azureConfig(), undefined),
+  s3: () => createS3Client(s3Config(), undefined),
+  sqs: () => createSqsClient(sqsConfig(), undefined),
 };
 
 export async function newContainer(prefix = "src") {

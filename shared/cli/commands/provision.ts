@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { createS3Client, createSqsClient } from "../../clients.ts";
-import { loadProvisionEnv, loadS3Config, type Env, type ProvisionEnv } from "../../config.ts";
+import { loadProvisionEnv, loadRetryPolicy, loadS3Config, type Env, type ProvisionEnv } from "../../config.ts";
 import { ConfigError } from "../../errors.ts";
 import { DAY, DEFAULT_PROVISION_OPTIONS, formatProvisionReport, provision, type ProvisionDeps } from "../../provision/provision.ts";
 import { createScalewayQueuesApi } from "../../provision/scaleway-queues.ts";
@@ -39,9 +39,11 @@ interface ProvisionFlags {
  */
 export function provisionDeps(flags: ProvisionFlags, e: ProvisionEnv, s3Env: Env): ProvisionDeps {
   const wantsBuckets = flags.bucket.length > 0 || flags.stateBucket !== undefined;
-  const s3 = wantsBuckets ? createS3Client(loadS3Config(s3Env)) : undefined;
-  if (flags.sqsEndpoint) return { sqsEndpoint: flags.sqsEndpoint, adminCredentials: e.sqsCredentials(), createSqsClient, s3 };
-  return { scaleway: createScalewayQueuesApi({ ...e.scaleway(flags.projectId), region: e.region }), adminCredentials: e.admin, createSqsClient, s3 };
+  const retry = loadRetryPolicy(s3Env);
+  const s3 = wantsBuckets ? createS3Client(loadS3Config(s3Env), retry) : undefined;
+  const sqsClient = (config: Parameters<typeof createSqsClient>[0]) => createSqsClient(config, retry);
+  if (flags.sqsEndpoint) return { sqsEndpoint: flags.sqsEndpoint, adminCredentials: e.sqsCredentials(), createSqsClient: sqsClient, s3 };
+  return { scaleway: createScalewayQueuesApi({ ...e.scaleway(flags.projectId), region: e.region }), adminCredentials: e.admin, createSqsClient: sqsClient, s3 };
 }
 
 export function registerProvision(program: Command): void {

@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
       const deps = buildDeps(config);
       const coordinator = serveHandler(createCoordinatorHandler(() => deps) as never, port);
       const worker = serveHandler(createWorkerHandler(() => deps) as never, port + 1);
-      const client = createSqsClient(sqs);
+      const client = createSqsClient(sqs, config.retry);
       const pollers = [
         new QueuePoller(client, controlQueueUrl, postTo(`http://127.0.0.1:${port}/`)),
         ...workerQueueUrls.map((u) => new QueuePoller(client, u, postTo(`http://127.0.0.1:${port + 1}/`))),

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { loadQueueConfig, loadStartEnv } from "../../config.ts";
+import { loadQueueConfig, loadRetryPolicy, loadStartEnv } from "../../config.ts";
 import { createSqsClient } from "../../clients.ts";
 import { ConfigError, MigrationError } from "../../errors.ts";
 import { encode } from "../../messages.ts";
@@ -21,7 +21,7 @@ export function registerStart(program: Command): void {
         // Queue deliveries carry no headers: with START_TOKEN deployed, starts go over HTTP.
         const q = loadQueueConfig(process.env, undefined);
         if (!q.sqs || !q.controlQueueUrl) throw new ConfigError("--via-queue needs CONTROL_QUEUE_URL, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
-        const sqs = createSqsClient(q.sqs);
+        const sqs = createSqsClient(q.sqs, loadRetryPolicy(process.env));
         await sqs.send(new SendMessageCommand({ QueueUrl: q.controlQueueUrl, MessageBody: body }));
         sqs.destroy();
       } else {

@@ -70,8 +70,8 @@ export function registerVerify(program: Command): void {
       const source = parseAzureUrl(opts.from, "--from");
       const destination = parseS3Url(opts.to, "--to");
       const config = loadConfig();
-      const s3 = createS3Client(config.s3);
-      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure)), sink: new S3ObjectSink(s3) };
+      const s3 = createS3Client(config.s3, config.retry);
+      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)), sink: new S3ObjectSink(s3) };
 
       const differences: Array<{ key: string; problem: string }> = [];
       const extra: string[] = [];
