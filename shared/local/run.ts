@@ -3,13 +3,13 @@
  * process. Messages go through an in-process queue with Scaleway's trigger
  * semantics, or through a real SQS queue polled the way the trigger does.
  */
-import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { AppConfig } from "../config.ts";
 import { createBlobServiceClient, createS3Client, createSqsClient } from "../clients.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
-import { answeredStatus, checkSource } from "../coordinator/source-check.ts";
+import { checkSource } from "../coordinator/source-check.ts";
+import { ensureBucket } from "../scaleway/bucket.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
 import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Logger } from "../logger.ts";
@@ -27,7 +27,6 @@ import { sweep } from "../coordinator/sweep.ts";
 import type { RunRecord, RunReport } from "../state/layout.ts";
 import { readJson } from "../state/json.ts";
 import type { ProgressEvent } from "../copy/types.ts";
-import { describeError } from "../redact.ts";
 
 export interface LocalRunOptions {
   config: AppConfig;
@@ -58,26 +57,10 @@ function preflightPolicy(config: AppConfig): RetryPolicy {
  * retrying can not fix (denied, never reachable); a server that kept answering
  * 5xx/429 past the budget is unavailable for now (exit 1), not misconfigured.
  */
-async function ensureBucket(config: AppConfig, bucket: string): Promise<void> {
+async function ensureRunBucket(config: AppConfig, bucket: string): Promise<void> {
   const s3 = createS3Client(config.s3, preflightPolicy(config));
   try {
-    try {
-      await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-      return;
-    } catch (err) {
-      const status = answeredStatus(err);
-      if (status === 403) throw new ConfigError(`access to bucket ${bucket} is denied: check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
-      if (status === undefined) throw new ConfigError(`bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
-      if (status !== 404) throw new MigrationError("destination-unavailable", `bucket ${bucket}: S3_ENDPOINT kept answering ${status} (throttled or unavailable); nothing was written, run again later: ${describeError(err)}`);
-    }
-    try {
-      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    } catch (err) {
-      const name = (err as Error).name;
-      if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") {
-        throw new MigrationError("destination-unreachable", `bucket ${bucket} does not exist and could not be created: ${describeError(err)}`);
-      }
-    }
+    await ensureBucket(s3, bucket);
   } finally {
     s3.destroy();
   }
@@ -157,8 +140,8 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const { config, request } = options;
   const stateBucket = config.stateBucket ?? request.destination.bucket;
   await ensureSource(config, request);
-  await ensureBucket(config, request.destination.bucket);
-  if (stateBucket !== request.destination.bucket) await ensureBucket(config, stateBucket);
+  await ensureRunBucket(config, request.destination.bucket);
+  if (stateBucket !== request.destination.bucket) await ensureRunBucket(config, stateBucket);
   const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
   const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });
   deps.onProgress = options.onProgress;

@@ -12,7 +12,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SqsConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
-import { ensureBucket } from "./bucket.ts";
+import { ensureProvisionedBucket } from "./bucket.ts";
 import { ensureQueue, QUEUE_LIMITS_SQS, type EnsuredQueue } from "./queues.ts";
 import type { NewQueueCredential, QueueCredential, QueuePermissions, ScalewayQueuesApi } from "./scaleway-queues.ts";
 
@@ -269,7 +269,7 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
   const buckets = [...new Set([...options.buckets, ...(options.stateBucket ? [options.stateBucket] : [])])];
   if (buckets.length > 0 && !deps.s3) throw new ConfigError("S3 settings are needed to create buckets (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION)");
   for (const name of buckets) {
-    const b = await ensureBucket(deps.s3!, name, options.abortIncompleteMultipartDays);
+    const b = await ensureProvisionedBucket(deps.s3!, name, options.abortIncompleteMultipartDays);
     steps.push({ kind: "bucket", name, action: b.bucket });
     steps.push({ kind: "lifecycle", name: `${name}: abort incomplete multipart uploads after ${options.abortIncompleteMultipartDays} days`, action: b.lifecycle });
   }
