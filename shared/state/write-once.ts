@@ -3,6 +3,10 @@
  * claim. Written with If-None-Match, so that of two writers (duplicate
  * messages, a retried invocation, a replay after a lost answer) exactly one
  * creates the object and the other learns that it exists.
+ *
+ * A store takes a body equal to the one already stored for a replay of our own
+ * write (its answer may have been lost) and reports it created: a claim that
+ * must go to exactly one writer carries a token of that writer in its body.
  */
 import { PreconditionFailedError } from "../errors.ts";
 import type { StateStore } from "../ports.ts";

@@ -18,7 +18,7 @@
  * does not travel); every byte is still hashed by us (part MD5s, compared with
  * the server's), and the multipart ETag proves the object is those parts in order.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { encode, type RangeMessage } from "../messages.ts";
 import type { BlobEntry } from "../ports.ts";
 import type { Deps } from "../runtime/deps.ts";
@@ -178,7 +178,9 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       if (!got) return "recorded";
       results.push(got.value);
     }
-    if (!(await writeOnce(store, keys.complete, { by: msg.range, at: new Date(deps.now()).toISOString() })).created) return "recorded";
+    // The claim carries a token of its own: the store takes an identical body for a replay of our own write.
+    const claim = { by: msg.range, at: new Date(deps.now()).toISOString(), token: randomUUID() };
+    if (!(await writeOnce(store, keys.complete, claim)).created) return "recorded";
     const parts = results.flatMap((r) => r.parts);
     const retries = results.reduce((s, r) => s + r.retries, 0);
     await completeUpload(run, state.uploadId, parts);
