@@ -1,3 +1,8 @@
+/**
+ * The one reader of the environment: every variable the functions, the CLI
+ * and the deploy check use is read, validated and typed here, and a mistake
+ * is a ConfigError naming the variable. Nothing else reads process.env.
+ */
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { registerSecret } from "./redact.ts";
@@ -199,7 +204,7 @@ export function loadRetryPolicy(env: Env): RetryPolicy {
   return { ...DEFAULT_RETRY_POLICY, budgetMs: int(env, "RETRY_BUDGET_SECONDS", DEFAULT_RETRY_POLICY.budgetMs / 1000, 0, 3600) * 1000 };
 }
 
-/** The one place that reads the environment. Throws ConfigError naming the variable. */
+/** The deployed functions' whole configuration (the CLI commands add the loaders below). Throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env, options: { requireAzure?: boolean; requireS3?: boolean } = {}): AppConfig {
   const azure = loadAzureConfig(env);
   const s3 = loadS3Config(env);
