@@ -154,6 +154,78 @@ interface CredentialPlan {
   provision?: QueueCredential;
 }
 
+/** What provisioning reports, filled in step by step. */
+interface ProvisionLog {
+  steps: ProvisionStep[];
+  notes: string[];
+  exports: ExportLine[];
+  adminExports: ExportLine[];
+}
+
+/**
+ * Queues activated for the project and its two queue credentials (functions:
+ * publish + receive; provisioning: manage), created when missing. Everything
+ * that can fail is decided before anything is changed. Returns the SQS
+ * endpoint, and the provisioning credential when this run created it.
+ */
+async function ensureQueueCredentials(
+  api: ScalewayQueuesApi,
+  creds: ReturnType<typeof credentialNames>,
+  admin: SqsCredentials | undefined,
+  log: ProvisionLog,
+): Promise<{ endpoint: string; newAdmin?: SqsCredentials }> {
+  const { steps, notes, exports, adminExports } = log;
+  let info = await api.getSqsInfo();
+  const existing = info.status === "enabled" ? await api.listSqsCredentials() : [];
+  const plan: CredentialPlan = {
+    functions: existing.find((c) => c.name === creds.functions),
+    provision: existing.find((c) => c.name === creds.provision),
+  };
+  if (plan.provision) {
+    if (!admin) {
+      throw new ConfigError(
+        `queue credential "${creds.provision}" exists and its secret is shown only at creation: set SQS_ADMIN_ACCESS_KEY_ID and SQS_ADMIN_SECRET_ACCESS_KEY to the values printed when it was created, or delete that credential (console: Queues > Credentials) to have a new one created`,
+      );
+    }
+    if (admin.accessKeyId !== plan.provision.accessKey) {
+      throw new ConfigError(`SQS_ADMIN_ACCESS_KEY_ID is not the access key of queue credential "${creds.provision}"`);
+    }
+  }
+
+  if (info.status !== "enabled") {
+    info = await api.activateSqs();
+    steps.push({ kind: "queues", name: `Queues (${info.region})`, action: "activated" });
+  } else {
+    steps.push({ kind: "queues", name: `Queues (${info.region})`, action: "unchanged", detail: "already active" });
+  }
+
+  const ensureCredential = async (name: string, found: QueueCredential | undefined, permissions: QueuePermissions): Promise<NewQueueCredential | undefined> => {
+    if (found) {
+      const p = found.permissions;
+      const same = p.canPublish === permissions.canPublish && p.canReceive === permissions.canReceive && p.canManage === permissions.canManage;
+      steps.push({ kind: "credential", name, action: "reused", detail: `access key ${found.accessKey}` });
+      if (!same) notes.push(`queue credential "${name}" has permissions ${JSON.stringify(p)}; expected ${JSON.stringify(permissions)}: fix it in the console`);
+      return undefined;
+    }
+    const created = await api.createSqsCredentials({ name, permissions });
+    steps.push({ kind: "credential", name, action: "created", detail: `access key ${created.accessKey}` });
+    return created;
+  };
+
+  const newFunctions = await ensureCredential(creds.functions, plan.functions, FUNCTIONS_PERMISSIONS);
+  const newProvision = await ensureCredential(creds.provision, plan.provision, PROVISION_PERMISSIONS);
+  if (newFunctions) {
+    exports.push({ name: "SQS_ACCESS_KEY_ID", value: newFunctions.accessKey, secret: true });
+    exports.push({ name: "SQS_SECRET_ACCESS_KEY", value: newFunctions.secretKey, secret: true });
+  } else {
+    notes.push(`SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY: use the values printed when queue credential "${creds.functions}" was created (a secret is shown once); to rotate, delete that credential and run provision again`);
+  }
+  if (!newProvision) return { endpoint: info.endpoint };
+  adminExports.push({ name: "SQS_ADMIN_ACCESS_KEY_ID", value: newProvision.accessKey, secret: true });
+  adminExports.push({ name: "SQS_ADMIN_SECRET_ACCESS_KEY", value: newProvision.secretKey, secret: true });
+  return { endpoint: info.endpoint, newAdmin: { accessKeyId: newProvision.accessKey, secretAccessKey: newProvision.secretKey } };
+}
+
 export async function provision(options: ProvisionOptions, deps: ProvisionDeps): Promise<ProvisionResult> {
   validateProvisionOptions(options);
   const steps: ProvisionStep[] = [];
@@ -169,59 +241,11 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
   let admin = deps.adminCredentials;
   let adminIsNew = false;
   if (deps.scaleway) {
-    const api = deps.scaleway;
-    // Decide everything that can fail before changing anything.
-    let info = await api.getSqsInfo();
-    const existing = info.status === "enabled" ? await api.listSqsCredentials() : [];
-    const plan: CredentialPlan = {
-      functions: existing.find((c) => c.name === creds.functions),
-      provision: existing.find((c) => c.name === creds.provision),
-    };
-    if (plan.provision) {
-      if (!admin) {
-        throw new ConfigError(
-          `queue credential "${creds.provision}" exists and its secret is shown only at creation: set SQS_ADMIN_ACCESS_KEY_ID and SQS_ADMIN_SECRET_ACCESS_KEY to the values printed when it was created, or delete that credential (console: Queues > Credentials) to have a new one created`,
-        );
-      }
-      if (admin.accessKeyId !== plan.provision.accessKey) {
-        throw new ConfigError(`SQS_ADMIN_ACCESS_KEY_ID is not the access key of queue credential "${creds.provision}"`);
-      }
-    }
-
-    if (info.status !== "enabled") {
-      info = await api.activateSqs();
-      steps.push({ kind: "queues", name: `Queues (${info.region})`, action: "activated" });
-    } else {
-      steps.push({ kind: "queues", name: `Queues (${info.region})`, action: "unchanged", detail: "already active" });
-    }
-    endpoint = endpoint ?? info.endpoint;
-
-    const ensureCredential = async (name: string, found: QueueCredential | undefined, permissions: QueuePermissions): Promise<NewQueueCredential | undefined> => {
-      if (found) {
-        const p = found.permissions;
-        const same = p.canPublish === permissions.canPublish && p.canReceive === permissions.canReceive && p.canManage === permissions.canManage;
-        steps.push({ kind: "credential", name, action: "reused", detail: `access key ${found.accessKey}` });
-        if (!same) notes.push(`queue credential "${name}" has permissions ${JSON.stringify(p)}; expected ${JSON.stringify(permissions)}: fix it in the console`);
-        return undefined;
-      }
-      const created = await api.createSqsCredentials({ name, permissions });
-      steps.push({ kind: "credential", name, action: "created", detail: `access key ${created.accessKey}` });
-      return created;
-    };
-
-    const newFunctions = await ensureCredential(creds.functions, plan.functions, FUNCTIONS_PERMISSIONS);
-    const newProvision = await ensureCredential(creds.provision, plan.provision, PROVISION_PERMISSIONS);
-    if (newFunctions) {
-      exports.push({ name: "SQS_ACCESS_KEY_ID", value: newFunctions.accessKey, secret: true });
-      exports.push({ name: "SQS_SECRET_ACCESS_KEY", value: newFunctions.secretKey, secret: true });
-    } else {
-      notes.push(`SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY: use the values printed when queue credential "${creds.functions}" was created (a secret is shown once); to rotate, delete that credential and run provision again`);
-    }
-    if (newProvision) {
-      admin = { accessKeyId: newProvision.accessKey, secretAccessKey: newProvision.secretKey };
+    const got = await ensureQueueCredentials(deps.scaleway, creds, admin, { steps, notes, exports, adminExports });
+    endpoint = endpoint ?? got.endpoint;
+    if (got.newAdmin) {
+      admin = got.newAdmin;
       adminIsNew = true;
-      adminExports.push({ name: "SQS_ADMIN_ACCESS_KEY_ID", value: newProvision.accessKey, secret: true });
-      adminExports.push({ name: "SQS_ADMIN_SECRET_ACCESS_KEY", value: newProvision.secretKey, secret: true });
     }
   }
   if (!endpoint) throw new ConfigError("no SQS endpoint: give --sqs-endpoint, or provision through the Scaleway API (SCW_ACCESS_KEY, SCW_SECRET_KEY)");
