@@ -195,6 +195,7 @@ export function loadTuning(env: Env): Tuning {
     maxAttempts: int(env, "MAX_ATTEMPTS", DEFAULT_TUNING.maxAttempts, 1, 20),
     listPageSize: int(env, "LIST_PAGE_SIZE", DEFAULT_TUNING.listPageSize, 1, 5000),
     readMode: readMode(env),
+    ledgerPartBytes: DEFAULT_TUNING.ledgerPartBytes,
   };
   return t;
 }

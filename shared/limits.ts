@@ -58,6 +58,8 @@ export interface Tuning {
   listPageSize: number;
   /** How a multipart copy reads its blob: one stream cut into parts, or one ranged GET per part. */
   readMode: "stream" | "ranges";
+  /** Smallest part of the streamed run ledger (S3 needs 5 MiB but for the last part; lower only in tests on fakes). */
+  ledgerPartBytes: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -76,4 +78,5 @@ export const DEFAULT_TUNING: Tuning = {
   // parse dominates the coordinator's peak memory. 1000 keeps it low for 5x the requests.
   listPageSize: 1000,
   readMode: "ranges",
+  ledgerPartBytes: 8 * MiB,
 };

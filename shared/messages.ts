@@ -85,9 +85,11 @@ export type RangeMessage = z.infer<typeof RangeMessage>;
 export const ShardDone = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("shard-done"), runId: RUN_ID, stateBucket: STATE_BUCKET, shardId: SHARD_ID });
 
 /** Coordinator (schedule trigger): aggregate runs and re-send silent shards. */
+export const ContinueAggregation = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("continue-aggregation"), runId: RUN_ID, stateBucket: STATE_BUCKET });
+
 export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("sweep"), runId: RUN_ID.optional(), stateBucket: STATE_BUCKET.optional() });
 
-export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, Sweep]);
+export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, ContinueAggregation, Sweep]);
 export type ControlMessage = z.infer<typeof ControlMessage>;
 export const WorkerMessage = z.discriminatedUnion("type", [ShardMessage, RangeMessage]);
 export type WorkerMessage = z.infer<typeof WorkerMessage>;

@@ -125,6 +125,16 @@ export interface StateStore {
   delete(key: string): Promise<void>;
   /** Keys under a prefix, in UTF-8 byte order (as S3 lists them), streamed page by page. */
   list(prefix: string): AsyncIterable<string>;
+  /**
+   * One large state object (the run ledger) written in parts, so that no
+   * process holds it whole: every part but the last at least 5 MiB, at most
+   * 1000 parts, numbered from 1. Completing twice with the same parts is harmless.
+   */
+  startMultipart(key: string): Promise<string>;
+  putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }>;
+  completeMultipart(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void>;
+  /** Idempotent: an upload already gone is not an error. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
 }
 
 /** Where messages go: the coordinator's control queue or one of the worker queues. */

@@ -1,41 +1,134 @@
 /**
  * Turns shard results into the run report and the per-object ledger, once the
- * listing is finished and every shard has its result. The report is written
- * with If-None-Match, so two racing invocations finish the run exactly once.
+ * listing is finished and every shard is done (completion.ts says so in O(1)).
+ * Each shard result is read once; the ledger is streamed into the state bucket
+ * in parts, and the report keeps counts, counts per reason and the first
+ * REPORT_SAMPLE failures and warnings (the ledger has them all), so memory is
+ * the same for a thousand objects or a hundred million. The work advances a
+ * cursor under conditional writes: two invocations racing cost one part of
+ * work at most, and an invocation near its deadline hands the rest to a
+ * continue-aggregation message. The report is written once (If-None-Match).
  */
+import { PreconditionFailedError } from "../errors.ts";
+import { encode } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
-import { readJson } from "../state/json.ts";
+import { invocationDeadline } from "../runtime/deps.ts";
+import { readJson, writeJson } from "../state/json.ts";
 import { writeOnce } from "../state/write-once.ts";
 import { abortLeftoverUploads } from "./leftover-uploads.ts";
-import { shardId, type AttemptMarker, type LedgerEntry, type ListingCursor, type RunRecord, type RunReport, type ShardManifest, type ShardResult } from "../state/layout.ts";
+import { runComplete } from "./completion.ts";
+import {
+  shardId,
+  type AggregationCursor,
+  type AttemptMarker,
+  type LedgerEntry,
+  type ListingCursor,
+  type RunRecord,
+  type RunReport,
+  type ShardManifest,
+  type ShardResult,
+} from "../state/layout.ts";
 
-export async function countResults(deps: Deps, runId: string, stateBucket: string): Promise<number> {
-  let n = 0;
-  for await (const _ of deps.state(stateBucket).list(deps.layout.run(runId).resultsPrefix)) n++;
-  return n;
+/** Failures and warnings listed in the report itself; all of them are in the ledger. */
+export const REPORT_SAMPLE = 1000;
+
+/** Ledger part size: the configured minimum, larger for runs whose ledger would need more than 900 parts of it. */
+export function ledgerPartBytes(plannedObjects: number, minimum: number): number {
+  return Math.max(minimum, Math.ceil((plannedObjects * 600) / 900));
 }
 
-export async function aggregate(deps: Deps, runId: string, stateBucket: string): Promise<RunReport | undefined> {
+type Deadline = Pick<ReturnType<typeof invocationDeadline>, "nearing">;
+
+function newCursor(deps: Deps): AggregationCursor {
+  return {
+    seq: 0,
+    nextShard: 0,
+    objects: { copied: 0, skipped: 0, failed: 0 },
+    bytesCopied: 0,
+    retries: 0,
+    failures: [],
+    failuresTotal: 0,
+    failuresByReason: {},
+    warnings: [],
+    warningsTotal: 0,
+    ledger: { parts: [], pending: "" },
+    updatedAt: new Date(deps.now()).toISOString(),
+    invocations: 0,
+  };
+}
+
+function add(c: AggregationCursor, e: LedgerEntry): void {
+  c.retries += e.retries ?? 0;
+  for (const w of e.warnings ?? []) {
+    c.warningsTotal++;
+    if (c.warnings.length < REPORT_SAMPLE) c.warnings.push({ key: e.key, warning: w });
+  }
+  if (e.outcome === "copied") {
+    c.objects.copied++;
+    c.bytesCopied += e.size;
+  } else if (e.outcome === "skipped") c.objects.skipped++;
+  else if (e.outcome === "failed") {
+    c.objects.failed++;
+    c.failuresTotal++;
+    if (c.failures.length < REPORT_SAMPLE) c.failures.push({ key: e.key, reason: e.reason ?? "unknown" });
+    const code = e.code ?? "unknown";
+    c.failuresByReason[code] = (c.failuresByReason[code] ?? 0) + 1;
+  }
+}
+
+export async function aggregate(deps: Deps, runId: string, stateBucket: string, deadline?: Deadline): Promise<RunReport | undefined> {
   const store = deps.state(stateBucket);
   const keys = deps.layout.run(runId);
   const existing = await readJson<RunReport>(store, keys.report);
   if (existing) return existing.value;
-  const cursor = await readJson<ListingCursor>(store, keys.listing);
+  const listing = await readJson<ListingCursor>(store, keys.listing);
   const run = await readJson<RunRecord>(store, keys.record);
-  if (!cursor?.value.done || !run) return undefined;
-  const request = run.value.request;
-  const dryRun = request.options.dryRun;
-  const shards = cursor.value.nextShardIndex;
-  if (!dryRun && (await countResults(deps, runId, stateBucket)) < shards) return undefined;
+  if (!listing?.value.done || !run) return undefined;
+  const dryRun = run.value.request.options.dryRun;
+  if (!dryRun && !(await runComplete(deps, runId, stateBucket, listing.value))) return undefined;
+  const own = deadline ? undefined : invocationDeadline(deps);
+  try {
+    return await build(deps, run.value, listing.value, stateBucket, deadline ?? own!);
+  } finally {
+    own?.dispose();
+  }
+}
 
-  const ledger: string[] = [];
-  const objects = { planned: cursor.value.planned.objects, copied: 0, skipped: 0, failed: 0, archived: cursor.value.archived, filteredOut: cursor.value.filteredOut };
-  const bytes = { planned: cursor.value.planned.bytes, copied: 0 };
-  const failures: RunReport["failures"] = [];
-  const failuresByReason: Record<string, number> = {};
-  const warnings: RunReport["warnings"] = [];
-  let retries = 0;
-  for (let i = 0; i < shards; i++) {
+async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBucket: string, deadline: Deadline): Promise<RunReport | undefined> {
+  const store = deps.state(stateBucket);
+  const runId = run.runId;
+  const keys = deps.layout.run(runId);
+  const dryRun = run.request.options.dryRun;
+  const shards = listing.nextShardIndex;
+  const partBytes = ledgerPartBytes(listing.planned.objects, deps.tuning.ledgerPartBytes);
+
+  let loaded = await readJson<AggregationCursor>(store, keys.aggregation);
+  if (!loaded) {
+    const fresh = newCursor(deps);
+    const written = await writeOnce(store, keys.aggregation, fresh);
+    if (written.created) loaded = { value: fresh, etag: written.etag };
+    else {
+      loaded = await readJson<AggregationCursor>(store, keys.aggregation);
+      if (!loaded) return undefined;
+    }
+  }
+  const c = loaded.value;
+  let etag = loaded.etag;
+  c.invocations++;
+  /** Saves the cursor; false when another invocation advanced it first (it carries on). */
+  const save = async (): Promise<boolean> => {
+    c.seq++;
+    c.updatedAt = new Date(deps.now()).toISOString();
+    try {
+      etag = (await writeJson(store, keys.aggregation, c, { ifMatch: etag })).etag;
+      return true;
+    } catch (err) {
+      if (err instanceof PreconditionFailedError) return false;
+      throw err;
+    }
+  };
+
+  for (let i = c.nextShard; i < shards; i++) {
     let entries: LedgerEntry[];
     if (dryRun) {
       const m = await readJson<ShardManifest>(store, keys.shard(shardId(i)));
@@ -46,41 +139,73 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
       if (!r) return undefined;
       entries = r.value.objects;
     }
+    let lines = "";
     for (const e of entries) {
-      ledger.push(JSON.stringify(e));
-      retries += e.retries ?? 0;
-      for (const w of e.warnings ?? []) warnings.push({ key: e.key, warning: w });
-      if (e.outcome === "copied") {
-        objects.copied++;
-        bytes.copied += e.size;
-      } else if (e.outcome === "skipped") objects.skipped++;
-      else if (e.outcome === "failed") {
-        objects.failed++;
-        failures.push({ key: e.key, reason: e.reason ?? "unknown" });
-        const code = e.code ?? "unknown";
-        failuresByReason[code] = (failuresByReason[code] ?? 0) + 1;
+      add(c, e);
+      lines += JSON.stringify(e) + "\n";
+    }
+    c.ledger.pending += lines;
+    c.nextShard = i + 1;
+    if (Buffer.byteLength(c.ledger.pending) >= partBytes) {
+      if (!c.ledger.uploadId) {
+        // The upload id is saved before any part, so an upload this invocation starts is never unknown.
+        const uploadId = await store.startMultipart(keys.ledger);
+        const pending = c.ledger.pending;
+        c.ledger = { uploadId, parts: [], pending };
+        if (!(await save())) {
+          await store.abortMultipart(keys.ledger, uploadId);
+          return undefined;
+        }
       }
+      const partNumber = c.ledger.parts.length + 1;
+      const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId!, partNumber, c.ledger.pending);
+      c.ledger.parts.push({ partNumber, etag: partEtag });
+      c.ledger.pending = "";
+      if (!(await save())) return undefined;
+    }
+    if (deadline.nearing() && i + 1 < shards) {
+      if (await save()) await deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "continue-aggregation", runId, stateBucket })]);
+      deps.log.info("aggregation-continued", { runId, nextShard: c.nextShard, shards });
+      return undefined;
     }
   }
+
+  // Every shard is read: the ledger is finished (one object, or the parts completed), then the report.
+  if (c.ledger.uploadId) {
+    if (c.ledger.pending.length > 0) {
+      const partNumber = c.ledger.parts.length + 1;
+      const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId, partNumber, c.ledger.pending);
+      c.ledger.parts.push({ partNumber, etag: partEtag });
+      c.ledger.pending = "";
+    }
+    await store.completeMultipart(keys.ledger, c.ledger.uploadId, c.ledger.parts);
+  } else {
+    await store.put(keys.ledger, c.ledger.pending);
+  }
+
   // Every shard has its result: no copy of this run is in flight, so what is still open is litter.
-  const leftover = dryRun ? { aborted: 0, failed: 0 } : await abortLeftoverUploads(deps, run.value);
+  const leftover = dryRun ? { aborted: 0, failed: 0 } : await abortLeftoverUploads(deps, run);
+  const warnings = c.warnings;
   if (leftover.failed > 0) warnings.push({ key: "", warning: `${leftover.failed} open multipart upload(s) of this run could not be aborted: abort them or re-run with the same --run-id` });
   const marker = await readJson<AttemptMarker>(store, keys.nextAttempt);
   const finishedAt = new Date(deps.now());
-  const startedAt = new Date(cursor.value.startedAt);
+  const startedAt = new Date(listing.startedAt);
   const durationSeconds = Math.max(0.001, (finishedAt.getTime() - startedAt.getTime()) / 1000);
+  const request = run.request;
   const report: RunReport = {
     runId,
-    status: objects.failed > 0 ? "failed" : "succeeded",
+    status: c.objects.failed > 0 ? "failed" : "succeeded",
     dryRun,
     source: `azure://${request.source.container}/${request.source.prefix}`,
     destination: `s3://${request.destination.bucket}/${request.destination.prefix}`,
-    objects,
-    bytes,
-    failures,
-    failuresByReason,
+    objects: { planned: listing.planned.objects, ...c.objects, archived: listing.archived, filteredOut: listing.filteredOut },
+    bytes: { planned: listing.planned.bytes, copied: c.bytesCopied },
+    failures: c.failures,
+    failuresOmitted: c.failuresTotal - c.failures.length,
+    failuresByReason: c.failuresByReason,
     warnings,
-    retries,
+    warningsOmitted: c.warningsTotal - c.warnings.length,
+    retries: c.retries,
     uploadsAborted: leftover.aborted,
     attempt: marker?.value.attempt ?? 1,
     previousAttempts: Array.from({ length: (marker?.value.attempt ?? 1) - 1 }, (_, n) => `s3://${stateBucket}/${keys.attempt(n + 1).report}`),
@@ -88,12 +213,11 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string):
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationSeconds,
-    throughputBytesPerSecond: Math.round(bytes.copied / durationSeconds),
+    throughputBytesPerSecond: Math.round(c.bytesCopied / durationSeconds),
     ledger: `s3://${stateBucket}/${keys.ledger}`,
   };
-  await store.put(keys.ledger, ledger.length ? ledger.join("\n") + "\n" : "");
   if (!(await writeOnce(store, keys.report, report)).created) return (await readJson<RunReport>(store, keys.report))?.value;
   await store.delete(deps.layout.active(runId)).catch(() => undefined);
-  deps.log.info("run-finished", { runId, status: report.status, ...objects, bytesCopied: bytes.copied, durationSeconds });
+  deps.log.info("run-finished", { runId, status: report.status, ...report.objects, bytesCopied: report.bytes.copied, durationSeconds });
   return report;
 }

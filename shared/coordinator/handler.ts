@@ -10,6 +10,7 @@ import { invocationDeadline, type Deps } from "../runtime/deps.ts";
 import { eventBody, json, type FunctionEvent, type FunctionResponse } from "../runtime/http.ts";
 import { recordRejected } from "../runtime/rejected.ts";
 import { aggregate } from "./aggregate.ts";
+import { shardDone } from "./completion.ts";
 import { listStep } from "./listing.ts";
 import { startRun } from "./start.ts";
 import { sweep } from "./sweep.ts";
@@ -51,7 +52,12 @@ export function createCoordinatorHandler(getDeps: () => Deps) {
         case "continue-listing":
           return json(200, { outcome: await listStep(deps, msg, deadline) });
         case "shard-done": {
-          const report = await aggregate(deps, msg.runId, msg.stateBucket);
+          const complete = await shardDone(deps, msg.runId, msg.stateBucket, msg.shardId);
+          const report = complete ? await aggregate(deps, msg.runId, msg.stateBucket, deadline) : undefined;
+          return json(200, { finished: !!report });
+        }
+        case "continue-aggregation": {
+          const report = await aggregate(deps, msg.runId, msg.stateBucket, deadline);
           return json(200, { finished: !!report });
         }
         case "sweep":

@@ -13,6 +13,7 @@ import { encode } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import { createOnce, writeOnce } from "../state/write-once.ts";
+import { unmarkShard } from "./completion.ts";
 import { shardId, type ObjectOutcome, type RunReport, type ShardCheckpoint, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
 export interface Reopened {
@@ -34,6 +35,7 @@ export async function reopenFailedRun(deps: Deps, runId: string, stateBucket: st
   await writeOnce(deps.state(stateBucket), archive.report, { ...report.value, ledger: `s3://${stateBucket}/${archive.ledger}` });
 
   const reopened: Reopened = { attempt: attempt + 1, shards: 0, objects: 0 };
+  const resend: string[] = [];
   for (let i = 0; i < report.value.shards; i++) {
     const id = shardId(i);
     const result = await readJson<ShardResult>(store, keys.result(id));
@@ -51,15 +53,21 @@ export async function reopenFailedRun(deps: Deps, runId: string, stateBucket: st
       const g = keys.giant(id, j);
       for await (const key of store.list(g.prefix)) await store.delete(key);
     }
+    await unmarkShard(deps, runId, stateBucket, i, result.value);
     await store.delete(keys.result(id));
-    const manifest = await readJson<ShardManifest>(store, keys.shard(id));
-    await deps.bus.send({ kind: "worker", index: manifest?.value.queue ?? 0 }, [encode({ v: 1, type: "shard", runId, stateBucket, shardId: id, continuation: 0 })]);
+    resend.push(id);
     reopened.shards++;
     reopened.objects += failed.length;
   }
   await store.put(keys.nextAttempt, JSON.stringify({ attempt: attempt + 1, previous: `s3://${stateBucket}/${archive.report}` }));
   await store.put(deps.layout.active(runId), JSON.stringify({ runId, stateBucket }));
+  await store.delete(keys.aggregation);
   await store.delete(keys.report);
+  // Sent last: a shard finishing at once must find the run without its old report.
+  for (const id of resend) {
+    const manifest = await readJson<ShardManifest>(store, keys.shard(id));
+    await deps.bus.send({ kind: "worker", index: manifest?.value.queue ?? 0 }, [encode({ v: 1, type: "shard", runId, stateBucket, shardId: id, continuation: 0 })]);
+  }
   deps.log.info("run-reopened", { runId, attempt: attempt + 1, shards: reopened.shards, objects: reopened.objects });
   return reopened;
 }

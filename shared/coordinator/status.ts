@@ -1,7 +1,11 @@
 /** Progress of a run, read from the state store only (works for local and deployed runs). */
 import type { StateStore } from "../ports.ts";
 import { readJson } from "../state/json.ts";
-import { shardId, type ListingCursor, type RunRecord, type RunReport, type ShardCheckpoint, type ShardResult, type StateLayout } from "../state/layout.ts";
+import { shardId, type ListingCursor, type RunRecord, type RunReport, type ShardCheckpoint, type StateLayout } from "../state/layout.ts";
+import { doneSoFar } from "./completion.ts";
+
+/** Runs of up to this many shards also count the objects of shards in progress. */
+const CHECKPOINTS_READ_UP_TO = 200;
 
 export interface RunStatus {
   runId: string;
@@ -30,16 +34,25 @@ export async function runStatus(store: StateStore, layout: StateLayout, runId: s
     bytes.copied = report.bytes.copied;
     done = report.shards;
   } else {
-    for (let i = 0; i < planned; i++) {
-      const result = (await readJson<ShardResult>(store, keys.result(shardId(i))))?.value;
-      const outcomes = result ? result.objects : Object.values((await readJson<ShardCheckpoint>(store, keys.checkpoint(shardId(i))))?.value.done ?? {});
-      if (result) done++;
-      for (const o of outcomes) {
-        if (o.outcome === "copied") {
-          objects.copied++;
-          bytes.copied += o.size;
-        } else if (o.outcome === "skipped") objects.skipped++;
-        else if (o.outcome === "failed") objects.failed++;
+    // Done shards from their group objects (one read per thousand shards); shards in progress from their
+    // checkpoints while the run is small enough for that to stay cheap.
+    const soFar = await doneSoFar({ layout }, store, runId, planned);
+    done = soFar.shards;
+    objects.copied = soFar.counts.copied;
+    objects.skipped = soFar.counts.skipped;
+    objects.failed = soFar.counts.failed;
+    bytes.copied = soFar.counts.bytesCopied;
+    if (planned <= CHECKPOINTS_READ_UP_TO) {
+      for (let i = 0; i < planned; i++) {
+        if (await store.get(keys.result(shardId(i)))) continue;
+        const checkpoint = (await readJson<ShardCheckpoint>(store, keys.checkpoint(shardId(i))))?.value;
+        for (const o of Object.values(checkpoint?.done ?? {})) {
+          if (o.outcome === "copied") {
+            objects.copied++;
+            bytes.copied += o.size;
+          } else if (o.outcome === "skipped") objects.skipped++;
+          else if (o.outcome === "failed") objects.failed++;
+        }
       }
     }
   }

@@ -7,7 +7,8 @@
 import { encode } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson } from "../state/json.ts";
-import { shardId, type ListingCursor, type ShardLease, type ShardManifest } from "../state/layout.ts";
+import { SHARDS_PER_GROUP, shardId, type DoneGroup, type ListingCursor, type ShardLease, type ShardManifest, type ShardResult } from "../state/layout.ts";
+import { markShardDone } from "./completion.ts";
 import { aggregate } from "./aggregate.ts";
 
 export interface SweepOutcome {
@@ -59,9 +60,21 @@ async function sweepRun(deps: Deps, runId: string, stateBucket: string, options:
     await deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "continue-listing", runId, stateBucket, seq: cursor.value.seq })]);
     result.resentListing = true;
   }
+  // Shards with a result but unmarked lost their shard-done message: mark them (group objects read once each).
+  const groups = new Map<number, DoneGroup | undefined>();
+  let marked = 0;
   for (let i = 0; i < cursor.value.nextShardIndex; i++) {
     const id = shardId(i);
-    if (await store.get(keys.result(id))) continue;
+    const done = await readJson<ShardResult>(store, keys.result(id));
+    if (done) {
+      const g = Math.floor(i / SHARDS_PER_GROUP);
+      if (!groups.has(g)) groups.set(g, (await readJson<DoneGroup>(store, keys.doneGroup(g)))?.value);
+      if (!groups.get(g)?.shards.includes(i - g * SHARDS_PER_GROUP)) {
+        await markShardDone(deps, runId, stateBucket, i, done.value);
+        marked++;
+      }
+      continue;
+    }
     const lease = await readJson<ShardLease>(store, keys.lease(id));
     let silent: boolean;
     if (options.everythingSilent) silent = true;
@@ -76,5 +89,6 @@ async function sweepRun(deps: Deps, runId: string, stateBucket: string, options:
     await deps.bus.send({ kind: "worker", index: manifest.value.queue }, [encode({ v: 1, type: "shard", runId, stateBucket, shardId: id, continuation: 0 })]);
     result.resentShards++;
   }
+  if (marked > 0 && (await aggregate(deps, runId, stateBucket))) result.finished = true;
   return result;
 }

@@ -73,12 +73,15 @@ export class InProcessBus implements MessageBus {
   private readonly workers: LocalQueue[];
   private waiters: Array<() => void> = [];
   stopped = false;
-  /** Every message sent, for tests that duplicate or inspect traffic. */
+  /** Every message sent, for tests that duplicate or inspect traffic: kept only with `recordSent` (memory grows with the run). */
   readonly sent: Array<{ target: QueueTarget; body: string }> = [];
   /** Optional hook to transform delivery (duplicate, reorder) in tests. */
   deliveryFilter?: (target: QueueTarget, bodies: string[]) => string[];
 
-  constructor(options: { workerQueues?: number; maxInFlight?: number; retries?: number } = {}) {
+  private readonly recordSent: boolean;
+
+  constructor(options: { workerQueues?: number; maxInFlight?: number; retries?: number; recordSent?: boolean } = {}) {
+    this.recordSent = options.recordSent ?? false;
     const maxInFlight = options.maxInFlight ?? QUEUE_LIMITS.maxInFlightPerTrigger;
     const retries = options.retries ?? QUEUE_LIMITS.triggerRetries;
     this.workerQueues = Math.max(1, options.workerQueues ?? 1);
@@ -97,7 +100,7 @@ export class InProcessBus implements MessageBus {
     const out = this.deliveryFilter ? this.deliveryFilter(target, bodies) : bodies;
     const queue = target.kind === "control" ? this.control : this.workers[target.index % this.workerQueues]!;
     for (const body of out) {
-      this.sent.push({ target, body });
+      if (this.recordSent) this.sent.push({ target, body });
       queue.push(body);
     }
   }

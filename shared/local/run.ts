@@ -85,8 +85,8 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export function memoryTransport(options: Pick<LocalRunOptions, "workerQueues" | "deliveryFilter">): Transport {
-  const bus = new InProcessBus({ workerQueues: options.workerQueues ?? 2 });
+export function memoryTransport(options: Pick<LocalRunOptions, "workerQueues" | "deliveryFilter"> & { recordSent?: boolean }): Transport {
+  const bus = new InProcessBus({ workerQueues: options.workerQueues ?? 2, recordSent: options.recordSent });
   bus.deliveryFilter = options.deliveryFilter;
   return {
     bus,

@@ -1,4 +1,10 @@
+import { createHash } from "node:crypto";
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  UploadPartCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -95,6 +101,39 @@ export class S3StateStore implements StateStore {
       },
       { attempts: this.attempts },
     );
+  }
+
+  async startMultipart(key: string): Promise<string> {
+    const r = await withRetry(() => this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: "application/x-ndjson" })), { attempts: this.attempts });
+    return r.UploadId!;
+  }
+
+  async putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }> {
+    const bytes = Buffer.from(redact(body), "utf8");
+    const md5 = createHash("md5").update(bytes).digest("base64");
+    const r = await withRetry(() => this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length })), { attempts: this.attempts });
+    return { etag: r.ETag ?? "" };
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void> {
+    try {
+      await withRetry(
+        () => this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } })),
+        { attempts: this.attempts },
+      );
+    } catch (err) {
+      // A completion whose answer was lost: the retry finds no upload, and the object is there.
+      if ((err as Error).name === "NoSuchUpload" && (await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })).then(() => true, () => false))) return;
+      throw err;
+    }
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    try {
+      await withRetry(() => this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })), { attempts: this.attempts });
+    } catch (err) {
+      if ((err as Error).name !== "NoSuchUpload" && statusOf(err) !== 404) throw err;
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -8,6 +8,9 @@
  *   {prefix}runs/{runId}/leases/{shardId}.json       ShardLease (one worker at a time)
  *   {prefix}runs/{runId}/checkpoints/{shardId}.json  ShardCheckpoint (objects done, open uploads)
  *   {prefix}runs/{runId}/results/{shardId}.json      ShardResult (written once)
+ *   {prefix}runs/{runId}/done/{g}.json               DoneGroup: shards of group g with a result, and their counts
+ *   {prefix}runs/{runId}/done/index.json             DoneIndex: the groups complete (last-shard detection in O(1))
+ *   {prefix}runs/{runId}/aggregation.json            AggregationCursor (report and ledger built shard by shard)
  *   {prefix}runs/{runId}/rejected/{id}.json          a message that could never be processed
  *   {prefix}runs/{runId}/giants/{shardId}-{i}/       a giant object copied as part ranges in parallel:
  *       state.json (GiantState), ranges/{r}.json (RangeResult), complete.json (claim), outcome.json (ObjectOutcome)
@@ -36,6 +39,12 @@ export class StateLayout {
       resultsPrefix: `${base}results/`,
       result: (shardId: string) => `${base}results/${shardId}.json`,
       rejected: (id: string) => `${base}rejected/${id}.json`,
+      /** DoneGroup: which shards of group g (SHARDS_PER_GROUP consecutive shards) have their result, and their counts. */
+      doneGroup: (g: number) => `${base}done/${String(g).padStart(6, "0")}.json`,
+      /** DoneIndex: the groups whose every shard is done. */
+      doneIndex: `${base}done/index.json`,
+      /** AggregationCursor: how far the report and ledger have been built (advanced with If-Match). */
+      aggregation: `${base}aggregation.json`,
       giant: (shardId: string, object: number) => {
         const g = `${base}giants/${shardId}-${object}/`;
         return { prefix: g, state: `${g}state.json`, rangesPrefix: `${g}ranges/`, range: (r: number) => `${g}ranges/${String(r).padStart(5, "0")}.json`, complete: `${g}complete.json`, outcome: `${g}outcome.json` };
@@ -148,6 +157,45 @@ export interface ShardResult {
 
 export type LedgerEntry = ObjectOutcome;
 
+/** Shards per done-group: detecting the last shard reads and writes a few small objects, never a listing. */
+export const SHARDS_PER_GROUP = 1000;
+
+export interface OutcomeCounts {
+  copied: number;
+  skipped: number;
+  failed: number;
+  bytesCopied: number;
+}
+
+export interface DoneGroup {
+  group: number;
+  /** Indexes (within the group) of the shards with a result. */
+  shards: number[];
+  counts: OutcomeCounts;
+}
+
+export interface DoneIndex {
+  complete: number[];
+}
+
+export interface AggregationCursor {
+  seq: number;
+  /** Shards whose entries are in `counts` and in the ledger parts (or `pending`). */
+  nextShard: number;
+  objects: { copied: number; skipped: number; failed: number };
+  bytesCopied: number;
+  retries: number;
+  failures: Array<{ key: string; reason: string }>;
+  failuresTotal: number;
+  failuresByReason: Record<string, number>;
+  warnings: Array<{ key: string; warning: string }>;
+  warningsTotal: number;
+  /** The ledger written in parts once it outgrows one part. */
+  ledger: { uploadId?: string; parts: Array<{ partNumber: number; etag: string }>; pending: string };
+  updatedAt: string;
+  invocations: number;
+}
+
 export interface AttemptMarker {
   attempt: number;
   /** The report of the attempt before. */
@@ -181,9 +229,13 @@ export interface RunReport {
   destination: string;
   objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number };
   bytes: { planned: number; copied: number };
+  /** The first REPORT_SAMPLE failures; every one is in the ledger. */
   failures: Array<{ key: string; reason: string }>;
+  /** Failures beyond those listed (0 unless the run had more than REPORT_SAMPLE). */
+  failuresOmitted: number;
   failuresByReason: Record<string, number>;
   warnings: Array<{ key: string; warning: string }>;
+  warningsOmitted: number;
   retries: number;
   /** Multipart uploads of this run found open at its end and aborted (none stays open, billed). */
   uploadsAborted: number;

@@ -62,7 +62,7 @@ export function memoryDeps(world: MemoryWorld, bus: Deps["bus"], options: Pipeli
 }
 
 export async function runPipeline(world: MemoryWorld, request: StartRequest, options: PipelineOptions = {}) {
-  const transport = memoryTransport(options);
+  const transport = memoryTransport({ ...options, recordSent: true });
   const deps = memoryDeps(world, transport.bus, options, options.coordinatorTimeoutMs);
   const workerDeps = memoryDeps(world, transport.bus, options, options.workerTimeoutMs);
   const report = await driveRun(deps, transport, request, request.destination.bucket, undefined, workerDeps);
