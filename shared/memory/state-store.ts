@@ -2,11 +2,16 @@ import { createHash } from "node:crypto";
 import { PreconditionFailedError } from "../errors.ts";
 import type { StateObject, StateStore } from "../ports.ts";
 import { redact } from "../redact.ts";
+import { S3_LIMITS } from "../limits.ts";
+import { FakeS3Error } from "./s3-error.ts";
 
 /** In-memory StateStore with the same conditional-write semantics as the S3 one. */
 export class MemoryStateStore implements StateStore {
   readonly objects = new Map<string, StateObject>();
   writes = 0;
+
+  /** `minPartBytes`: S3's 5 MiB minimum of every part but the last; tests of many tiny ledger parts lower it. */
+  constructor(private readonly options: { minPartBytes?: number } = {}) {}
 
   async get(key: string): Promise<StateObject | undefined> {
     const o = this.objects.get(key);
@@ -56,6 +61,9 @@ export class MemoryStateStore implements StateStore {
       if (this.objects.has(key)) return;
       throw Object.assign(new Error(`no upload ${uploadId} of ${key}`), { name: "NoSuchUpload", statusCode: 404 });
     }
+    // As S3: every part but the last at least 5 MiB, or the completion is refused and the upload stays open.
+    const small = parts.slice(0, -1).find((p) => Buffer.byteLength(u.parts.get(p.partNumber) ?? "") < (this.options.minPartBytes ?? S3_LIMITS.minPartSize));
+    if (small) throw new FakeS3Error("EntityTooSmall", 400, `Your proposed upload is smaller than the minimum allowed object size (part ${small.partNumber}).`);
     const body = parts.map((p) => u.parts.get(p.partNumber) ?? "").join("");
     this.#uploads.delete(uploadId);
     this.objects.set(key, { body, etag: `"${createHash("md5").update(body).update(String(++this.writes)).digest("hex")}-${parts.length}"` });

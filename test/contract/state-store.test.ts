@@ -106,6 +106,40 @@ function stateStoreContract(label: string, make: () => Promise<StoreFixture>) {
       expect((await f.store.get("del/a.json"))?.body).toBe('{"again":true}');
     });
 
+    it("assembles a multipart state object (the streamed ledger) from its parts; completing twice and aborting twice are harmless", async () => {
+      // Prepare: a first part of 5 MiB (the S3 minimum for all but the last), a short last part
+      const first = "a".repeat(5 * 1024 * 1024 - 1) + "\n";
+      const last = '{"k":"é😀"}\n';
+      // Act
+      const uploadId = await f.store.startMultipart("mp/ledger.jsonl");
+      const p2 = await f.store.putPart("mp/ledger.jsonl", uploadId, 2, last);
+      const p1 = await f.store.putPart("mp/ledger.jsonl", uploadId, 1, first);
+      const parts = [{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }];
+      await f.store.completeMultipart("mp/ledger.jsonl", uploadId, parts);
+      await f.store.completeMultipart("mp/ledger.jsonl", uploadId, parts);
+      const dropped = await f.store.startMultipart("mp/dropped.jsonl");
+      await f.store.putPart("mp/dropped.jsonl", dropped, 1, "x\n");
+      await f.store.abortMultipart("mp/dropped.jsonl", dropped);
+      await f.store.abortMultipart("mp/dropped.jsonl", dropped);
+      // Assess
+      const got = await f.store.get("mp/ledger.jsonl");
+      expect(got?.body.length).toBe(first.length + last.length);
+      expect(got?.body.endsWith(last)).toBe(true);
+      expect(await f.store.get("mp/dropped.jsonl")).toBeUndefined();
+    });
+
+    it("refuses to complete a multipart state object whose middle part is under 5 MiB", async () => {
+      const uploadId = await f.store.startMultipart("mp/small.jsonl");
+      const p1 = await f.store.putPart("mp/small.jsonl", uploadId, 1, "small\n");
+      const p2 = await f.store.putPart("mp/small.jsonl", uploadId, 2, "last\n");
+      const err = await f.store
+        .completeMultipart("mp/small.jsonl", uploadId, [{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }])
+        .catch((e: unknown) => e);
+      expect((err as Error)?.name).toBe("EntityTooSmall");
+      expect(await f.store.get("mp/small.jsonl")).toBeUndefined();
+      await f.store.abortMultipart("mp/small.jsonl", uploadId);
+    });
+
     it("lists keys under a prefix in UTF-8 byte order, odd names included, nothing outside the prefix", async () => {
       for (const name of ODD_NAMES) await f.store.put(`list/${name}`, "{}");
       await f.store.put("listed-not/x.json", "{}");

@@ -12,13 +12,14 @@ import type { Deps } from "../../shared/runtime/deps.ts";
 import type { ObjectSink } from "../../shared/ports.ts";
 import type { InProcessBus } from "../../shared/local/in-process-bus.ts";
 
-export function memoryWorld() {
+/** `stateMinPartBytes` lowers the state store's 5 MiB part minimum, for ledgers streamed in tiny parts. */
+export function memoryWorld(options: { stateMinPartBytes?: number } = {}) {
   const source = new MemoryBlobSource();
   const sink = new MemoryObjectSink();
   const stores = new Map<string, MemoryStateStore>();
   const state = (bucket: string) => {
     let s = stores.get(bucket);
-    if (!s) stores.set(bucket, (s = new MemoryStateStore()));
+    if (!s) stores.set(bucket, (s = new MemoryStateStore({ minPartBytes: options.stateMinPartBytes })));
     return s;
   };
   return { source, sink, state, stores };
