@@ -160,6 +160,11 @@ export type LedgerEntry = ObjectOutcome;
 /** Shards per done-group: detecting the last shard reads and writes a few small objects, never a listing. */
 export const SHARDS_PER_GROUP = 1000;
 
+/** Groups of done shards a run of `totalShards` shards has. */
+export function groupsOf(totalShards: number): number {
+  return Math.ceil(totalShards / SHARDS_PER_GROUP);
+}
+
 export interface OutcomeCounts {
   copied: number;
   skipped: number;
