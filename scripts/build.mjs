@@ -4,7 +4,7 @@
  *   functions/<name>/handler.ts  ->  dist/<name>/handler.js
  * The Node runtime on Scaleway Functions does not run `npm install`, so the
  * bundles carry every dependency; `package.patterns` in serverless.yml ships
- * only dist/. Fails when a bundle is over the size budget, does not load, or
+ * only dist/. Fails when a bundle is over the size budget or does not load (an import over its time goal is a warning), or
  * does not export `handle`.
  *
  *   node scripts/build.mjs                 build, report sizes and import times
@@ -160,7 +160,8 @@ async function main() {
       runs.sort((x, y) => x - y);
       const median = runs[Math.floor(runs.length / 2)];
       console.log(`${relative(ROOT, b.outfile)}  import ${median.toFixed(0)} ms (median of ${IMPORT_RUNS} fresh processes; min ${runs[0].toFixed(0)}, max ${runs.at(-1).toFixed(0)})`);
-      if (median > MAX_IMPORT_MS) problems.push(`${relative(ROOT, b.outfile)} takes ${median.toFixed(0)} ms to import, over ${MAX_IMPORT_MS} ms`);
+      // A time depends on the machine's load: printed against its goal, never a failed build.
+      if (median > MAX_IMPORT_MS) console.warn(`build: warning: ${relative(ROOT, b.outfile)} took ${median.toFixed(0)} ms to import, over the ${MAX_IMPORT_MS} ms goal`);
     }
   }
 

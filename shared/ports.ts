@@ -135,6 +135,8 @@ export interface StateStore {
   completeMultipart(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void>;
   /** Idempotent: an upload already gone is not an error. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /** The lines of a large state object (the ledger), streamed; nothing when it does not exist. */
+  lines(key: string): AsyncIterable<string>;
 }
 
 /** Where messages go: the coordinator's control queue or one of the worker queues. */

@@ -47,6 +47,7 @@ function newCursor(deps: Deps): AggregationCursor {
     bytesCopied: 0,
     retries: 0,
     failures: [],
+    failureExamples: {},
     failuresTotal: 0,
     failuresByReason: {},
     warnings: [],
@@ -70,8 +71,11 @@ function add(c: AggregationCursor, e: LedgerEntry): void {
   else if (e.outcome === "failed") {
     c.objects.failed++;
     c.failuresTotal++;
-    if (c.failures.length < REPORT_SAMPLE) c.failures.push({ key: e.key, reason: e.reason ?? "unknown" });
     const code = e.code ?? "unknown";
+    const failure = { key: e.key, reason: e.reason ?? "unknown" };
+    if (c.failures.length < REPORT_SAMPLE) c.failures.push(failure);
+    const examples = (c.failureExamples[code] ??= []);
+    if (examples.length < 3) examples.push(failure);
     c.failuresByReason[code] = (c.failuresByReason[code] ?? 0) + 1;
   }
 }
@@ -202,6 +206,7 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     bytes: { planned: listing.planned.bytes, copied: c.bytesCopied },
     failures: c.failures,
     failuresOmitted: c.failuresTotal - c.failures.length,
+    failureExamples: c.failureExamples,
     failuresByReason: c.failuresByReason,
     warnings,
     warningsOmitted: c.warningsTotal - c.warnings.length,

@@ -78,6 +78,10 @@ export class MemoryStateStore implements StateStore {
     return this.#uploads.size;
   }
 
+  async *lines(key: string): AsyncIterable<string> {
+    for (const l of (this.objects.get(key)?.body ?? "").split("\n")) if (l) yield l;
+  }
+
   async *list(prefix: string): AsyncIterable<string> {
     // S3's order: UTF-8 bytes (a plain sort() orders UTF-16 code units, which differs above U+E000).
     const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix));

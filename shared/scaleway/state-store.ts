@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -134,6 +136,18 @@ export class S3StateStore implements StateStore {
     } catch (err) {
       if ((err as Error).name !== "NoSuchUpload" && statusOf(err) !== 404) throw err;
     }
+  }
+
+  async *lines(key: string): AsyncIterable<string> {
+    let body: Readable;
+    try {
+      const res = await withRetry(() => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })), { attempts: this.attempts });
+      body = res.Body as Readable;
+    } catch (err) {
+      if ((err as Error).name === "NoSuchKey" || statusOf(err) === 404) return;
+      throw err;
+    }
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) if (line) yield line;
   }
 
   async delete(key: string): Promise<void> {

@@ -191,6 +191,7 @@ export interface AggregationCursor {
   bytesCopied: number;
   retries: number;
   failures: Array<{ key: string; reason: string }>;
+  failureExamples: Record<string, Array<{ key: string; reason: string }>>;
   failuresTotal: number;
   failuresByReason: Record<string, number>;
   warnings: Array<{ key: string; warning: string }>;
@@ -236,6 +237,8 @@ export interface RunReport {
   bytes: { planned: number; copied: number };
   /** The first REPORT_SAMPLE failures; every one is in the ledger. */
   failures: Array<{ key: string; reason: string }>;
+  /** Up to three failures of each failure code, for a report at a glance. */
+  failureExamples: Record<string, Array<{ key: string; reason: string }>>;
   /** Failures beyond those listed (0 unless the run had more than REPORT_SAMPLE). */
   failuresOmitted: number;
   failuresByReason: Record<string, number>;

@@ -119,6 +119,17 @@ describe("migrate run against Azurite and Ceph RGW", () => {
     expect(rows.filter((r) => r.includes(",copied,"))).toHaveLength(bodies.size);
     const ledgerRow = rows.find((r) => r.startsWith("copy/big/blocks.bin,"))!;
     expect(ledgerRow.split(",").at(-1)).toBe(md5(bodies.get("big/blocks.bin")!));
+    // A self-contained page: the run's figures, no script, nothing to fetch.
+    const page = join(mkdtempSync(join(tmpdir(), "report-")), "run.html");
+    const html = await runCli(["report", "first-run", "--state-bucket", bucket, "--html", page], serverEnv());
+    expect(html.code, html.stderr).toBe(0);
+    const text = readFileSync(page, "utf8");
+    expect(text).toMatch(/^<!doctype html>/);
+    expect(text).toContain("first-run");
+    expect(text).toContain(`<tr><th>copied</th><td>${bodies.size}</td></tr>`);
+    expect(text).toMatch(/Throughput over time[\s\S]*<svg[\s\S]*<rect/);
+    expect(text).toMatch(/Slowest shards[\s\S]*<td>s-000000<\/td>/);
+    expect(text).not.toMatch(/<script|<link|<img|\bsrc=|\bhref=|@import|url\(/i);
     const unknown = await runCli(["report", "no-such-run", "--state-bucket", bucket], serverEnv());
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no-such-run/);

@@ -24,6 +24,7 @@ function countState(world: ReturnType<typeof memoryWorld>): Counts {
       putPart: (k, u, n, b) => (counts.parts++, s.putPart(k, u, n, b)),
       completeMultipart: (k, u, p) => s.completeMultipart(k, u, p),
       abortMultipart: (k, u) => s.abortMultipart(k, u),
+      lines: (k) => s.lines(k),
     };
   };
   return counts;

@@ -1,4 +1,7 @@
 import type { Command } from "commander";
+import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { renderHtml, shardTimes } from "../html-report.ts";
 import { ConfigError } from "../../errors.ts";
 import { readJson } from "../../state/json.ts";
 import type { LedgerEntry, RunReport } from "../../state/layout.ts";
@@ -19,21 +22,27 @@ export function registerReport(program: Command): void {
     .option("--state-bucket <bucket>", "bucket holding the run's state (default STATE_BUCKET)")
     .option("--json", "print the report as JSON", false)
     .option("--csv", "print the ledger as CSV (key, source, size, outcome, code, reason, md5)", false)
+    .option("--html <file>", "write a self-contained HTML page of the run (totals, throughput over time, failures, slowest shards)")
     .action(async (runId: string, opts) => {
       const state = openState(runId, opts.stateBucket);
       try {
         const keys = state.layout.run(runId);
         const report = (await readJson<RunReport>(state.store, keys.report))?.value;
         if (!report) throw new ConfigError(`run ${runId} has no report in bucket ${state.bucket} (not finished, or unknown): see migrate status`);
+        if (opts.html) {
+          writeFileSync(opts.html, renderHtml(report, await shardTimes(state.store, state.layout, report)));
+          process.stderr.write(`wrote ${opts.html}\n`);
+        }
         if (opts.csv) {
-          const ledger = (await state.store.get(keys.ledger))?.body ?? "";
+          // Streamed line by line: the ledger of a run of any size, never held whole.
           const cols = ["key", "source", "size", "outcome", "code", "reason", "md5"] as const;
           process.stdout.write(cols.join(",") + "\n");
-          for (const l of ledger.split("\n")) {
-            if (!l) continue;
+          for await (const l of state.store.lines(keys.ledger)) {
             const e = JSON.parse(l) as LedgerEntry;
-            process.stdout.write(cols.map((c) => csvField(e[c])).join(",") + "\n");
+            if (!process.stdout.write(cols.map((c) => csvField(e[c])).join(",") + "\n")) await once(process.stdout, "drain");
           }
+        } else if (opts.html) {
+          // The page is the output.
         } else if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
         else printSummary(report, (s) => process.stdout.write(s));
         process.exitCode = report.status === "succeeded" ? EXIT.ok : EXIT.failed;
