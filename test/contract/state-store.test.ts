@@ -126,6 +126,14 @@ function stateStoreContract(label: string, make: () => Promise<StoreFixture>) {
       expect(got?.body.length).toBe(first.length + last.length);
       expect(got?.body.endsWith(last)).toBe(true);
       expect(await f.store.get("mp/dropped.jsonl")).toBeUndefined();
+      // Streamed back line by line, whole lines only, across the part boundary
+      const lines: string[] = [];
+      for await (const l of f.store.lines("mp/ledger.jsonl")) lines.push(l);
+      expect(lines.map((l) => l.length)).toEqual([first.length - 1, last.length - 1]);
+      expect(lines[1]).toBe('{"k":"é😀"}');
+      const none: string[] = [];
+      for await (const l of f.store.lines("mp/never.jsonl")) none.push(l);
+      expect(none).toEqual([]);
     });
 
     it("refuses to complete a multipart state object whose middle part is under 5 MiB", async () => {
