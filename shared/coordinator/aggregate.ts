@@ -132,6 +132,8 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     }
   };
 
+  // Counted as lines are added: measuring the pending text each shard would be quadratic in a part.
+  let pendingBytes = Buffer.byteLength(c.ledger.pending);
   for (let i = c.nextShard; i < shards; i++) {
     let entries: LedgerEntry[];
     if (dryRun) {
@@ -149,8 +151,9 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
       lines += JSON.stringify(e) + "\n";
     }
     c.ledger.pending += lines;
+    pendingBytes += Buffer.byteLength(lines);
     c.nextShard = i + 1;
-    if (Buffer.byteLength(c.ledger.pending) >= partBytes) {
+    if (pendingBytes >= partBytes) {
       if (!c.ledger.uploadId) {
         // The upload id is saved before any part, so an upload this invocation starts is never unknown.
         const uploadId = await store.startMultipart(keys.ledger);
@@ -165,6 +168,7 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
       const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId!, partNumber, c.ledger.pending);
       c.ledger.parts.push({ partNumber, etag: partEtag });
       c.ledger.pending = "";
+      pendingBytes = 0;
       if (!(await save())) return undefined;
     }
     if (deadline.nearing() && i + 1 < shards) {
