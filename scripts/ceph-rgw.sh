@@ -118,6 +118,8 @@ rgw data = $dir/rgw
 rgw gc obj min wait = 10
 rgw gc processor period = 10
 rgw thread pool size = 256
+# SSE-C over the local plain-HTTP endpoint (Scaleway and production RGW take it over TLS only).
+rgw crypt require ssl = false
 CONF
   local conf=(-c "$dir/ceph.conf")
   monmaptool --create --addv a "[v1:127.0.0.1:$monport]" --fsid "$fsid" "$dir/monmap" >/dev/null
@@ -157,6 +159,12 @@ CONF
   if radosgw-admin "${conf[@]}" zonegroup get --rgw-zonegroup=default > "$dir/zonegroup.json" 2>/dev/null; then
     sed -i 's/"api_name": "[^"]*"/"api_name": "fr-par"/' "$dir/zonegroup.json"
     radosgw-admin "${conf[@]}" zonegroup set --infile "$dir/zonegroup.json" >/dev/null 2>&1 || true
+    # Scaleway's other storage classes, so that objects written with them keep their class.
+    for cls in ONEZONE_IA GLACIER; do
+      pool="default.rgw.$(echo "$cls" | tr 'A-Z' 'a-z').data"
+      radosgw-admin "${conf[@]}" zonegroup placement add --rgw-zonegroup default --placement-id default-placement --storage-class "$cls" >/dev/null 2>&1 || true
+      radosgw-admin "${conf[@]}" zone placement add --rgw-zone default --placement-id default-placement --storage-class "$cls" --data-pool "$pool" >/dev/null 2>&1 || true
+    done
     radosgw-admin "${conf[@]}" period update --commit >/dev/null 2>&1 || true
     kill "$(cat "$dir/run/rgw.pid")"; wait_exit "$dir/run/rgw.pid"
     radosgw "${conf[@]}" -n client.rgw.a --pid-file "$dir/run/rgw.pid" || die "radosgw failed to restart"

@@ -8,6 +8,8 @@ import { ConfigError } from "./errors.ts";
 import { registerSecret } from "./redact.ts";
 import { DEFAULT_TUNING, type Tuning } from "./limits.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
+import { readFileSync } from "node:fs";
+import { parseSseCustomerKey, type SseCustomerKey } from "./scaleway/sse-c.ts";
 
 /** How to reach the Azure source. Exactly one way of authenticating. */
 export type AzureConfig =
@@ -23,6 +25,10 @@ export interface S3Config {
   forcePathStyle: boolean;
   /** Sockets kept per host; bounds parallel requests. */
   maxSockets: number;
+  /** SSE-C key every data object is written and read with (S3_SSE_C_KEY or S3_SSE_C_KEY_FILE). */
+  sseCustomerKey?: SseCustomerKey;
+  /** Run state objects are encrypted with the same key too (S3_SSE_C_ENCRYPT_STATE, or `--encrypt-state`). */
+  encryptState?: boolean;
 }
 
 export interface SqsConfig {
@@ -136,6 +142,9 @@ export function loadS3Config(env: Env): S3Config {
   registerSecret(secretAccessKey);
   if (!accessKeyId) throw new ConfigError("S3_ACCESS_KEY_ID is not set");
   if (!secretAccessKey) throw new ConfigError("S3_SECRET_ACCESS_KEY is not set");
+  const sseCustomerKey = loadSseCustomerKey(env);
+  const encryptState = bool(env, "S3_SSE_C_ENCRYPT_STATE", false);
+  if (encryptState && !sseCustomerKey) throw new ConfigError("S3_SSE_C_ENCRYPT_STATE is set but there is no SSE-C key: set S3_SSE_C_KEY or S3_SSE_C_KEY_FILE");
   return {
     endpoint,
     region,
@@ -143,7 +152,41 @@ export function loadS3Config(env: Env): S3Config {
     secretAccessKey,
     forcePathStyle: bool(env, "S3_FORCE_PATH_STYLE", false),
     maxSockets: int(env, "S3_MAX_SOCKETS", 64, 1, 1024),
+    ...(sseCustomerKey ? { sseCustomerKey } : {}),
+    ...(encryptState ? { encryptState } : {}),
   };
+}
+
+/**
+ * The SSE-C key, from S3_SSE_C_KEY (base64) or the file named by S3_SSE_C_KEY_FILE
+ * (its base64 text). Errors name the variable and the problem, never the key.
+ */
+export function loadSseCustomerKey(env: Env): SseCustomerKey | undefined {
+  const inline = env.S3_SSE_C_KEY;
+  const file = str(env, "S3_SSE_C_KEY_FILE");
+  registerSecret(inline?.trim());
+  if (inline !== undefined && inline.trim() !== "" && file) throw new ConfigError("S3_SSE_C_KEY and S3_SSE_C_KEY_FILE are both set: set only one");
+  let raw: string;
+  let from: string;
+  if (file) {
+    try {
+      raw = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new ConfigError(`S3_SSE_C_KEY_FILE can not be read (${(err as NodeJS.ErrnoException).code ?? "error"}: ${file.slice(0, 200)})`);
+    }
+    from = `S3_SSE_C_KEY_FILE (${file.slice(0, 200)})`;
+    registerSecret(raw.trim());
+  } else if (inline !== undefined && inline !== "") {
+    raw = inline;
+    from = "S3_SSE_C_KEY";
+    if (inline.trim() === "") throw new ConfigError("S3_SSE_C_KEY is set but empty");
+  } else {
+    return undefined;
+  }
+  const parsed = parseSseCustomerKey(raw);
+  if ("problem" in parsed) throw new ConfigError(`${from} must be the base64 of a 32-byte key (e.g. \`openssl rand -base64 32\`): the value ${parsed.problem}`);
+  registerSecret(parsed.keyBase64);
+  return parsed;
 }
 
 export function loadQueueConfig(env: Env, s3: S3Config | undefined): QueueConfig {

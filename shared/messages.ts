@@ -25,6 +25,31 @@ export const StartOptions = z.object({
   shardMaxBytes: z.number().int().min(1).optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
   force: z.boolean().default(false),
+  /** Stream every copied object back from the destination and compare its MD5 with ours. */
+  verifyReadback: z.boolean().optional(),
+  /** The destination is an HDS bucket: no lifecycle rule, no GLACIER, fr-par only, bucket must exist. */
+  hds: z.boolean().optional(),
+  /** After a fully successful copy, delete destination keys under the prefix that have no source blob. */
+  deleteExtraneous: z.boolean().optional(),
+  /** Stop (and delete nothing) when more than this many keys would be deleted. */
+  maxDelete: z.number().int().min(0).max(10_000_000).optional(),
+  /** Also delete keys that carry none of the tool's markers. */
+  deleteUnmanaged: z.boolean().optional(),
+  /** Fail blobs under legal hold or retention when the destination can not lock them; refuse a bucket without Object Lock. */
+  requireImmutability: z.boolean().optional(),
+  /** Prices for the dry run's cost estimate (defaults: shared/coordinator/cost.ts). */
+  prices: z
+    .object({
+      egressPerGiB: z.number().min(0).optional(),
+      readPer10k: z.number().min(0).optional(),
+      listPer10k: z.number().min(0).optional(),
+      storagePerGiBMonth: z.record(z.string().max(20), z.number().min(0)).optional(),
+    })
+    .optional(),
+  /** Storage class of every copied object (STANDARD, ONEZONE_IA, GLACIER). */
+  storageClass: z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"]).optional(),
+  /** Storage class per Azure access tier; wins over storageClass for the tiers it names. */
+  tierMap: z.record(z.string().max(20), z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"])).optional(),
 });
 export type StartOptions = z.infer<typeof StartOptions>;
 

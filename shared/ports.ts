@@ -43,6 +43,11 @@ export interface BlobEntry extends ContentHeaders {
   /** Set while an archived blob is being rehydrated. */
   archiveStatus?: string;
   blobType?: string;
+  /** The blob is under a legal hold (Azure immutable storage). */
+  legalHold?: boolean;
+  /** Time-based retention of the blob: until when (ISO 8601), and Azure's mode (Unlocked | Locked). */
+  immutabilityPolicyExpiresOn?: string;
+  immutabilityPolicyMode?: string;
 }
 
 export interface ListPage {
@@ -69,21 +74,53 @@ export interface ObjectHeaders extends ContentHeaders {
   /** User metadata (x-amz-meta-*), names lowercase. */
   metadata: Record<string, string>;
   storageClass?: string;
+  /** S3 Object Lock of the written object (the bucket must have Object Lock enabled). */
+  objectLock?: ObjectLock;
+}
+
+export interface ObjectLock {
+  /** Retention: COMPLIANCE (nobody can shorten it) or GOVERNANCE (privileged users can). */
+  mode?: "COMPLIANCE" | "GOVERNANCE";
+  /** ISO 8601. */
+  retainUntil?: string;
+  legalHold?: boolean;
 }
 
 export interface ObjectHead extends ObjectHeaders {
   size: number;
   etag: string;
   lastModified?: string;
+  /** Set when the object is encrypted with SSE-C: the base64 MD5 of its key ("" when the server does not say). */
+  sseCustomerKeyMd5?: string;
 }
 
 export interface UploadedPart {
   partNumber: number;
   etag: string;
   size: number;
+  /** Hex MD5 of the part as we sent it; kept in checkpoints where the ETag is not the MD5 (SSE-C). */
+  md5?: string;
 }
 
 export interface ObjectSink {
+  /** Base64 MD5 of the SSE-C key every data object is written and read with; undefined without SSE-C. */
+  readonly customerKeyMd5?: string;
+  /**
+   * The ETag of a PUT or a part is the MD5 of its bytes (plain S3). False under
+   * SSE-C, where S3 does not promise it: verification then relies on Content-MD5
+   * (checked by the server) and our own hashes.
+   */
+  readonly etagsAreMd5: boolean;
+  /**
+   * The bytes of an object (with the SSE-C key when there is one). With `etag`
+   * (bare or quoted) the read is pinned to that version: a replaced object
+   * fails (412) instead of mixing versions.
+   */
+  get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable>;
+  /** Whether the bucket keeps versions or has Object Lock (state must then live elsewhere). */
+  bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }>;
+  /** Deletes up to 1000 keys; returns those the server refused (an absent key is no error). */
+  deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>>;
   /** Properties of an object; undefined when it does not exist. */
   head(bucket: string, key: string): Promise<ObjectHead | undefined>;
   /** One PUT with Content-MD5 (base64); the server rejects a body that does not match it. */
@@ -103,9 +140,9 @@ export interface ObjectSink {
   /** Open multipart uploads under a prefix, with when each was initiated (ISO 8601) where the server says. */
   listMultipartUploads(bucket: string, prefix?: string): Promise<Array<{ key: string; uploadId: string; initiated?: string }>>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
+  /** Sets retention and legal hold on an existing object (servers may ignore them at CreateMultipartUpload). */
+  putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void>;
   getTags(bucket: string, key: string): Promise<Record<string, string>>;
-  /** The object's bytes, pinned to `etag` (bare or quoted): a replaced object fails (412) instead of mixing versions. */
-  read(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<Readable>;
 }
 
 /** A stored state object with the version needed for conditional writes. */

@@ -4,6 +4,8 @@ import { randomBytes } from "node:crypto";
 import { BadMessageError, ConfigError } from "../errors.ts";
 import { parseMessage, StartRequest } from "../messages.ts";
 import { parseAzureUrl, parseS3Url } from "../locations.ts";
+import { parseStorageClass, parseTierMap } from "../copy/storage-class.ts";
+import { requireHdsClass } from "../provision/hds.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -40,10 +42,52 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--modified-before <iso8601>", "copy only blobs modified before this time", isoDate("--modified-before"))
     .option("--concurrency <n>", "objects copied at once per worker", positiveInt("--concurrency"))
     .option("--shard-objects <n>", "objects per shard", positiveInt("--shard-objects"))
-    .option("--force", "copy even objects that look unchanged", false);
+    .option("--force", "copy even objects that look unchanged; with S3_SSE_C_KEY, also when the destination was written under another key", false)
+    .option("--verify-readback", "stream every copied object back from the destination (with the SSE-C key) and compare its MD5 with the source's", false)
+    .option("--hds", "the destination is an HDS bucket (health data): it must exist, in fr-par; no lifecycle rule, no GLACIER", false)
+    .option("--delete-extraneous", "after every object copied, delete destination keys under the prefix that have no source blob (only those with the tool's markers)", false)
+    .option("--max-delete <n>", "with --delete-extraneous: stop, deleting nothing, when more than N keys would be deleted (default 1000)", nonNegativeInt("--max-delete"))
+    .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false)
+    .option("--require-immutability", "fail blobs under legal hold or retention that can not be locked; refuse a destination bucket without Object Lock", false)
+    .option("--storage-class <class>", "storage class of every copied object: STANDARD, ONEZONE_IA or GLACIER (default: the bucket's, STANDARD)", (v: string) => parseStorageClass(v, "--storage-class"))
+    .option("--price-egress-gib <usd>", "dry-run estimate: Azure outbound transfer price per GiB (USD)", price("--price-egress-gib"))
+    .option("--price-read-10k <usd>", "dry-run estimate: Azure read operations price per 10,000 (USD)", price("--price-read-10k"))
+    .option("--price-storage <map>", "dry-run estimate: Scaleway storage price per GiB-month by class, e.g. STANDARD=0.0146,ONEZONE_IA=0.0076 (EUR)", parseStoragePrices)
+    .option("--tier-map <map>", "storage class per Azure access tier, e.g. Hot=STANDARD,Cool=ONEZONE_IA,Cold=ONEZONE_IA (wins over --storage-class)", parseTierMap);
+}
+
+function price(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new ConfigError(`${flag} must be a non-negative number (got "${value.slice(0, 40)}")`);
+    return n;
+  };
+}
+
+function parseStoragePrices(raw: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const [cls, value] = pair.split("=");
+    out[parseStorageClass(cls ?? "", "--price-storage")] = price(`--price-storage ${cls}`)(value ?? "");
+  }
+  return out;
+}
+
+function nonNegativeInt(flag: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new ConfigError(`${flag} must be a non-negative integer (got "${value.slice(0, 40)}")`);
+    return Number(value);
+  };
 }
 
 export function requestFromOptions(opts: Record<string, any>): StartRequest {
+  if ((opts.maxDelete !== undefined || opts.deleteUnmanaged) && !opts.deleteExtraneous) {
+    throw new ConfigError(`${opts.maxDelete !== undefined ? "--max-delete" : "--delete-unmanaged"} needs --delete-extraneous`);
+  }
+  if (opts.hds) {
+    requireHdsClass(opts.storageClass, "--storage-class");
+    for (const [tier, cls] of Object.entries((opts.tierMap ?? {}) as Record<string, string>)) requireHdsClass(cls, `--tier-map ${tier}`);
+  }
   const from = parseAzureUrl(opts.from, "--from");
   const to = parseS3Url(opts.to, "--to");
   try {
@@ -62,6 +106,22 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         concurrency: opts.concurrency,
         shardMaxObjects: opts.shardObjects,
         force: opts.force,
+        ...(opts.verifyReadback ? { verifyReadback: true } : {}),
+        ...(opts.hds ? { hds: true } : {}),
+        ...(opts.deleteExtraneous ? { deleteExtraneous: true, maxDelete: opts.maxDelete ?? 1000 } : {}),
+        ...(opts.deleteUnmanaged ? { deleteUnmanaged: true } : {}),
+        ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
+        ...(opts.requireImmutability ? { requireImmutability: true } : {}),
+        ...(opts.priceEgressGib !== undefined || opts.priceRead10k !== undefined || opts.priceStorage
+          ? {
+              prices: {
+                ...(opts.priceEgressGib !== undefined ? { egressPerGiB: opts.priceEgressGib } : {}),
+                ...(opts.priceRead10k !== undefined ? { readPer10k: opts.priceRead10k } : {}),
+                ...(opts.priceStorage ? { storagePerGiBMonth: opts.priceStorage } : {}),
+              },
+            }
+          : {}),
+        ...(opts.tierMap ? { tierMap: opts.tierMap } : {}),
       },
     });
   } catch (err) {
@@ -69,4 +129,3 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
     throw err;
   }
 }
-

@@ -9,6 +9,7 @@ import { RUN_ID } from "../messages.ts";
 export function openState(runId: string, stateBucket: string | undefined, env: Record<string, string | undefined> = process.env) {
   if (!RUN_ID.safeParse(runId).success) throw new ConfigError(`RUN_ID "${runId.slice(0, 60)}" is not a run id (letters, digits, . _ -)`);
   const bucket = loadStateBucket(env, stateBucket);
-  const s3 = createS3Client(loadS3Config(env), loadRetryPolicy(env));
-  return { store: new S3StateStore(s3, bucket), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
+  const config = loadS3Config(env);
+  const s3 = createS3Client(config, loadRetryPolicy(env));
+  return { store: new S3StateStore(s3, bucket, undefined, config.encryptState ? config.sseCustomerKey : undefined), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
 }

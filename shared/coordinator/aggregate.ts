@@ -28,6 +28,10 @@ import {
   type ShardManifest,
   type ShardResult,
 } from "../state/layout.ts";
+import { deleteExtraneous } from "./extraneous.ts";
+import { CostAccumulator, DEFAULT_PRICES, type CostPrices } from "./cost.ts";
+import { storageClassMapOf } from "../copy/storage-class.ts";
+import { describeError } from "../redact.ts";
 
 /** Failures and warnings listed in the report itself; all of them are in the ledger. */
 export const REPORT_SAMPLE = 1000;
@@ -132,6 +136,13 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     }
   };
 
+  const classMap = storageClassMapOf(run.request.options);
+  const cost = dryRun ? new CostAccumulator(deps.tuning, (b) => (b.accessTier ? classMap?.[b.accessTier] : undefined) ?? classMap?.["*"] ?? "STANDARD", c.cost) : undefined;
+  /** Saves the cursor with the cost so far; false when another invocation advanced it first. */
+  const saveAll = async (): Promise<boolean> => {
+    if (cost) c.cost = cost.state();
+    return save();
+  };
   // Counted as lines are added: measuring the pending text each shard would be quadratic in a part.
   let pendingBytes = Buffer.byteLength(c.ledger.pending);
   for (let i = c.nextShard; i < shards; i++) {
@@ -139,6 +150,8 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     if (dryRun) {
       const m = await readJson<ShardManifest>(store, keys.shard(shardId(i)));
       if (!m) return undefined;
+      for (const b of m.value.blobs) cost!.add(b);
+      for (const b of m.value.blobs) cost?.add(b);
       entries = m.value.blobs.map((b, j) => ({ key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }));
     } else {
       const r = await readJson<ShardResult>(store, keys.result(shardId(i)));
@@ -159,7 +172,7 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
         const uploadId = await store.startMultipart(keys.ledger);
         const pending = c.ledger.pending;
         c.ledger = { uploadId, parts: [], pending };
-        if (!(await save())) {
+        if (!(await saveAll())) {
           await store.abortMultipart(keys.ledger, uploadId);
           return undefined;
         }
@@ -169,12 +182,23 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
       c.ledger.parts.push({ partNumber, etag: partEtag });
       c.ledger.pending = "";
       pendingBytes = 0;
-      if (!(await save())) return undefined;
+      if (!(await saveAll())) return undefined;
     }
     if (deadline.nearing() && i + 1 < shards) {
-      if (await save()) await deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "continue-aggregation", runId, stateBucket })]);
+      if (await saveAll()) await deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "continue-aggregation", runId, stateBucket })]);
       deps.log.info("aggregation-continued", { runId, nextShard: c.nextShard, shards });
       return undefined;
+    }
+  }
+  let deletions: RunReport["deletions"];
+  const cutoverFailures: Array<{ key: string; reason: string }> = [];
+  if (run.request.options.deleteExtraneous) {
+    const cut = await cutover(deps, run, stateBucket, dryRun, c.objects.failed);
+    deletions = cut.summary;
+    for (const e of cut.entries) c.ledger.pending += JSON.stringify(e) + "\n";
+    for (const f of cut.failures) {
+      cutoverFailures.push({ key: f.key, reason: f.reason });
+      c.failuresByReason[f.code] = (c.failuresByReason[f.code] ?? 0) + 1;
     }
   }
 
@@ -202,13 +226,13 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   const request = run.request;
   const report: RunReport = {
     runId,
-    status: c.objects.failed > 0 ? "failed" : "succeeded",
+    status: c.objects.failed > 0 || cutoverFailures.length > 0 ? "failed" : "succeeded",
     dryRun,
     source: `azure://${request.source.container}/${request.source.prefix}`,
     destination: `s3://${request.destination.bucket}/${request.destination.prefix}`,
     objects: { planned: listing.planned.objects, ...c.objects, archived: listing.archived, filteredOut: listing.filteredOut },
     bytes: { planned: listing.planned.bytes, copied: c.bytesCopied },
-    failures: c.failures,
+    failures: [...c.failures, ...cutoverFailures],
     failuresOmitted: c.failuresTotal - c.failures.length,
     failureExamples: c.failureExamples,
     failuresByReason: c.failuresByReason,
@@ -224,9 +248,55 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     durationSeconds,
     throughputBytesPerSecond: Math.round(c.bytesCopied / durationSeconds),
     ledger: `s3://${stateBucket}/${keys.ledger}`,
+    ...(deletions ? { deletions } : {}),
+    ...(cost
+      ? {
+          estimate: cost.estimate(listing.planned.objects + listing.filteredOut + listing.archived, deps.tuning.listPageSize, {
+            ...DEFAULT_PRICES,
+            ...request.options.prices,
+            storagePerGiBMonth: { ...DEFAULT_PRICES.storagePerGiBMonth, ...request.options.prices?.storagePerGiBMonth },
+          } as CostPrices),
+        }
+      : {}),
   };
   if (!(await writeOnce(store, keys.report, report)).created) return (await readJson<RunReport>(store, keys.report))?.value;
   await store.delete(deps.layout.active(runId)).catch(() => undefined);
   deps.log.info("run-finished", { runId, status: report.status, ...report.objects, bytesCopied: report.bytes.copied, durationSeconds });
   return report;
+}
+
+/**
+ * The `--delete-extraneous` pass, run once every object has its outcome: only
+ * when none failed, and never more than the plan allows. Its failures end up
+ * in the report's failures (the run then exits 1).
+ */
+async function cutover(deps: Deps, record: RunRecord, stateBucket: string, dryRun: boolean, failedObjects: number) {
+  const failures: Array<{ key: string; reason: string; code: string }> = [];
+  const summary: NonNullable<RunReport["deletions"]> = { deleted: 0, failed: 0, unmanagedKept: 0, ...(dryRun ? { wouldDelete: [] as string[] } : {}) };
+  if (failedObjects > 0 && !dryRun) {
+    summary.skipped = `nothing deleted: ${failedObjects} object(s) failed`;
+    return { summary, entries: [], failures };
+  }
+  try {
+    const out = await deleteExtraneous(deps, record, stateBucket, dryRun);
+    summary.unmanagedKept = out.unmanagedKept;
+    if (out.refused) {
+      summary.skipped = out.refused;
+      failures.push({ key: record.request.destination.prefix || "(destination)", reason: `--delete-extraneous: ${out.refused}`, code: "max-delete" });
+    }
+    for (const e of out.entries) {
+      if (e.outcome === "deleted") summary.deleted++;
+      else if (e.outcome === "would-delete") summary.wouldDelete!.push(e.key);
+      else {
+        summary.failed++;
+        failures.push({ key: e.key, reason: `delete failed: ${e.reason ?? "refused"}`, code: "delete-failed" });
+      }
+    }
+    return { summary, entries: out.entries, failures };
+  } catch (err) {
+    const reason = `--delete-extraneous: ${describeError(err)}; nothing deleted`;
+    summary.skipped = reason;
+    failures.push({ key: record.request.destination.prefix || "(destination)", reason, code: "cutover-failed" });
+    return { summary, entries: [], failures };
+  }
 }

@@ -7,21 +7,12 @@ import type { StartOptions } from "../messages.ts";
  * (`--include "*.csv"` matches at any depth, as rclone's filters do for
  * patterns without a slash). Dates compare with the blob's Last-Modified.
  */
-/** The include / exclude globs alone, on a name relative to the run's prefix (source or destination). */
-export function nameFilter(options: Pick<StartOptions, "include" | "exclude">): (relativeName: string) => boolean {
-  const compile = (globs: string[]) => globs.map((g) => picomatch(g, { dot: true, basename: !g.includes("/") }));
-  const include = compile(options.include);
-  const exclude = compile(options.exclude);
-  return (rel) => (include.length === 0 || include.some((m) => m(rel))) && !exclude.some((m) => m(rel));
-}
-
 export function blobFilter(options: StartOptions, sourcePrefix: string): (blob: BlobEntry) => boolean {
-  const names = nameFilter(options);
+  const byName = nameFilter(options, sourcePrefix);
   const since = options.modifiedSince ? Date.parse(options.modifiedSince) : undefined;
   const before = options.modifiedBefore ? Date.parse(options.modifiedBefore) : undefined;
   return (blob) => {
-    const rel = blob.name.startsWith(sourcePrefix) ? blob.name.slice(sourcePrefix.length) : blob.name;
-    if (!names(rel)) return false;
+    if (!byName(blob.name)) return false;
     const modified = Date.parse(blob.lastModified);
     if (since !== undefined && !(modified >= since)) return false;
     if (before !== undefined && !(modified < before)) return false;
@@ -29,3 +20,15 @@ export function blobFilter(options: StartOptions, sourcePrefix: string): (blob: 
   };
 }
 
+
+/** The include / exclude globs alone: whether a blob name is within the run's scope. */
+export function nameFilter(options: StartOptions, sourcePrefix: string): (name: string) => boolean {
+  const compile = (globs: string[]) => globs.map((g) => picomatch(g, { dot: true, basename: !g.includes("/") }));
+  const include = compile(options.include);
+  const exclude = compile(options.exclude);
+  return (name) => {
+    const rel = name.startsWith(sourcePrefix) ? name.slice(sourcePrefix.length) : name;
+    if (include.length > 0 && !include.some((m) => m(rel))) return false;
+    return !exclude.some((m) => m(rel));
+  };
+}

@@ -24,13 +24,13 @@ export interface LeftoverSweep {
 
 export async function abortLeftoverUploads(deps: Deps, run: RunRecord): Promise<LeftoverSweep> {
   const { destination, options } = run.request;
-  const names = nameFilter(options);
+  const names = nameFilter(options, destination.prefix);
   const since = Date.parse(run.createdAt) - SKEW_MS;
   const ours = (key: string, initiated: string | undefined) => {
     if (!key.startsWith(destination.prefix) || key.startsWith(deps.layout.prefix)) return false;
     // A server that does not say when an upload began can not prove it ours: left alone.
     if (initiated === undefined || !(Date.parse(initiated) >= since)) return false;
-    return names(key.slice(destination.prefix.length));
+    return names(key);
   };
   const sweep: LeftoverSweep = { aborted: 0, failed: 0 };
   for (const u of await deps.sink.listMultipartUploads(destination.bucket, destination.prefix || undefined)) {

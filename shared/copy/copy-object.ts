@@ -9,6 +9,8 @@ import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
 import { ARCHIVED_REASON, isArchived, isUnchanged } from "./skip-checks.ts";
+import { describeLock, lockOf } from "./metadata.ts";
+import { readBack } from "./readback.ts";
 import { S3_LIMITS } from "../limits.ts";
 
 function assertUsable(task: CopyTask, options: CopyOptions): void {
@@ -30,6 +32,7 @@ export async function copyObject(source: BlobSource, sink: ObjectSink, task: Cop
   let result: CopyResult;
   try {
     result = await execute(run);
+    if (result.outcome === "copied" && options.verifyReadback) result = await readBack(run, result);
   } catch (err) {
     if (isProgrammingError(err)) throw err;
     result = run.failed(failureCode(err), reasonOf(err));
@@ -47,11 +50,13 @@ async function execute(run: CopyRun): Promise<CopyResult> {
   if (keyBytes > S3_LIMITS.maxKeyBytes) {
     return run.failed("key-too-long", `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys`);
   }
+  const lock = options.requireImmutability && !options.objectLockAvailable ? lockOf(blob) : undefined;
+  if (lock) return run.failed("immutability-required", `the source is under ${describeLock(lock)} and the destination bucket has no Object Lock (--require-immutability)`);
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force && !options.knownAbsent) {
     const head = await run.step("HeadObject", () => run.sink.head(task.bucket, task.key));
-    const why = head && isUnchanged(blob, head);
+    const why = head && isUnchanged(blob, head, run.sink.customerKeyMd5);
     if (why) {
       // The checkpoint of an older attempt is obsolete: leave no upload behind.
       if (options.checkpoint) await run.abortUpload(options.checkpoint.key, options.checkpoint.uploadId);

@@ -3,7 +3,7 @@
  * could not be carried. Nothing is dropped silently: every loss is a warning
  * naming the key, reported with the object.
  */
-import { CONTENT_HEADERS, contentHeadersOf, type BlobEntry, type ObjectHead, type ObjectHeaders } from "../ports.ts";
+import { CONTENT_HEADERS, contentHeadersOf, type BlobEntry, type ObjectHead, type ObjectHeaders, type ObjectLock } from "../ports.ts";
 import { S3_LIMITS } from "../limits.ts";
 
 /** User-metadata names of our markers (md5chksum is rclone's name: rclone check and sync read it too). */
@@ -20,10 +20,32 @@ export interface MappedObject {
 }
 
 export interface MapOptions {
-  /** Azure access tier -> S3 storage class; a tier not in the map gets no class. */
+  /** Azure access tier -> S3 storage class; "*" for every tier not in the map; otherwise no class. */
   storageClassMap?: Record<string, string>;
   /** Base64 MD5 of the whole object when known before upload (ours or the source's). */
   md5Base64?: string;
+  /** The destination bucket has Object Lock: blobs under legal hold or retention are written locked. */
+  objectLockAvailable?: boolean;
+}
+
+/**
+ * The Object Lock a blob asks for: its legal hold, and its time-based retention
+ * while it lasts (Azure "Locked" policies become COMPLIANCE, "Unlocked" ones
+ * GOVERNANCE). Undefined when the blob is under neither.
+ */
+export function lockOf(blob: BlobEntry, now = Date.now()): ObjectLock | undefined {
+  const lock: ObjectLock = {};
+  if (blob.legalHold) lock.legalHold = true;
+  const until = blob.immutabilityPolicyExpiresOn ? Date.parse(blob.immutabilityPolicyExpiresOn) : NaN;
+  if (until > now) {
+    lock.mode = blob.immutabilityPolicyMode?.toLowerCase() === "locked" ? "COMPLIANCE" : "GOVERNANCE";
+    lock.retainUntil = new Date(until).toISOString();
+  }
+  return Object.keys(lock).length > 0 ? lock : undefined;
+}
+
+export function describeLock(lock: ObjectLock): string {
+  return [lock.legalHold ? "legal hold" : "", lock.retainUntil ? `retention until ${lock.retainUntil}` : ""].filter(Boolean).join(" and ");
 }
 
 /** An HTTP header token, lowercase: what S3 accepts after `x-amz-meta-`. */
@@ -95,10 +117,12 @@ export function mapBlobToObject(blob: BlobEntry, options: MapOptions = {}): Mapp
   }
 
   const headers: ObjectHeaders = { ...contentHeadersOf(blob), metadata };
-  if (blob.accessTier) {
-    const cls = options.storageClassMap?.[blob.accessTier];
-    if (cls) headers.storageClass = cls;
-  }
+  // A mapped tier wins; "*" is the class of every other object.
+  const cls = (blob.accessTier ? options.storageClassMap?.[blob.accessTier] : undefined) ?? options.storageClassMap?.["*"];
+  if (cls) headers.storageClass = cls;
+  const lock = lockOf(blob);
+  if (lock && options.objectLockAvailable) headers.objectLock = lock;
+  else if (lock) warnings.push(`the source is under ${describeLock(lock)}: written without Object Lock (the destination bucket has none)`);
   return { headers, tags, warnings };
 }
 
@@ -129,6 +153,11 @@ export function compareCarried(expected: { headers: ObjectHeaders; tags: Record<
     } else {
       warnings.push(`metadata "${name}" missing on the destination`);
     }
+  }
+  const lock = expected.headers.objectLock;
+  if (lock) {
+    if (lock.legalHold && !head.objectLock?.legalHold) warnings.push("legal hold not set on the destination");
+    if (lock.retainUntil && !head.objectLock?.retainUntil) warnings.push("retention not set on the destination");
   }
   if (tags) {
     for (const [key, value] of Object.entries(expected.tags)) {

@@ -58,12 +58,17 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   // server-side copy, impossible above 5 GiB without a second multipart copy),
   // or a second full read of the source. Neither is worth it: later skip checks
   // match on the azure-etag marker and size, and our MD5 goes to the run ledger.
-  const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap });
+  const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, objectLockAvailable: run.options.objectLockAvailable });
   const warnings = [...mapped.warnings];
 
   // 1. Resume the checkpoint's upload when it is still for this version of the blob, else start a new one.
   let uploadId: string | undefined;
   const reusable = new Map<number, UploadedPart>();
+  // A stored part is reused when it holds the bytes just read: its ETag is their MD5 (plain S3), or,
+  // where ETags are opaque (SSE-C), the checkpoint recorded that ETag with the MD5 of the bytes sent.
+  const recorded = new Map((checkpoint?.parts ?? []).map((p) => [p.partNumber, p]));
+  const sameBytes = (stored: UploadedPart, md5Hex: string) =>
+    run.sink.etagsAreMd5 ? stored.etag === md5Hex : recorded.get(stored.partNumber)?.etag === stored.etag && recorded.get(stored.partNumber)?.md5 === md5Hex;
   if (checkpoint) {
     if (checkpoint.sourceEtag !== blob.etag || checkpoint.partSize !== plan.partSize || checkpoint.key !== key) {
       const abortProblem = await run.abortUpload(checkpoint.key, checkpoint.uploadId);
@@ -171,9 +176,9 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     const md5 = await md5Of(buf);
     const md5Hex = md5.toString("hex");
     const reused = reusable.get(n);
-    if (reused && reused.etag === md5Hex) {
+    if (reused && sameBytes(reused, md5Hex)) {
       // Already on the server with the same bytes: read only to feed the whole-object hash.
-      confirmed.set(n, reused);
+      confirmed.set(n, { ...reused, md5: md5Hex });
     } else {
       if (stop?.kind === "failed") return;
       confirmed.set(n, await uploadCheckedPart(run, openUploadId, n, buf, md5, true));
@@ -244,7 +249,9 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     key,
     size: blob.size,
     md5: md5Hex,
-    verifiedBy: `part-md5+multipart-etag+size+${blob.contentMd5 ? "source-md5" : "own-md5"}`,
+    verifiedBy: run.sink.etagsAreMd5
+      ? `part-md5+multipart-etag+size+${blob.contentMd5 ? "source-md5" : "own-md5"}`
+      : `part-content-md5+sse-c-head-size+markers+${blob.contentMd5 ? "source-md5" : "own-md5"}`,
     etag: verified.head.etag,
     parts: slots.length,
     retries: run.retries,

@@ -12,15 +12,17 @@ import type { MappedObject } from "./metadata.ts";
 import { multipartEtag, verifyDestination } from "./verify.ts";
 
 /**
- * Uploads part `n` with its Content-MD5. The ETag the server returns must be
- * that MD5: anything else is a corrupted part (code `part-corrupted`).
+ * Uploads part `n` with its Content-MD5 (which the server checks). Where ETags
+ * are MD5s, the ETag it returns must be ours: anything else is a corrupted part
+ * (code `part-corrupted`). Under SSE-C the ETag is opaque; our MD5 is kept
+ * with the part for the multipart ETag and the checkpoint.
  */
 export async function uploadCheckedPart(run: CopyRun, uploadId: string, n: number, buf: Buffer, md5: Buffer, cutByDeadline = false): Promise<UploadedPart> {
   const { bucket, key } = run.task;
   const md5Hex = md5.toString("hex");
   const { etag } = await run.step(`UploadPart ${n}`, () => run.sink.uploadPart(bucket, key, uploadId, n, buf, md5.toString("base64")), cutByDeadline);
-  if (etag !== md5Hex) throw new ObjectFailure("part-corrupted", `part ${n}: the server stored MD5 ${etag || "(none)"}, we sent ${md5Hex}`);
-  return { partNumber: n, etag, size: buf.length };
+  if (run.sink.etagsAreMd5 && etag !== md5Hex) throw new ObjectFailure("part-corrupted", `part ${n}: the server stored MD5 ${etag || "(none)"}, we sent ${md5Hex}`);
+  return { partNumber: n, etag, size: buf.length, md5: md5Hex };
 }
 
 /**
@@ -39,13 +41,15 @@ export async function completeUpload(run: CopyRun, uploadId: string, parts: read
 }
 
 /**
- * After completion: sets the tags (RGW ignores tags given at
- * CreateMultipartUpload), then checks size and the multipart ETag computed from
- * our part MD5s, and the carried headers and metadata.
+ * After completion: sets the tags and the Object Lock (Ceph RGW ignores both
+ * at CreateMultipartUpload), then checks size and the multipart ETag computed
+ * from our part MD5s, and the carried headers and metadata.
  */
 export async function verifyCompleted(run: CopyRun, parts: readonly UploadedPart[], mapped: MappedObject, size: number) {
   const { bucket, key } = run.task;
   if (Object.keys(mapped.tags).length > 0) await run.step("PutObjectTagging", () => run.sink.putTags(bucket, key, mapped.tags));
-  const md5s = [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => Buffer.from(p.etag, "hex"));
+  const lock = mapped.headers.objectLock;
+  if (lock) await run.step("PutObjectRetention/LegalHold", () => run.sink.putObjectLock(bucket, key, lock));
+  const md5s = [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => Buffer.from(p.md5 ?? p.etag, "hex"));
   return verifyDestination(run, { size, etag: multipartEtag(md5s), mapped });
 }

@@ -18,9 +18,12 @@ export function isArchived(blob: BlobEntry): boolean {
  * The destination already holds this version of the blob: same size, and our
  * marker of the source ETag, or an MD5 marker equal to the source's Content-MD5
  * (rclone writes the same md5chksum, so its copies are recognised too).
+ * With an SSE-C key (`keyMd5`), an object stored without encryption is not
+ * unchanged: it is copied again, encrypted.
  */
-export function isUnchanged(blob: BlobEntry, head: ObjectHead): string | undefined {
+export function isUnchanged(blob: BlobEntry, head: ObjectHead, keyMd5?: string): string | undefined {
   if (head.size !== blob.size) return undefined;
+  if (keyMd5 && head.sseCustomerKeyMd5 === undefined) return undefined;
   if (head.metadata[MARKERS.sourceEtag] === blob.etag) return "same size and source ETag";
   if (blob.contentMd5 && head.metadata[MARKERS.md5] === hexToBase64(blob.contentMd5)) return "same size and MD5";
   return undefined;

@@ -22,14 +22,15 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
       throw new ObjectFailure("md5-mismatch", `bytes read have MD5 ${md5Hex}, the source's Content-MD5 is ${blob.contentMd5}`);
     }
     // Our own MD5 is known before the PUT, so md5chksum is always set for small objects.
-    mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, md5Base64: digest.toString("base64") });
+    mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, md5Base64: digest.toString("base64"), objectLockAvailable: run.options.objectLockAvailable });
     const tags = Object.keys(mapped.tags).length > 0 ? mapped.tags : undefined;
     // Tags ride on the PUT (x-amz-tagging): the object is never visible without them.
     putEtag = (await run.step("PutObject", () => run.sink.put(bucket, key, body, digest.toString("base64"), mapped!.headers, tags))).etag;
   } finally {
     run.memory.release(blob.size);
   }
-  if (putEtag && putEtag !== md5Hex) {
+  const etagIsMd5 = run.sink.etagsAreMd5;
+  if (etagIsMd5 && putEtag && putEtag !== md5Hex) {
     throw new ObjectFailure("verify-failed", `PutObject answered ETag ${putEtag}, we sent MD5 ${md5Hex}`);
   }
   run.emit({ type: "bytes", key, bytes: blob.size });
@@ -39,14 +40,16 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
   // When the server checked the body against Content-MD5 and answered our MD5 as the ETag,
   // the bytes are verified, and headers, metadata and tags rode on that same PUT:
   // a HEAD per small object would double the requests of a migration of small files.
-  const checked = putEtag === md5Hex && !atRisk ? undefined : await verifyDestination(run, { size: blob.size, etag: md5Hex, mapped });
+  // Under SSE-C the ETag proves nothing: the HEAD (with the key) checks size, encryption and markers.
+  const checked = etagIsMd5 && putEtag === md5Hex && !atRisk ? undefined : await verifyDestination(run, { size: blob.size, etag: md5Hex, mapped });
   const source = blob.contentMd5 ? "+source-md5" : "";
+  const how = !etagIsMd5 ? `content-md5+sse-c-head-size+markers${source}` : checked ? `md5${source}+size` : `content-md5+etag${source}`;
   return {
     outcome: "copied",
     key,
     size: blob.size,
     md5: md5Hex,
-    verifiedBy: checked ? `md5${source}+size` : `content-md5+etag${source}`,
+    verifiedBy: how,
     etag: checked ? checked.head.etag : putEtag,
     parts: 1,
     retries: run.retries,

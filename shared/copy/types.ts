@@ -49,6 +49,12 @@ export interface CopyOptions {
   knownAbsent?: boolean;
   /** Shared byte budget for part buffers across every copy of the process. */
   memory?: MemoryBudget;
+  /** The destination bucket has Object Lock (blobs under legal hold or retention are written locked). */
+  objectLockAvailable?: boolean;
+  /** Fail a blob under legal hold or retention that can not be locked on the destination. */
+  requireImmutability?: boolean;
+  /** After the copy, stream the object back from the destination (with the SSE-C key) and compare its MD5 with ours. */
+  verifyReadback?: boolean;
 }
 
 export interface MemoryBudget {

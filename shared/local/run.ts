@@ -27,6 +27,7 @@ import { sweep } from "../coordinator/sweep.ts";
 import type { RunRecord, RunReport } from "../state/layout.ts";
 import { readJson } from "../state/json.ts";
 import type { ProgressEvent } from "../copy/types.ts";
+import { checkHdsDestination } from "../provision/hds.ts";
 
 export interface LocalRunOptions {
   config: AppConfig;
@@ -140,7 +141,8 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const { config, request } = options;
   const stateBucket = config.stateBucket ?? request.destination.bucket;
   await ensureSource(config, request);
-  await ensureRunBucket(config, request.destination.bucket);
+  if (request.options.hds) await checkHdsDestination(config, request.destination.bucket);
+  else await ensureRunBucket(config, request.destination.bucket);
   if (stateBucket !== request.destination.bucket) await ensureRunBucket(config, stateBucket);
   const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
   const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });

@@ -4,7 +4,7 @@
  * fakes and against Azurite + RGW.
  */
 import { Transform, type Readable } from "node:stream";
-import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
+import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
 
 export interface SinkCall {
   op: string;
@@ -28,6 +28,13 @@ export class InstrumentedSink implements ObjectSink {
     readonly instrumentation: SinkInstrumentation = {},
   ) {}
 
+  get customerKeyMd5(): string | undefined {
+    return this.inner.customerKeyMd5;
+  }
+  get etagsAreMd5(): boolean {
+    return this.inner.etagsAreMd5;
+  }
+
   async #enter(op: string, key: string, partNumber?: number): Promise<SinkCall> {
     const n = (this.calls[op] = (this.calls[op] ?? 0) + 1);
     const call = { op, key, partNumber, n };
@@ -38,6 +45,18 @@ export class InstrumentedSink implements ObjectSink {
   async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
     await this.#enter("head", key);
     return this.inner.head(bucket, key);
+  }
+  async get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable> {
+    await this.#enter("get", key);
+    return this.inner.get(bucket, key, signal, etag);
+  }
+  async bucketProtection(bucket: string) {
+    await this.#enter("bucketProtection", "");
+    return this.inner.bucketProtection(bucket);
+  }
+  async deleteObjects(bucket: string, keys: string[]) {
+    await this.#enter("deleteObjects", keys[0] ?? "");
+    return this.inner.deleteObjects(bucket, keys);
   }
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>) {
     await this.#enter("put", key);
@@ -76,9 +95,9 @@ export class InstrumentedSink implements ObjectSink {
     await this.#enter("putTags", key);
     return this.inner.putTags(bucket, key, tags);
   }
-  async read(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<Readable> {
-    await this.#enter("read", key);
-    return this.inner.read(bucket, key, etag, signal);
+  async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
+    await this.#enter("putObjectLock", key);
+    return this.inner.putObjectLock(bucket, key, lock);
   }
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
     await this.#enter("getTags", key);

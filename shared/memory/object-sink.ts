@@ -5,10 +5,15 @@
  * refused at completion (EntityTooSmall), wrong part ETags refused (InvalidPart),
  * NoSuchUpload for a finished or aborted upload, idempotent abort.
  * ETags are returned bare (no quotes), like the S3 adapter.
+ *
+ * With `sseCustomerKeyMd5` it behaves like AWS under SSE-C: objects are
+ * "encrypted" under that key, and ETags are opaque (not the MD5 of anything),
+ * so the engine's verification is proven not to depend on ETag = MD5, which
+ * Ceph RGW (it returns the MD5 even under SSE-C) can not show.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import type { ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
+import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
 import { S3_LIMITS } from "../limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
 
@@ -18,6 +23,7 @@ interface StoredObject {
   etag: string;
   tags: Record<string, string>;
   lastModified: string;
+  sseCustomerKeyMd5?: string;
 }
 
 interface OpenUpload {
@@ -36,9 +42,45 @@ export class MemoryObjectSink implements ObjectSink {
   readonly #minPartSize: number;
   /** Requests served per operation, for tests that count them. */
   readonly calls: Record<string, number> = {};
+  readonly customerKeyMd5: string | undefined;
+  readonly etagsAreMd5: boolean;
 
-  constructor(options: { minPartSize?: number } = {}) {
+  constructor(options: { minPartSize?: number; sseCustomerKeyMd5?: string } = {}) {
     this.#minPartSize = options.minPartSize ?? S3_LIMITS.minPartSize;
+    this.customerKeyMd5 = options.sseCustomerKeyMd5;
+    this.etagsAreMd5 = !options.sseCustomerKeyMd5;
+  }
+
+  /** The ETag the server gives a body: its MD5, or an opaque value under SSE-C. */
+  #etagOf(digest: Buffer): string {
+    return this.customerKeyMd5 ? randomBytes(16).toString("hex") : digest.toString("hex");
+  }
+
+  /** An object written under another key (or none) can not be read with ours, and the other way round. */
+  #readable(o: StoredObject, key: string): void {
+    if (o.sseCustomerKeyMd5 !== this.customerKeyMd5) throw new FakeS3Error("InvalidArgument", 400, `object ${key} is encrypted with another SSE-C key (or none)`);
+  }
+
+  async get(bucket: string, key: string, _signal?: AbortSignal, etag?: string): Promise<Readable> {
+    this.#count("get");
+    const o = this.#objects.get(id(bucket, key));
+    if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
+    this.#readable(o, key);
+    if (etag !== undefined && o.etag !== etag.replace(/"/g, "")) throw new FakeS3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold");
+    return Readable.from([Buffer.from(o.body)]);
+  }
+
+  /** Versioning / Object Lock per bucket, as a test sets them. */
+  readonly protection = new Map<string, { versioning: boolean; objectLock: boolean }>();
+
+  async bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }> {
+    return this.protection.get(bucket) ?? { versioning: false, objectLock: false };
+  }
+
+  async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
+    this.#count("deleteObjects");
+    for (const k of keys) this.#objects.delete(id(bucket, k));
+    return [];
   }
 
   /** The stored object with its body, or undefined (for assertions). */
@@ -59,15 +101,17 @@ export class MemoryObjectSink implements ObjectSink {
   async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
     this.#count("head");
     const o = this.#objects.get(id(bucket, key));
-    return o ? toHead(o) : undefined;
+    if (!o) return undefined;
+    this.#readable(o, key);
+    return toHead(o);
   }
 
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>): Promise<{ etag: string }> {
     this.#count("put");
     const digest = md5(body);
     if (digest.toString("base64") !== md5Base64) throw new FakeS3Error("BadDigest", 400, "The Content-MD5 you specified did not match what we received.");
-    const etag = digest.toString("hex");
-    this.#objects.set(id(bucket, key), { body: Buffer.from(body), headers: cloneHeaders(headers), etag, tags: { ...(tags ?? {}) }, lastModified: new Date().toISOString() });
+    const etag = this.#etagOf(digest);
+    this.#objects.set(id(bucket, key), { body: Buffer.from(body), headers: cloneHeaders(headers), etag, tags: { ...(tags ?? {}) }, lastModified: new Date().toISOString(), sseCustomerKeyMd5: this.customerKeyMd5 });
     return { etag };
   }
 
@@ -84,7 +128,7 @@ export class MemoryObjectSink implements ObjectSink {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new FakeS3Error("InvalidArgument", 400, "Part number must be an integer between 1 and 10000");
     const digest = md5(body);
     if (digest.toString("base64") !== md5Base64) throw new FakeS3Error("BadDigest", 400, "The Content-MD5 you specified did not match what we received.");
-    const etag = digest.toString("hex");
+    const etag = this.#etagOf(digest);
     u.parts.set(partNumber, { body: Buffer.from(body), etag });
     return { etag };
   }
@@ -112,7 +156,7 @@ export class MemoryObjectSink implements ObjectSink {
     }
     const etag = `${md5(Buffer.concat(digests)).toString("hex")}-${parts.length}`;
     this.#uploads.delete(uploadId);
-    this.#objects.set(id(bucket, key), { body: Buffer.concat(bodies), headers: u.headers, etag, tags: {}, lastModified: new Date().toISOString() });
+    this.#objects.set(id(bucket, key), { body: Buffer.concat(bodies), headers: u.headers, etag, tags: {}, lastModified: new Date().toISOString(), sseCustomerKeyMd5: this.customerKeyMd5 });
     return { etag };
   }
 
@@ -149,19 +193,18 @@ export class MemoryObjectSink implements ObjectSink {
     o.tags = { ...tags };
   }
 
+  async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
+    this.#count("putObjectLock");
+    const o = this.#objects.get(id(bucket, key));
+    if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
+    o.headers = { ...o.headers, objectLock: { ...o.headers.objectLock, ...lock } };
+  }
+
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
     this.#count("getTags");
     const o = this.#objects.get(id(bucket, key));
     if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
     return { ...o.tags };
-  }
-
-  async read(bucket: string, key: string, etag: string): Promise<Readable> {
-    this.#count("read");
-    const o = this.#objects.get(id(bucket, key));
-    if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
-    if (o.etag !== etag.replace(/"/g, "")) throw new FakeS3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold");
-    return Readable.from([Buffer.from(o.body)]);
   }
 
   #upload(bucket: string, key: string, uploadId: string): OpenUpload {
@@ -180,5 +223,7 @@ function cloneHeaders(h: ObjectHeaders): ObjectHeaders {
 }
 
 function toHead(o: StoredObject): ObjectHead {
-  return { ...cloneHeaders(o.headers), size: o.body.length, etag: o.etag, lastModified: o.lastModified };
+  const head: ObjectHead = { ...cloneHeaders(o.headers), size: o.body.length, etag: o.etag, lastModified: o.lastModified };
+  if (o.sseCustomerKeyMd5) head.sseCustomerKeyMd5 = o.sseCustomerKeyMd5;
+  return head;
 }

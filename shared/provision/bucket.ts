@@ -80,8 +80,9 @@ export async function putLifecycleRules(s3: S3Client, bucket: string, rules: Lif
   await s3.send(withContentMd5(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } })));
 }
 
-export async function ensureProvisionedBucket(s3: S3Client, name: string, abortIncompleteMultipartDays: number): Promise<EnsuredBucket> {
+export async function ensureProvisionedBucket(s3: S3Client, name: string, abortIncompleteMultipartDays: number, options: { lifecycleRule?: boolean } = {}): Promise<EnsuredBucket> {
   const bucket: ResourceAction = (await ensureBucket(s3, name)) === "created" ? "created" : "unchanged";
+  if (options.lifecycleRule === false) return { name, bucket, lifecycle: "unchanged" };
   const rules = await readRules(s3, name);
   const ours = rules.find((r) => r.ID === ABORT_MULTIPART_RULE_ID);
   if (isOurRuleAsWanted(ours, abortIncompleteMultipartDays)) return { name, bucket, lifecycle: "unchanged" };

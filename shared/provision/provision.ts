@@ -13,6 +13,7 @@ import type { SqsConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 import { ensureProvisionedBucket } from "./bucket.ts";
+import { requireExistingBucket, requireHdsRegion } from "./hds.ts";
 import { ensureQueue, QUEUE_LIMITS_SQS, type EnsuredQueue } from "./queues.ts";
 import type { NewQueueCredential, QueueCredential, QueuePermissions, ScalewayQueuesApi } from "./scaleway-queues.ts";
 
@@ -37,6 +38,14 @@ export interface ProvisionOptions {
   /** Exported as STATE_BUCKET when set (it is also created). */
   stateBucket?: string;
   abortIncompleteMultipartDays: number;
+  /**
+   * HDS-certified buckets: they must already exist (created in the console), in
+   * fr-par; no lifecycle rule is added to them. `s3Region` is checked then.
+   */
+  hds?: boolean;
+  s3Region?: string;
+  /** False: no abort-incomplete-multipart lifecycle rule (the runs still abort what they abandon). Default true. */
+  abortMultipartRule?: boolean;
 }
 
 export const DEFAULT_PROVISION_OPTIONS = {
@@ -292,10 +301,22 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
   // 3. Buckets.
   const buckets = [...new Set([...options.buckets, ...(options.stateBucket ? [options.stateBucket] : [])])];
   if (buckets.length > 0 && !deps.s3) throw new ConfigError("S3 settings are needed to create buckets (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION)");
+  if (options.hds && buckets.length > 0) requireHdsRegion(options.s3Region ?? "");
   for (const name of buckets) {
-    const b = await ensureProvisionedBucket(deps.s3!, name, options.abortIncompleteMultipartDays);
+    if (options.hds) {
+      await requireExistingBucket(deps.s3!, name);
+      steps.push({ kind: "bucket", name, action: "unchanged", detail: "HDS: exists, not created by this tool" });
+      steps.push({ kind: "lifecycle", name: `${name}: none (HDS buckets take no lifecycle rules; abort leftover multipart uploads with the runs themselves)`, action: "unchanged" });
+      continue;
+    }
+    const withRule = options.abortMultipartRule !== false;
+    const b = await ensureProvisionedBucket(deps.s3!, name, options.abortIncompleteMultipartDays, { lifecycleRule: withRule });
     steps.push({ kind: "bucket", name, action: b.bucket });
-    steps.push({ kind: "lifecycle", name: `${name}: abort incomplete multipart uploads after ${options.abortIncompleteMultipartDays} days`, action: b.lifecycle });
+    steps.push(
+      withRule
+        ? { kind: "lifecycle", name: `${name}: abort incomplete multipart uploads after ${options.abortIncompleteMultipartDays} days`, action: b.lifecycle }
+        : { kind: "lifecycle", name: `${name}: none added (--no-abort-multipart-rule; existing rules left as they are)`, action: "unchanged" },
+    );
   }
 
   exports.unshift(

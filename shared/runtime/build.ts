@@ -25,10 +25,10 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
   }
   return {
     source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)),
-    sink: new S3ObjectSink(s3),
+    sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey }),
     state: (bucket) => {
       let s = stores.get(bucket);
-      if (!s) stores.set(bucket, (s = new S3StateStore(s3, bucket)));
+      if (!s) stores.set(bucket, (s = new S3StateStore(s3, bucket, undefined, config.s3.encryptState ? config.s3.sseCustomerKey : undefined)));
       return s;
     },
     bus,
@@ -37,6 +37,7 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
     tuning: config.tuning,
     layout: new StateLayout(config.statePrefix),
     stateBucket: config.stateBucket,
+    s3Region: config.s3.region,
     functionTimeoutMs: config.functionTimeoutMs,
     deadlineMarginMs: config.deadlineMarginMs,
     leaseMs: config.functionTimeoutMs + config.deadlineMarginMs,

@@ -26,6 +26,8 @@ export interface Deps {
   /** A shard whose lease is older than this is taken over, in ms. */
   leaseMs: number;
   storageClassMap?: Record<string, string>;
+  /** Region of the destination's S3 endpoint (S3_REGION): checked for --hds runs. */
+  s3Region?: string;
   /** Shared secret for HTTP starts; undefined = rely on the platform's private-function token. */
   startToken?: string;
   now(): number;

@@ -2,11 +2,20 @@
  * ObjectSink on @aws-sdk/client-s3 for Scaleway Object Storage (and Ceph RGW in
  * tests). Bodies are Buffers with ContentLength and Content-MD5: no streaming
  * checksums, which Scaleway and RGW refuse. ETags are returned bare (no quotes).
+ *
+ * With an SSE-C key, every request that writes or reads a data object carries it
+ * (PutObject, CreateMultipartUpload, UploadPart, ListParts, CompleteMultipartUpload,
+ * HeadObject, GetObject). ETags are then not promised to be MD5s (AWS derives
+ * them otherwise): `etagsAreMd5` is false and the engine verifies through
+ * Content-MD5, which the server checks, and its own hashes.
  */
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetBucketVersioningCommand,
+  GetObjectLockConfigurationCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -15,13 +24,17 @@ import {
   ListPartsCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
   UploadPartCommand,
   type S3Client,
   type StorageClass,
 } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
-import type { ObjectHead, ObjectHeaders, ObjectSink, UploadedPart } from "../ports.ts";
+import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
+import { ObjectFailure } from "../errors.ts";
+import { sseParams, type SseCustomerKey } from "./sse-c.ts";
 
 const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
 const quoted = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
@@ -35,6 +48,10 @@ function headerParams(h: ObjectHeaders) {
     CacheControl: h.cacheControl,
     Metadata: h.metadata,
     StorageClass: h.storageClass as StorageClass | undefined,
+    ...(h.objectLock?.mode && h.objectLock.retainUntil
+      ? { ObjectLockMode: h.objectLock.mode, ObjectLockRetainUntilDate: new Date(h.objectLock.retainUntil) }
+      : {}),
+    ...(h.objectLock?.legalHold ? { ObjectLockLegalHoldStatus: "ON" as const } : {}),
   };
 }
 
@@ -68,13 +85,42 @@ function isGone(err: unknown): boolean {
   return classify(err) === "gone";
 }
 
+const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+/**
+ * A HEAD or GET of an SSE-C object without its key (or with another key) answers
+ * 400, bodiless on HEAD: say what it means instead of "UnknownError".
+ */
+export function keyMismatch(key: string, err: unknown, withKey: boolean): ObjectFailure | undefined {
+  if (statusOf(err) !== 400) return undefined;
+  const why = withKey
+    ? `can not be read with S3_SSE_C_KEY: it is encrypted with another SSE-C key (or, on servers that refuse a key for a plain object, stored without SSE-C)`
+    : `is encrypted with SSE-C and no key is configured: set S3_SSE_C_KEY (or S3_SSE_C_KEY_FILE)`;
+  return new ObjectFailure("sse-c-key-mismatch", `destination object "${key}" ${why}`, { cause: err });
+}
+
 export class S3ObjectSink implements ObjectSink {
-  constructor(private readonly s3: S3Client) {}
+  readonly customerKeyMd5: string | undefined;
+  readonly etagsAreMd5: boolean;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly options: { sseCustomerKey?: SseCustomerKey } = {},
+  ) {
+    this.customerKeyMd5 = options.sseCustomerKey?.keyMd5;
+    this.etagsAreMd5 = !options.sseCustomerKey;
+  }
+
+  /** SSE-C parameters of a data-object request (none without a key). */
+  get #sse() {
+    return sseParams(this.options.sseCustomerKey);
+  }
 
   async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
     try {
-      const r = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const r = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...this.#sse }));
       const head: ObjectHead = { size: r.ContentLength ?? 0, etag: bare(r.ETag), metadata: { ...(r.Metadata ?? {}) } };
+      if (r.SSECustomerAlgorithm) head.sseCustomerKeyMd5 = r.SSECustomerKeyMD5 ?? "";
       if (r.LastModified) head.lastModified = r.LastModified.toISOString();
       if (r.ContentType) head.contentType = r.ContentType;
       if (r.ContentEncoding) head.contentEncoding = r.ContentEncoding;
@@ -82,30 +128,64 @@ export class S3ObjectSink implements ObjectSink {
       if (r.ContentDisposition) head.contentDisposition = r.ContentDisposition;
       if (r.CacheControl) head.cacheControl = r.CacheControl;
       if (r.StorageClass) head.storageClass = r.StorageClass;
+      if (r.ObjectLockMode || r.ObjectLockLegalHoldStatus === "ON") {
+        head.objectLock = {
+          ...(r.ObjectLockMode ? { mode: r.ObjectLockMode, retainUntil: r.ObjectLockRetainUntilDate?.toISOString() } : {}),
+          ...(r.ObjectLockLegalHoldStatus === "ON" ? { legalHold: true } : {}),
+        };
+      }
       return head;
     } catch (err) {
       if (isGone(err)) return undefined;
-      throw err;
+      throw keyMismatch(key, err, !!this.options.sseCustomerKey) ?? err;
     }
+  }
+
+  async get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable> {
+    try {
+      const r = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag === undefined ? undefined : quoted(etag), ...this.#sse }), { abortSignal: signal });
+      return r.Body as Readable;
+    } catch (err) {
+      throw keyMismatch(key, err, !!this.options.sseCustomerKey) ?? err;
+    }
+  }
+
+  async bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }> {
+    const v = await this.s3.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+    let objectLock = false;
+    try {
+      const l = await this.s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+      objectLock = l.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled";
+    } catch (err) {
+      // ObjectLockConfigurationNotFoundError (404): no Object Lock on this bucket.
+      if (statusOf(err) !== 404) throw err;
+    }
+    return { versioning: v.Status === "Enabled" || v.Status === "Suspended", objectLock };
+  }
+
+  async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
+    if (keys.length === 0) return [];
+    const r = await this.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
+    return (r.Errors ?? []).map((e) => ({ key: e.Key ?? "", error: [e.Code, e.Message].filter(Boolean).join(": ") || "refused" }));
   }
 
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>): Promise<{ etag: string }> {
     const tagging = tags && Object.keys(tags).length > 0 ? encodeTagging(tags) : undefined;
     const r = await this.s3.send(
-      unsignedPayload(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5Base64, Tagging: tagging, ...headerParams(headers) })),
+      unsignedPayload(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5Base64, Tagging: tagging, ...headerParams(headers), ...this.#sse })),
     );
     return { etag: bare(r.ETag) };
   }
 
   async createMultipart(bucket: string, key: string, headers: ObjectHeaders): Promise<string> {
-    const r = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...headerParams(headers) }));
+    const r = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...headerParams(headers), ...this.#sse }));
     if (!r.UploadId) throw new Error(`CreateMultipartUpload for "${key}" returned no UploadId`);
     return r.UploadId;
   }
 
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<{ etag: string }> {
     const r = await this.s3.send(
-      unsignedPayload(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ContentMD5: md5Base64 })),
+      unsignedPayload(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ContentMD5: md5Base64, ...this.#sse })),
       { abortSignal: signal },
     );
     return { etag: bare(r.ETag) };
@@ -116,7 +196,7 @@ export class S3ObjectSink implements ObjectSink {
     let marker: string | undefined;
     try {
       for (;;) {
-        const r = await this.s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+        const r = await this.s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker, ...this.#sse }));
         for (const p of r.Parts ?? []) parts.push({ partNumber: p.PartNumber ?? 0, etag: bare(p.ETag), size: p.Size ?? 0 });
         if (!r.IsTruncated || !r.NextPartNumberMarker) break;
         marker = r.NextPartNumberMarker;
@@ -136,6 +216,7 @@ export class S3ObjectSink implements ObjectSink {
         Key: key,
         UploadId: uploadId,
         MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: quoted(p.etag) })) },
+        ...this.#sse,
       }),
     );
     // RGW gives an empty ETag here: callers HEAD the object for the real one.
@@ -182,13 +263,15 @@ export class S3ObjectSink implements ObjectSink {
     );
   }
 
+  async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
+    if (lock.mode && lock.retainUntil) {
+      await this.s3.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: lock.mode, RetainUntilDate: new Date(lock.retainUntil) } }));
+    }
+    if (lock.legalHold) await this.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, LegalHold: { Status: "ON" } }));
+  }
+
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
     const r = await this.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
     return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
-  }
-
-  async read(bucket: string, key: string, etag: string, signal?: AbortSignal): Promise<Readable> {
-    const r = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: quoted(etag) }), { abortSignal: signal });
-    return (r.Body as Readable | undefined) ?? Readable.from([]);
   }
 }

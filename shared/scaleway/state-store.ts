@@ -17,6 +17,7 @@ import { PreconditionFailedError } from "../errors.ts";
 import type { StateObject, StateStore } from "../ports.ts";
 import { redact } from "../redact.ts";
 import { withRetry } from "../retry.ts";
+import { sseParams, type SseCustomerKey } from "./sse-c.ts";
 
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -33,19 +34,24 @@ function isPreconditionFailure(err: unknown): boolean {
  * Run state as small JSON objects in a bucket. Conditional writes (If-None-Match: *,
  * If-Match: etag) are enforced by the server: Scaleway documents them, Ceph RGW
  * implements them.
+ *
+ * State objects are not encrypted with the SSE-C key of the data unless asked
+ * (`encryptState`): they hold names, sizes and digests, never object bytes, and
+ * stay readable by `migrate status` and `migrate report` without the key.
  */
 export class S3StateStore implements StateStore {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly attempts = 6,
+    private readonly sseCustomerKey?: SseCustomerKey,
   ) {}
 
   async get(key: string): Promise<StateObject | undefined> {
     return withRetry(
       async () => {
         try {
-          const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }));
           const body = await res.Body!.transformToString("utf8");
           return { body, etag: res.ETag ?? "" };
         } catch (err) {
@@ -87,6 +93,7 @@ export class S3StateStore implements StateStore {
               ContentType: key.endsWith(".jsonl") ? "application/x-ndjson" : "application/json",
               IfNoneMatch: condition.ifNoneMatch ? "*" : undefined,
               IfMatch: condition.ifMatch,
+              ...sseParams(this.sseCustomerKey),
             }),
           );
           return { etag: res.ETag ?? "" };
@@ -106,14 +113,14 @@ export class S3StateStore implements StateStore {
   }
 
   async startMultipart(key: string): Promise<string> {
-    const r = await withRetry(() => this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: "application/x-ndjson" })), { attempts: this.attempts });
+    const r = await withRetry(() => this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: "application/x-ndjson", ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
     return r.UploadId!;
   }
 
   async putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }> {
     const bytes = Buffer.from(redact(body), "utf8");
     const md5 = createHash("md5").update(bytes).digest("base64");
-    const r = await withRetry(() => this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length })), { attempts: this.attempts });
+    const r = await withRetry(() => this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
     return { etag: r.ETag ?? "" };
   }
 
@@ -125,7 +132,7 @@ export class S3StateStore implements StateStore {
       );
     } catch (err) {
       // A completion whose answer was lost: the retry finds no upload, and the object is there.
-      if ((err as Error).name === "NoSuchUpload" && (await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })).then(() => true, () => false))) return;
+      if ((err as Error).name === "NoSuchUpload" && (await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })).then(() => true, () => false))) return;
       throw err;
     }
   }
@@ -141,7 +148,7 @@ export class S3StateStore implements StateStore {
   async *lines(key: string): AsyncIterable<string> {
     let body: Readable;
     try {
-      const res = await withRetry(() => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })), { attempts: this.attempts });
+      const res = await withRetry(() => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
       body = res.Body as Readable;
     } catch (err) {
       if ((err as Error).name === "NoSuchKey" || statusOf(err) === 404) return;

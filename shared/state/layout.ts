@@ -19,6 +19,7 @@
  *   {prefix}runs/{runId}/attempt.json                AttemptMarker of a failed run retried under its id
  *   {prefix}runs/{runId}/attempts/{n}/               report.json and ledger.jsonl of failed attempt n
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
+ *   {prefix}destinations/{bucket}.json               DestinationRecord: the SSE-C key digest each destination prefix was written under
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
@@ -66,6 +67,18 @@ export class StateLayout {
   active(runId: string): string {
     return `${this.prefix}active/${runId}`;
   }
+  destination(bucket: string): string {
+    return `${this.prefix}destinations/${bucket}.json`;
+  }
+}
+
+/**
+ * What each destination prefix of a bucket was last written under: the base64
+ * MD5 of its SSE-C key, or null for no encryption. Never the key itself.
+ */
+export interface DestinationRecord {
+  bucket: string;
+  prefixes: Record<string, { sseCustomerKeyMd5: string | null; runId: string; at: string }>;
 }
 
 /** Shard ids sort in listing order: s-000000, s-000001, ... */
@@ -79,6 +92,10 @@ export interface RunRecord {
   /** Bucket holding this run's state (so workers find it from a message). */
   stateBucket: string;
   createdAt: string;
+  /** Base64 MD5 of the SSE-C key the run writes with; null without SSE-C (absent in records of older builds). */
+  sseCustomerKeyMd5?: string | null;
+  /** The destination bucket had Object Lock when the run started. */
+  destinationObjectLock?: boolean;
 }
 
 export interface ListingCursor {
@@ -196,6 +213,8 @@ export interface AggregationCursor {
   failuresByReason: Record<string, number>;
   warnings: Array<{ key: string; warning: string }>;
   warningsTotal: number;
+  /** Dry run: the cost estimate's accumulated figures. */
+  cost?: CostState;
   /** The ledger written in parts once it outgrows one part. */
   ledger: { uploadId?: string; parts: Array<{ partNumber: number; etag: string }>; pending: string };
   updatedAt: string;
@@ -257,4 +276,43 @@ export interface RunReport {
   durationSeconds: number;
   throughputBytesPerSecond: number;
   ledger: string;
+  /** Dry run: estimated Azure read-out cost and Scaleway monthly storage cost (estimates, not a quote). */
+  estimate?: CostEstimate;
+  /** `--delete-extraneous`: what the cutover pass deleted (or, in a dry run, would delete). */
+  deletions?: {
+    deleted: number;
+    failed: number;
+    /** Extraneous keys kept because they carry none of the tool's markers (see --delete-unmanaged). */
+    unmanagedKept: number;
+    /** Dry run: the keys a real run would delete. */
+    wouldDelete?: string[];
+    /** Why nothing was deleted, when nothing was. */
+    skipped?: string;
+  };
+}
+
+/** Prices of the dry run's cost estimate (coordinator/cost.ts). */
+export interface CostPrices {
+  /** Azure outbound data transfer to the internet, per GiB (USD). */
+  egressPerGiB: number;
+  /** Azure read operations (GET Blob), per 10,000 (USD). */
+  readPer10k: number;
+  /** Azure list operations, per 10,000 (USD). */
+  listPer10k: number;
+  /** Scaleway storage, per GiB-month, by storage class (EUR). */
+  storagePerGiBMonth: Record<string, number>;
+}
+
+export interface CostEstimate {
+  note: string;
+  azure: { egressGiB: number; readOperations: number; listOperations: number; egressCost: number; readCost: number; listCost: number; total: number; currency: "USD" };
+  scaleway: { storageGiBByClass: Record<string, number>; monthlyCostByClass: Record<string, number>; monthlyTotal: number; currency: "EUR" };
+  prices: CostPrices;
+}
+
+/** The running totals of the estimate, kept in the listing cursor. */
+export interface CostState {
+  bytes: number;
+  reads: number;
+  byClass: Record<string, number>;
 }

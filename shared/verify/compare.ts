@@ -18,9 +18,15 @@ import { describeError } from "../redact.ts";
 import { mapKey, type AzureLocation, type S3Location } from "../locations.ts";
 import { hexToBase64 } from "../copy/metadata.ts";
 import { isArchived } from "../copy/skip-checks.ts";
-import { diffObject, type DestinationSide, type SourceSide } from "./object-diff.ts";
+import { answeredStatus } from "../retry.ts";
+import { ObjectFailure } from "../errors.ts";
+import { diffObject, diffTags, type DestinationSide, type SourceSide } from "./object-diff.ts";
 
-/** What verification reads through: the same ports as the copy, so it runs on the in-memory fakes too. */
+/**
+ * What verification reads through: the same ports as the copy, so it runs on
+ * the in-memory fakes too. A sink built with an SSE-C key sends it on every
+ * HEAD and GET.
+ */
 export interface VerifyPorts {
   source: BlobSource;
   sink: ObjectSink;
@@ -61,6 +67,8 @@ export interface VerifySummary {
   missing: number;
   extra: number;
   archived: number;
+  /** SSE-C objects compared without the key (--no-content): size and tags only, metadata unreadable. */
+  sizeOnly: number;
 }
 
 export const MISSING = "missing on destination";
@@ -69,7 +77,7 @@ export async function verifyMigration(ports: VerifyPorts, options: VerifyOptions
   const { source, destination, signal } = options;
   const statePrefix = options.statePrefix ?? DEFAULT_STATE_PREFIX;
   const content = options.content ?? true;
-  const summary: VerifySummary = { checked: 0, matched: 0, differing: 0, differences: 0, missing: 0, extra: 0, archived: 0 };
+  const summary: VerifySummary = { checked: 0, matched: 0, differing: 0, differences: 0, missing: 0, extra: 0, archived: 0, sizeOnly: 0 };
   const emit = (f: Finding) => {
     if (f.kind === "difference") summary.differences++;
     else summary[f.kind]++;
@@ -185,7 +193,7 @@ async function checkBlob(
     return;
   }
   summary.checked++;
-  const problems = await compareOne(ports, container, blob, key, bucket, options).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
+  const problems = await compareOne(ports, container, blob, key, bucket, options, summary).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
   if (problems.length === 0) {
     summary.matched++;
     return;
@@ -195,9 +203,38 @@ async function checkBlob(
   for (const problem of problems) emit({ kind: "difference", key: blob.name, problem });
 }
 
-async function compareOne(ports: VerifyPorts, container: string, blob: BlobEntry, key: string, bucket: string, options: CompareOptions): Promise<string[]> {
+/** SSE-C: a HEAD without the object's key (or with another) is refused with 400. */
+function isKeyRefusal(err: unknown): boolean {
+  return answeredStatus(err) === 400 || (err instanceof ObjectFailure && err.code === "sse-c-key-mismatch");
+}
+
+/**
+ * An SSE-C object compared without its key: its size (from the listing, which
+ * needs no key) and its tags (tagging needs no key either). Metadata and bytes
+ * can not be read.
+ */
+async function sizeAndTagsOnly(sink: ObjectSink, blob: BlobEntry, key: string, bucket: string): Promise<string[]> {
+  const listed = await sink.listKeys(bucket, { prefix: key, maxKeys: 1 });
+  const entry = listed.entries.find((o) => o.key === key);
+  if (!entry) return [MISSING];
+  const problems: string[] = [];
+  if (entry.size !== blob.size) problems.push(`size differs: source ${blob.size}, destination ${entry.size}`);
+  problems.push(...diffTags(blob.tags, await sink.getTags(bucket, key)));
+  return problems;
+}
+
+async function compareOne(ports: VerifyPorts, container: string, blob: BlobEntry, key: string, bucket: string, options: CompareOptions, summary: VerifySummary): Promise<string[]> {
   if (key.startsWith(options.statePrefix)) return [`maps to ${JSON.stringify(key)}, inside the reserved state prefix ${options.statePrefix}: never copied`];
-  const head = await ports.sink.head(bucket, key);
+  let head;
+  try {
+    head = await ports.sink.head(bucket, key);
+  } catch (err) {
+    if (!isKeyRefusal(err)) throw err;
+    if (ports.sink.customerKeyMd5) return ["can not be read with S3_SSE_C_KEY: encrypted with another SSE-C key"];
+    if (options.content) return ["encrypted with SSE-C: set S3_SSE_C_KEY to compare its bytes and metadata, or use --no-content"];
+    summary.sizeOnly++;
+    return sizeAndTagsOnly(ports.sink, blob, key, bucket);
+  }
   if (!head) return [MISSING];
   const dest: DestinationSide = {
     size: head.size,
@@ -228,7 +265,7 @@ async function hashBoth(ports: VerifyPorts, container: string, blob: BlobEntry, 
   try {
     // An empty blob has no range to read.
     const src = (async () => (blob.size === 0 ? md5Of(undefined, ac.signal) : md5Of(await ports.source.read(container, blob.name, { offset: 0, count: blob.size }, blob.etag, ac.signal), ac.signal)))();
-    const dst = (async () => md5Of(await ports.sink.read(bucket, key, destEtag, ac.signal), ac.signal))();
+    const dst = (async () => md5Of(await ports.sink.get(bucket, key, ac.signal, destEtag), ac.signal))();
     // On the first failure stop the other stream too: no socket left reading in the background.
     const both = Promise.all([src, dst]);
     both.catch(abort);

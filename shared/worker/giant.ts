@@ -25,7 +25,7 @@ import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson } from "../state/json.ts";
 import { writeOnce } from "../state/write-once.ts";
-import type { GiantState, ObjectOutcome, RangeResult, ShardManifest } from "../state/layout.ts";
+import type { GiantState, ObjectOutcome, RangeResult, RunRecord, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
 import { isUnchanged } from "../copy/skip-checks.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
@@ -33,6 +33,7 @@ import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.t
 import { readRange } from "../copy/read-range.ts";
 import { completeUpload, uploadCheckedPart, verifyCompleted } from "../copy/multipart-upload.ts";
 import { PartScheduler } from "../copy/part-scheduler.ts";
+import { readBack } from "../copy/readback.ts";
 import { describeError } from "../redact.ts";
 
 export function isGiant(deps: Deps, blob: BlobEntry): boolean {
@@ -72,7 +73,7 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
   if (!state) {
     if (!force) {
       const head = await run.step("HeadObject", () => deps.sink.head(manifest.bucket, key));
-      const why = head && isUnchanged(blob, head);
+      const why = head && isUnchanged(blob, head, deps.sink.customerKeyMd5);
       if (why) return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: `unchanged: ${why}` };
     }
     const plan = planParts(blob.size, deps.tuning);
@@ -184,15 +185,25 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
     const parts = results.flatMap((r) => r.parts);
     const retries = results.reduce((s, r) => s + r.retries, 0);
     await completeUpload(run, state.uploadId, parts);
-    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
+    const record = (await readJson<RunRecord>(store, deps.layout.run(msg.runId).record))?.value;
+    const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap, objectLockAvailable: record?.destinationObjectLock });
     const verified = await verifyCompleted(run, parts, mapped, blob.size);
     const warnings = [...mapped.warnings, ...verified.warnings];
+    let verifiedBy = deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers";
+    if (record?.request.options.verifyReadback) {
+      // No whole-object MD5 of ours here: read back against the source's Content-MD5 when there is one.
+      const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, parts: parts.length, retries: 0, warnings: [] });
+      if (back.outcome === "copied") {
+        verifiedBy = back.verifiedBy;
+        warnings.push(...back.warnings);
+      }
+    }
     await finish(deps, msg, manifest, {
       key: state.key,
       source: blob.name,
       size: blob.size,
       outcome: "copied",
-      verifiedBy: "part-md5+multipart-etag+size",
+      verifiedBy,
       warnings: warnings.length ? warnings : undefined,
       retries: retries + run.retries || undefined,
     });

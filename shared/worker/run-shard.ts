@@ -22,6 +22,8 @@ import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { giantOutcome, isGiant, startGiant } from "./giant.ts";
 import { isArchived } from "../copy/skip-checks.ts";
+import { storageClassMapOf } from "../copy/storage-class.ts";
+import { describeLock, lockOf } from "../copy/metadata.ts";
 
 export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
 
@@ -111,6 +113,9 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
     return saving;
   };
 
+  const classMap = storageClassMapOf(run.value.request.options) ?? deps.storageClassMap;
+  // Giant objects take their class at CreateMultipartUpload, in startGiant.
+  const giantDeps = classMap === deps.storageClassMap ? deps : { ...deps, storageClassMap: classMap };
   const deadline = invocationDeadline(deps, startedAt);
   const force = run.value.request.options.force;
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
@@ -137,10 +142,16 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           const blob = manifest.blobs[i]!;
           const key = manifest.keys[i]!;
           const t0 = deps.now();
+          const unlockable = run.value.request.options.requireImmutability && !run.value.destinationObjectLock ? lockOf(blob) : undefined;
+          if (unlockable && isGiant(deps, blob)) {
+            checkpoint.done[i] = { key, source: blob.name, size: blob.size, outcome: "failed", code: "immutability-required", reason: `the source is under ${describeLock(unlockable)} and the destination bucket has no Object Lock (--require-immutability)` };
+            await save();
+            return;
+          }
           if (isGiant(deps, blob) && !isArchived(blob)) {
             // Copied in parallel by range messages; the range that completes it sends this shard back.
             const outcome =
-              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(deps, msg.stateBucket, manifest, i, force));
+              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(giantDeps, msg.stateBucket, manifest, i, force));
             if (!outcome) {
               delegated++;
               return;
@@ -165,11 +176,14 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
                 await save(fresh);
               },
               onProgress: deps.onProgress,
-              storageClassMap: deps.storageClassMap,
+              storageClassMap: classMap,
               force,
               memory: deps.memory,
               mustProgress: first,
               knownAbsent: absent.has(key),
+              verifyReadback: run.value.request.options.verifyReadback,
+              objectLockAvailable: run.value.destinationObjectLock,
+              requireImmutability: run.value.request.options.requireImmutability,
             },
           );
           if (blob.size >= deps.tuning.multipartThreshold) {

@@ -28,6 +28,8 @@ interface ProvisionFlags {
   bucket: string[];
   stateBucket?: string;
   abortMultipartDays: number;
+  hds?: boolean;
+  abortMultipartRule: boolean;
 }
 
 /**
@@ -66,6 +68,8 @@ export function registerProvision(program: Command): void {
     .option("--bucket <name>", "bucket to create with the lifecycle rule (repeatable): the destination", collect, [])
     .option("--state-bucket <name>", "state bucket, created too and exported as STATE_BUCKET (default: state under the destination bucket)")
     .option("--abort-multipart-days <days>", "abort incomplete multipart uploads after this many days", integer("--abort-multipart-days"), d.abortIncompleteMultipartDays)
+    .option("--no-abort-multipart-rule", "do not add the lifecycle rule aborting incomplete multipart uploads (the runs still abort what they abandon)")
+    .option("--hds", "the buckets are HDS-certified (health data): they must exist (created in the console), in fr-par; no lifecycle rule is added", false)
     .action(async (flags: ProvisionFlags) => {
       const e = loadProvisionEnv(process.env, flags.region);
       const deps = provisionDeps(flags, e, process.env);
@@ -82,6 +86,8 @@ export function registerProvision(program: Command): void {
           buckets: flags.bucket,
           stateBucket: flags.stateBucket,
           abortIncompleteMultipartDays: flags.abortMultipartDays,
+          ...(flags.hds ? { hds: true, s3Region: loadS3Config(process.env).region } : {}),
+          ...(flags.abortMultipartRule === false ? { abortMultipartRule: false } : {}),
         },
         deps,
       );

@@ -21,7 +21,7 @@ export function registerReport(program: Command): void {
     .argument("<runId>", "run id")
     .option("--state-bucket <bucket>", "bucket holding the run's state (default STATE_BUCKET)")
     .option("--json", "print the report as JSON", false)
-    .option("--csv", "print the ledger as CSV (key, source, size, outcome, code, reason, md5)", false)
+    .option("--csv", "print the ledger as CSV (key, source, size, outcome, code, reason, md5; plus etag, at when the run deleted objects)", false)
     .option("--html <file>", "write a self-contained HTML page of the run (totals, throughput over time, failures, slowest shards)")
     .action(async (runId: string, opts) => {
       const state = openState(runId, opts.stateBucket);
@@ -34,11 +34,13 @@ export function registerReport(program: Command): void {
           process.stderr.write(`wrote ${opts.html}\n`);
         }
         if (opts.csv) {
-          // Streamed line by line: the ledger of a run of any size, never held whole.
-          const cols = ["key", "source", "size", "outcome", "code", "reason", "md5"] as const;
+          // Streamed line by line: the ledger of a run of any size, never held whole. A cutover pass
+          // (--delete-extraneous) adds the deleted objects' ETag and deletion time.
+          const deletions = !!report.deletions && report.deletions.deleted + report.deletions.failed > 0;
+          const cols = ["key", "source", "size", "outcome", "code", "reason", "md5", ...(deletions ? ["etag", "at"] : [])];
           process.stdout.write(cols.join(",") + "\n");
           for await (const l of state.store.lines(keys.ledger)) {
-            const e = JSON.parse(l) as LedgerEntry;
+            const e = JSON.parse(l) as LedgerEntry & Record<string, unknown>;
             if (!process.stdout.write(cols.map((c) => csvField(e[c])).join(",") + "\n")) await once(process.stdout, "drain");
           }
         } else if (opts.html) {

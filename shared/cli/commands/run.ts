@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { writeFileSync } from "node:fs";
 import { loadConfig } from "../../config.ts";
+import { ConfigError } from "../../errors.ts";
 import { jsonLogger } from "../../logger.ts";
 import { runLocal } from "../../local/run.ts";
 import { readJson } from "../../state/json.ts";
@@ -17,9 +18,14 @@ export function registerRun(program: Command): void {
     .option("--worker-queues <n>", "number of worker queues", positiveInt("--worker-queues"), 2)
     .option("--json", "print the report as JSON on stdout, no progress display", false)
     .option("--verbose", "structured JSON logs on stderr", false)
+    .option("--encrypt-state", "encrypt the run's state objects with the SSE-C key too (every later status/report then needs the key)", false)
     .action(async (opts) => {
       const request = requestFromOptions(opts);
       const config = loadConfig(process.env);
+      if (opts.encryptState) {
+        if (!config.s3.sseCustomerKey) throw new ConfigError("--encrypt-state needs an SSE-C key: set S3_SSE_C_KEY or S3_SSE_C_KEY_FILE");
+        config.s3.encryptState = true;
+      }
       const from = request.source;
       const to = request.destination;
       const mode = opts.json ? "none" : process.stderr.isTTY ? "bar" : "lines";

@@ -29,9 +29,16 @@ never their values.
 Output: one line per difference, extra and archived blob, then a summary line.
 --json prints one object instead:
   { checked, matched, missing, differences: [{ key, problem }], extra: [key], archived: [key] }
+(plus sizeOnly: the SSE-C objects compared by size and tags only, when there are any)
 where checked counts compared blobs (archived excluded), matched those without a
 difference, missing those absent from the destination (each also a difference);
 difference and archived keys are blob names, extra keys are destination keys.
+
+With S3_SSE_C_KEY (or S3_SSE_C_KEY_FILE) set, every HEAD and GET of a destination
+object sends the SSE-C key, so encrypted objects are compared in full. Without the
+key an encrypted object can not be read: --no-content then compares its size (from
+the listing) and its tags, and the summary counts those objects; without
+--no-content each is a difference naming the missing key.
 
 Exit status: 0 no difference, 1 at least one difference (or a comparison that
 could not be made), 2 usage or configuration error.
@@ -71,7 +78,7 @@ export function registerVerify(program: Command): void {
       const destination = parseS3Url(opts.to, "--to");
       const config = loadConfig();
       const s3 = createS3Client(config.s3, config.retry);
-      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)), sink: new S3ObjectSink(s3) };
+      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)), sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey }) };
 
       const differences: Array<{ key: string; problem: string }> = [];
       const extra: string[] = [];
@@ -85,13 +92,14 @@ export function registerVerify(program: Command): void {
       try {
         const summary = await verifyMigration(ports, { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding });
         if (opts.json) {
-          const out = { checked: summary.checked, matched: summary.matched, missing: summary.missing, differences, extra, archived };
+          const out = { checked: summary.checked, matched: summary.matched, missing: summary.missing, differences, extra, archived, ...(summary.sizeOnly ? { sizeOnly: summary.sizeOnly } : {}) };
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         } else {
           process.stdout.write(
             `verify: ${summary.checked} checked, ${summary.matched} matched, ${summary.differing} with differences ` +
               `(${summary.differences} differences, ${summary.missing} missing), ${summary.extra} extra, ${summary.archived} archived` +
-              `${opts.content ? "" : " (bytes not read: --no-content)"}\n`,
+              `${opts.content ? "" : " (bytes not read: --no-content)"}` +
+              `${summary.sizeOnly ? `; ${summary.sizeOnly} SSE-C objects checked by size and tags only (no S3_SSE_C_KEY)` : ""}\n`,
           );
         }
         // Operator contract: 1 when anything differs.
