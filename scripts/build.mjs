@@ -21,8 +21,11 @@ import { readFileSync } from "node:fs";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = join(ROOT, "dist");
 export const FUNCTIONS = ["coordinator", "worker"];
-/** Per-bundle budget: a small zip uploads fast and a small bundle starts fast. */
-export const MAX_BUNDLE_BYTES = 1.5 * 1024 * 1024;
+/**
+ * Per-bundle budget: a small zip uploads fast and a small bundle starts fast.
+ * Entra ID sign-in (@azure/identity and MSAL, about 0.25 MB minified) took it from 1.5 to 1.75 MB.
+ */
+export const MAX_BUNDLE_BYTES = 1.75 * 1024 * 1024;
 /** Import time above this is reported as a failure: cold starts pay it on every new instance. */
 const MAX_IMPORT_MS = 1000;
 const IMPORT_RUNS = 3;

@@ -15,7 +15,20 @@ import { parseSseCustomerKey, type SseCustomerKey } from "./scaleway/sse-c.ts";
 export type AzureConfig =
   | { kind: "connection-string"; connectionString: string }
   | { kind: "shared-key"; accountName: string; accountKey: string; endpoint: string }
-  | { kind: "sas"; accountName: string; sasToken: string; endpoint: string };
+  | { kind: "sas"; accountName: string; sasToken: string; endpoint: string }
+  /** Entra ID service principal: a client secret, or a certificate (file path or PEM with its private key). */
+  | {
+      kind: "service-principal";
+      accountName: string;
+      endpoint: string;
+      tenantId: string;
+      clientId: string;
+      clientSecret?: string;
+      certificatePath?: string;
+      certificatePem?: string;
+      /** Another Entra ID authority (sovereign clouds, a local stand-in); instance discovery is then off. */
+      authorityHost?: string;
+    };
 
 export interface S3Config {
   endpoint: string;
@@ -100,7 +113,61 @@ function url(env: Env, name: string): string | undefined {
   return raw.replace(/\/+$/, "");
 }
 
+/** Variables of each way to authenticate to Azure; exactly one way may be given. */
+const AZURE_WAYS = {
+  "connection string": ["AZURE_STORAGE_CONNECTION_STRING"],
+  "account key": ["AZURE_STORAGE_KEY"],
+  "SAS token": ["AZURE_STORAGE_SAS_TOKEN"],
+  "Entra ID service principal": ["AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PEM"],
+} as const;
+
+function accountEndpoint(env: Env, what: string): { account: string; endpoint: string } {
+  const account = str(env, "AZURE_STORAGE_ACCOUNT");
+  if (!account) throw new ConfigError(`AZURE_STORAGE_ACCOUNT is not set: it is needed with ${what}`);
+  if (!/^[a-z0-9]{3,24}$/.test(account)) throw new ConfigError(`AZURE_STORAGE_ACCOUNT must be 3-24 lowercase letters and digits`);
+  return { account, endpoint: url(env, "AZURE_STORAGE_BLOB_ENDPOINT") ?? `https://${account}.blob.core.windows.net` };
+}
+
+function servicePrincipal(env: Env): AzureConfig {
+  const tenantId = str(env, "AZURE_TENANT_ID");
+  const clientId = str(env, "AZURE_CLIENT_ID");
+  const clientSecret = str(env, "AZURE_CLIENT_SECRET");
+  const certificatePath = str(env, "AZURE_CLIENT_CERTIFICATE_PATH");
+  // A PEM given in a variable keeps its line breaks; a platform that flattens them to "\n" gets them back.
+  const pemRaw = env.AZURE_CLIENT_CERTIFICATE_PEM?.trim() ? env.AZURE_CLIENT_CERTIFICATE_PEM.trim().replace(/\\n/g, "\n") : undefined;
+  registerSecret(clientSecret);
+  registerSecret(pemRaw);
+  for (const line of pemRaw?.split("\n") ?? []) if (line.length >= 16 && !line.startsWith("-----")) registerSecret(line.trim());
+  const missing: string[] = [];
+  if (!tenantId) missing.push("AZURE_TENANT_ID");
+  if (!clientId) missing.push("AZURE_CLIENT_ID");
+  const secrets = [clientSecret && "AZURE_CLIENT_SECRET", certificatePath && "AZURE_CLIENT_CERTIFICATE_PATH", pemRaw && "AZURE_CLIENT_CERTIFICATE_PEM"].filter(Boolean);
+  if (secrets.length === 0) missing.push("one of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_CERTIFICATE_PEM");
+  if (missing.length > 0) throw new ConfigError(`Entra ID service principal incomplete: ${missing.join(", ")} not set`);
+  if (secrets.length > 1) throw new ConfigError(`Entra ID service principal: set only one of ${secrets.join(" and ")}`);
+  if (!/^[0-9a-zA-Z.-]{1,100}$/.test(tenantId!)) throw new ConfigError("AZURE_TENANT_ID must be a tenant id (GUID) or domain name");
+  if (pemRaw && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pemRaw)) throw new ConfigError("AZURE_CLIENT_CERTIFICATE_PEM must hold the certificate and its private key in PEM");
+  const authorityHost = url(env, "AZURE_AUTHORITY_HOST");
+  if (authorityHost && !authorityHost.startsWith("https://")) throw new ConfigError("AZURE_AUTHORITY_HOST must be an https:// URL");
+  const { account, endpoint } = accountEndpoint(env, "an Entra ID service principal");
+  return {
+    kind: "service-principal",
+    accountName: account,
+    endpoint,
+    tenantId: tenantId!,
+    clientId: clientId!,
+    ...(clientSecret ? { clientSecret } : {}),
+    ...(certificatePath ? { certificatePath } : {}),
+    ...(pemRaw ? { certificatePem: pemRaw } : {}),
+    ...(authorityHost ? { authorityHost } : {}),
+  };
+}
+
 export function loadAzureConfig(env: Env): AzureConfig {
+  const given = Object.entries(AZURE_WAYS)
+    .filter(([, names]) => names.some((n) => str(env, n) !== undefined))
+    .map(([way, names]) => `${way} (${names.filter((n) => str(env, n) !== undefined).join(", ")})`);
+  if (given.length > 1) throw new ConfigError(`Azure source: set exactly one way to authenticate, found ${given.length}: ${given.join("; ")}`);
   const cs = str(env, "AZURE_STORAGE_CONNECTION_STRING");
   if (cs) {
     registerSecret(cs);
@@ -113,24 +180,25 @@ export function loadAzureConfig(env: Env): AzureConfig {
     }
     return { kind: "connection-string", connectionString: cs };
   }
-  const account = str(env, "AZURE_STORAGE_ACCOUNT");
+  if (given.length === 1 && given[0]!.startsWith("Entra ID")) return servicePrincipal(env);
   const key = str(env, "AZURE_STORAGE_KEY");
   const sas = str(env, "AZURE_STORAGE_SAS_TOKEN");
   registerSecret(key);
   registerSecret(sas);
-  if (!account) {
+  if (!str(env, "AZURE_STORAGE_ACCOUNT") && !key && !sas) {
     throw new ConfigError(
-      "Azure source not configured: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN",
+      "Azure source not configured: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, or an Entra ID service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH)",
     );
   }
-  if (!/^[a-z0-9]{3,24}$/.test(account)) throw new ConfigError(`AZURE_STORAGE_ACCOUNT must be 3-24 lowercase letters and digits`);
-  const endpoint = url(env, "AZURE_STORAGE_BLOB_ENDPOINT") ?? `https://${account}.blob.core.windows.net`;
+  if (!key && !sas) {
+    throw new ConfigError("AZURE_STORAGE_ACCOUNT is set but no credential is: set AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, or AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)");
+  }
+  const { account, endpoint } = accountEndpoint(env, key ? "AZURE_STORAGE_KEY" : "AZURE_STORAGE_SAS_TOKEN");
   if (key) {
     if (!/^[A-Za-z0-9+/=]+$/.test(key)) throw new ConfigError("AZURE_STORAGE_KEY must be a base64 account key");
     return { kind: "shared-key", accountName: account, accountKey: key, endpoint };
   }
-  if (sas) return { kind: "sas", accountName: account, sasToken: sas.replace(/^\?/, ""), endpoint };
-  throw new ConfigError("AZURE_STORAGE_ACCOUNT is set but neither AZURE_STORAGE_KEY nor AZURE_STORAGE_SAS_TOKEN is");
+  return { kind: "sas", accountName: account, sasToken: sas!.replace(/^\?/, ""), endpoint };
 }
 
 export function loadS3Config(env: Env): S3Config {

@@ -35,8 +35,6 @@ export const StartOptions = z.object({
   maxDelete: z.number().int().min(0).max(10_000_000).optional(),
   /** Also delete keys that carry none of the tool's markers. */
   deleteUnmanaged: z.boolean().optional(),
-  /** Fail blobs under legal hold or retention when the destination can not lock them; refuse a bucket without Object Lock. */
-  requireImmutability: z.boolean().optional(),
   /** Prices for the dry run's cost estimate (defaults: shared/coordinator/cost.ts). */
   prices: z
     .object({
@@ -50,6 +48,12 @@ export const StartOptions = z.object({
   storageClass: z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"]).optional(),
   /** Storage class per Azure access tier; wins over storageClass for the tiers it names. */
   tierMap: z.record(z.string().max(20), z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"])).optional(),
+  /** ADLS Gen2 directory placeholders become `dir/` keys instead of being skipped. */
+  directoryMarkers: z.boolean().default(false),
+  /** Blobs under legal hold or a retention policy fail when the destination can not lock them; a bucket without Object Lock is refused. */
+  requireImmutability: z.boolean().default(false),
+  /** verify: a source Content-MD5 that differs from the bytes fails the object; ignore: set it aside (stale ones exist). */
+  sourceMd5: z.enum(["verify", "ignore"]).default("verify"),
 });
 export type StartOptions = z.infer<typeof StartOptions>;
 

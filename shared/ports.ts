@@ -43,17 +43,31 @@ export interface BlobEntry extends ContentHeaders {
   /** Set while an archived blob is being rehydrated. */
   archiveStatus?: string;
   blobType?: string;
-  /** The blob is under a legal hold (Azure immutable storage). */
-  legalHold?: boolean;
-  /** Time-based retention of the blob: until when (ISO 8601), and Azure's mode (Unlocked | Locked). */
-  immutabilityPolicyExpiresOn?: string;
-  immutabilityPolicyMode?: string;
+  /** The source refused to show this blob's tags (least-privilege identity): `tags` is empty because unread, not because absent. */
+  tagsUnread?: true;
+  /**
+   * The source's Content-MD5 (hex) set aside by `--source-md5 ignore`: neither checked nor written
+   * to the destination; compared with our own MD5 afterwards for the ledger.
+   */
+  ignoredContentMd5?: string;
+  /** Not the current blob (listed only to be counted): a snapshot, an older version or a soft-deleted blob. */
+  history?: "snapshot" | "version" | "deleted";
+  /** Encrypted with a customer-provided key (CPK): unreadable without that key. */
+  customerKey?: true;
+  /** Under a legal hold. */
+  legalHold?: true;
+  /** A time-based retention (immutability) policy: its mode and expiry. */
+  immutability?: { mode: string; until: string };
 }
 
 export interface ListPage {
   entries: BlobEntry[];
   /** Continuation marker of the next page; undefined when this page is the last. */
   nextMarker?: string;
+  /** Set when tags could not be listed and the page was listed without them: why, safe to show. */
+  tagsUnreadable?: string;
+  /** Set when versions, snapshots and deleted blobs could not be listed (so not counted): why. */
+  historyUnlisted?: string;
 }
 
 export interface BlobSource {
@@ -66,7 +80,13 @@ export interface BlobSource {
    * Throws SourceChangedError when the blob no longer has that ETag (412),
    * BlobArchivedError when the blob is in the archive tier (409).
    */
-  read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable>;
+  read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<Readable>;
+}
+
+/** What the caller knows of the blob from its listing, so the source can read it the cheapest way. */
+export interface ReadHint {
+  /** A PageBlob is sparse: only its written ranges need to be read, the rest is zeros. */
+  blobType?: string;
 }
 
 /** Headers and metadata the destination object carries. */

@@ -2,11 +2,17 @@
  * BlobSource on @azure/storage-blob. Listing asks for metadata and tags so no
  * blob needs its own HEAD; reads are pinned to the listed ETag with If-Match so
  * a blob changed mid-copy fails cleanly instead of producing a mixed object.
+ *
+ * Listing also asks for legal hold, retention policy, snapshots, versions and
+ * deleted blobs (these three only to be counted, never copied). A least-privilege
+ * identity refused a part of that (403) gets the rest, and the page says what was
+ * lost and why. Page blobs are read sparsely: only their written pages.
  */
 import { Readable } from "node:stream";
 import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
-import type { BlobEntry, BlobSource, ListPage } from "../ports.ts";
-import { BlobArchivedError, SourceChangedError } from "../errors.ts";
+import type { BlobEntry, BlobSource, ListPage, ReadHint } from "../ports.ts";
+import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.ts";
+import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
 import { AZURE_LIMITS } from "../limits.ts";
 
@@ -27,6 +33,7 @@ function mapReadError(err: unknown, name: string, etag: string): unknown {
   if (status === 412 || code === "ConditionNotMet") {
     return new SourceChangedError(`blob "${name}" changed since it was listed (ETag ${etag} no longer matches)`, { cause: err });
   }
+  if (code === "BlobUsesCustomerSpecifiedEncryption") return new ObjectFailure("customer-key", CUSTOMER_KEY_REASON, { cause: err });
   if (code === "BlobArchived" || (status === 409 && /archiv/i.test(describeError(err)))) {
     return new BlobArchivedError("archived: rehydrate first", { cause: err });
   }
@@ -50,6 +57,13 @@ function fromProperties(
     accessTier?: string;
     archiveStatus?: string;
     blobType?: string;
+    /** Listing. */
+    customerProvidedKeySha256?: string;
+    /** Get Blob Properties. */
+    encryptionKeySha256?: string;
+    legalHold?: boolean;
+    immutabilityPolicyExpiresOn?: Date;
+    immutabilityPolicyMode?: string;
   },
   metadata: Record<string, string> | undefined,
   tags: Record<string, string> | undefined,
@@ -74,20 +88,107 @@ function fromProperties(
     blobType: p.blobType,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined && v !== "") (entry as unknown as Record<string, unknown>)[k] = v;
+  if (p.customerProvidedKeySha256 || p.encryptionKeySha256) entry.customerKey = true;
+  if (p.legalHold) entry.legalHold = true;
+  if (p.immutabilityPolicyExpiresOn && p.immutabilityPolicyMode && p.immutabilityPolicyMode !== "Mutable") {
+    entry.immutability = { mode: p.immutabilityPolicyMode, until: p.immutabilityPolicyExpiresOn.toISOString() };
+  }
   return entry;
 }
 
 export function blobItemToEntry(item: BlobItem): BlobEntry {
-  return fromProperties(item.name, item.properties, item.metadata, item.tags);
+  const entry = fromProperties(item.name, item.properties, item.metadata, item.tags);
+  const history = historyKind(item);
+  if (history) entry.history = history;
+  return entry;
 }
 
+/**
+ * A 403 on a request for more than the bare listing: the identity may read and
+ * list blobs but not, say, their tags (SAS without `t`, a role without the
+ * tags/read data action). Azure answers AuthorizationPermissionMismatch for the
+ * whole listing page.
+ */
+function refusedWhy(err: unknown): string | undefined {
+  const { status, code } = azureCode(err);
+  if (status !== 403) return undefined;
+  return `the source answered 403${code ? ` ${code}` : ""}`;
+}
+
+function tagsRefused(err: unknown): string | undefined {
+  const why = refusedWhy(err);
+  return why && `${why} to reading tags`;
+}
+
+/** Not the current blob: a snapshot, an older version, or a soft-deleted blob. Never copied. */
+export function historyKind(item: BlobItem): BlobEntry["history"] {
+  if (item.snapshot) return "snapshot";
+  if (item.deleted || item.hasVersionsOnly) return "deleted";
+  if (item.versionId && item.isCurrentVersion !== true) return "version";
+  return undefined;
+}
+
+/** What listing can do without, in the order tried after a 403: tags alone, then history alone, then both. */
+const NARROWER = [
+  { tags: false, history: true },
+  { tags: true, history: false },
+  { tags: false, history: false },
+];
+
+/** Shared, never written: the zeros of unwritten pages. */
+const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+
 export class AzureBlobSource implements BlobSource {
+  /** Bytes asked of the server by reads, and bytes of page-blob gaps served as zeros without a read. */
+  readonly readStats = { bytesDownloaded: 0, zeroBytes: 0 };
+
+  /** Why tags can not be read with this identity, once a tag request was refused; then listing asks for none. */
+  #tagsUnreadable?: string;
+  /** Why versions, snapshots and deleted blobs can not be listed, once that was refused. */
+  #historyUnlisted?: string;
+  /** What listing asks for beyond metadata; narrowed once when the identity is refused a part. */
+  #include = { tags: true, history: true };
+
   constructor(private readonly service: BlobServiceClient) {}
 
   async listPage(container: string, options: { prefix?: string; marker?: string; pageSize?: number }): Promise<ListPage> {
+    // Ask for everything; an identity refused a part of it (403) gets the rest, each loss said once.
+    // Narrower listings are tried one part at a time, so the warning names the part actually refused;
+    // an identity that can not list at all gets the error of the barest listing.
+    const tries = [this.#include, ...NARROWER.filter((n) => n !== this.#include && (this.#include.tags || !n.tags) && (this.#include.history || !n.history))];
+    let why: string | undefined;
+    for (let i = 0; ; i++) {
+      const include = tries[i]!;
+      try {
+        const page = await this.#list(container, options, include);
+        if (why !== undefined) {
+          if (!include.tags && this.#include.tags) this.#tagsUnreadable ??= `${why} to reading tags`;
+          if (!include.history && this.#include.history) this.#historyUnlisted ??= `${why} to listing versions, snapshots and deleted blobs`;
+        }
+        this.#include = include;
+        if (!include.tags) for (const e of page.entries) e.tagsUnread = true;
+        return { ...page, tagsUnreadable: this.#tagsUnreadable, historyUnlisted: this.#historyUnlisted };
+      } catch (err) {
+        why = refusedWhy(err);
+        if (!why || i === tries.length - 1) throw err;
+      }
+    }
+  }
+
+  async #list(container: string, options: { prefix?: string; marker?: string; pageSize?: number }, include: { tags: boolean; history: boolean }): Promise<ListPage> {
     const pages = this.service
       .getContainerClient(container)
-      .listBlobsFlat({ prefix: options.prefix || undefined, includeMetadata: true, includeTags: true })
+      .listBlobsFlat({
+        prefix: options.prefix || undefined,
+        includeMetadata: true,
+        includeTags: include.tags,
+        includeLegalHold: true,
+        includeImmutabilityPolicy: true,
+        // Never copied; listed so the run can say how many it left behind.
+        includeSnapshots: include.history,
+        includeVersions: include.history,
+        includeDeleted: include.history,
+      })
       .byPage({ maxPageSize: Math.min(options.pageSize ?? AZURE_LIMITS.listPageSize, AZURE_LIMITS.listPageSize), continuationToken: options.marker || undefined });
     const { value, done } = await pages.next();
     if (done || !value) return { entries: [] };
@@ -108,17 +209,27 @@ export class AzureBlobSource implements BlobSource {
     }
     // Tags need their own request; skip it when the properties say there are none.
     let tags: Record<string, string> | undefined;
-    if (props.tagCount === undefined || props.tagCount > 0) {
-      tags = (await blob.getTags({ conditions: { ifMatch: props.etag } }).catch((err) => {
-        throw mapReadError(err, name, props.etag ?? "");
-      })).tags;
+    let tagsUnread = false;
+    if (this.#tagsUnreadable === undefined && (props.tagCount === undefined || props.tagCount > 0)) {
+      try {
+        tags = (await blob.getTags({ conditions: { ifMatch: props.etag } })).tags;
+      } catch (err) {
+        const why = tagsRefused(err);
+        if (!why) throw mapReadError(err, name, props.etag ?? "");
+        this.#tagsUnreadable = why;
+      }
     }
-    return fromProperties(name, props, props.metadata, tags);
+    // x-ms-tag-count is present exactly when the blob has tags (it needs no tag permission).
+    if (this.#tagsUnreadable !== undefined && (props.tagCount ?? 0) > 0) tagsUnread = true;
+    const entry = fromProperties(name, props, props.metadata, tags);
+    if (tagsUnread) entry.tagsUnread = true;
+    return entry;
   }
 
-  async read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable> {
+  async read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<Readable> {
     // Azure reads "count 0" as "to the end": an empty range of a non-empty blob must not go to the server.
     if (range.count === 0 && range.offset > 0) return Readable.from([]);
+    if (hint?.blobType === "PageBlob" && range.count > 0) return this.#readSparse(container, name, range, etag, signal);
     const blob = this.service.getContainerClient(container).getBlobClient(name);
     try {
       const res = await blob.download(range.offset, range.count === 0 ? undefined : range.count, {
@@ -127,9 +238,61 @@ export class AzureBlobSource implements BlobSource {
       });
       const body = res.readableStreamBody;
       if (!body) return Readable.from([]);
+      this.readStats.bytesDownloaded += range.count === 0 ? (res.contentLength ?? 0) : range.count;
       return body as Readable;
     } catch (err) {
       throw mapReadError(err, name, etag);
     }
+  }
+
+  /**
+   * A page blob's range: Get Page Ranges says which pages hold data; those are
+   * downloaded (pinned to the ETag), the rest is zeros that never cross the
+   * network. A disk image of 1 TB with 50 GB written costs 50 GB of reads.
+   */
+  async #readSparse(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable> {
+    const blob = this.service.getContainerClient(container).getPageBlobClient(name);
+    const end = range.offset + range.count;
+    let written: Array<{ start: number; end: number }>;
+    try {
+      const res = await blob.getPageRanges(range.offset, range.count, { conditions: { ifMatch: etag }, abortSignal: signal });
+      // The SDK gives `count` as end - start of Azure's inclusive [Start, End]: the length is count + 1.
+      written = (res.pageRange ?? [])
+        .map((r) => ({ start: Math.max(range.offset, r.offset), end: Math.min(end, r.offset + (r.count ?? 0) + 1) }))
+        .filter((r) => r.end > r.start)
+        .sort((a, b) => a.start - b.start);
+    } catch (err) {
+      throw mapReadError(err, name, etag);
+    }
+    const stats = this.readStats;
+    const download = async (start: number, count: number) => {
+      try {
+        const res = await blob.download(start, count, { conditions: { ifMatch: etag }, abortSignal: signal });
+        stats.bytesDownloaded += count;
+        return res.readableStreamBody as Readable | undefined;
+      } catch (err) {
+        throw mapReadError(err, name, etag);
+      }
+    };
+    async function* pieces(): AsyncGenerator<Buffer> {
+      let at = range.offset;
+      const zeros = function* (until: number) {
+        while (at < until) {
+          const n = Math.min(ZERO_CHUNK.length, until - at);
+          stats.zeroBytes += n;
+          at += n;
+          yield ZERO_CHUNK.subarray(0, n);
+        }
+      };
+      for (const r of written) {
+        if (r.start < at) continue;
+        yield* zeros(r.start);
+        const body = await download(r.start, r.end - r.start);
+        if (body) for await (const chunk of body as AsyncIterable<Buffer>) yield chunk;
+        at = r.end;
+      }
+      yield* zeros(end);
+    }
+    return Readable.from(pieces(), { objectMode: false });
   }
 }

@@ -1,5 +1,5 @@
 /** The flags that make a start request, shared by `migrate run` and `migrate start`, and the request they make. */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { randomBytes } from "node:crypto";
 import { BadMessageError, ConfigError } from "../errors.ts";
 import { parseMessage, StartRequest } from "../messages.ts";
@@ -48,11 +48,17 @@ export function withRequestOptions(cmd: Command): Command {
     .option("--delete-extraneous", "after every object copied, delete destination keys under the prefix that have no source blob (only those with the tool's markers)", false)
     .option("--max-delete <n>", "with --delete-extraneous: stop, deleting nothing, when more than N keys would be deleted (default 1000)", nonNegativeInt("--max-delete"))
     .option("--delete-unmanaged", "with --delete-extraneous: also delete keys without the tool's markers", false)
-    .option("--require-immutability", "fail blobs under legal hold or retention that can not be locked; refuse a destination bucket without Object Lock", false)
     .option("--storage-class <class>", "storage class of every copied object: STANDARD, ONEZONE_IA or GLACIER (default: the bucket's, STANDARD)", (v: string) => parseStorageClass(v, "--storage-class"))
     .option("--price-egress-gib <usd>", "dry-run estimate: Azure outbound transfer price per GiB (USD)", price("--price-egress-gib"))
     .option("--price-read-10k <usd>", "dry-run estimate: Azure read operations price per 10,000 (USD)", price("--price-read-10k"))
     .option("--price-storage <map>", "dry-run estimate: Scaleway storage price per GiB-month by class, e.g. STANDARD=0.0146,ONEZONE_IA=0.0076 (EUR)", parseStoragePrices)
+    .option("--directory-markers", "write ADLS Gen2 directory placeholders as `dir/` keys instead of skipping them", false)
+    .option("--require-immutability", "fail blobs under legal hold or a retention policy that the destination can not lock; refuse a destination bucket without Object Lock", false)
+    .addOption(
+      new Option("--source-md5 <mode>", "verify: a source Content-MD5 that differs from the bytes fails the object; ignore: copy it, verified by our own hashes, and note a stale one in the ledger")
+        .choices(["verify", "ignore"])
+        .default("verify"),
+    )
     .option("--tier-map <map>", "storage class per Azure access tier, e.g. Hot=STANDARD,Cool=ONEZONE_IA,Cold=ONEZONE_IA (wins over --storage-class)", parseTierMap);
 }
 
@@ -111,7 +117,6 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
         ...(opts.deleteExtraneous ? { deleteExtraneous: true, maxDelete: opts.maxDelete ?? 1000 } : {}),
         ...(opts.deleteUnmanaged ? { deleteUnmanaged: true } : {}),
         ...(opts.storageClass ? { storageClass: opts.storageClass } : {}),
-        ...(opts.requireImmutability ? { requireImmutability: true } : {}),
         ...(opts.priceEgressGib !== undefined || opts.priceRead10k !== undefined || opts.priceStorage
           ? {
               prices: {
@@ -122,6 +127,9 @@ export function requestFromOptions(opts: Record<string, any>): StartRequest {
             }
           : {}),
         ...(opts.tierMap ? { tierMap: opts.tierMap } : {}),
+        directoryMarkers: opts.directoryMarkers,
+        requireImmutability: opts.requireImmutability,
+        sourceMd5: opts.sourceMd5,
       },
     });
   } catch (err) {

@@ -32,6 +32,8 @@ import { deleteExtraneous } from "./extraneous.ts";
 import { CostAccumulator, DEFAULT_PRICES, type CostPrices } from "./cost.ts";
 import { storageClassMapOf } from "../copy/storage-class.ts";
 import { describeError } from "../redact.ts";
+import { olderVersionsWarning, withSourceNotes } from "../copy/source-notes.ts";
+import { ACLS_NOT_CARRIED } from "../azure/hierarchical.ts";
 
 /** Failures and warnings listed in the report itself; all of them are in the ledger. */
 export const REPORT_SAMPLE = 1000;
@@ -150,9 +152,8 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     if (dryRun) {
       const m = await readJson<ShardManifest>(store, keys.shard(shardId(i)));
       if (!m) return undefined;
-      for (const b of m.value.blobs) cost!.add(b);
       for (const b of m.value.blobs) cost?.add(b);
-      entries = m.value.blobs.map((b, j) => ({ key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }));
+      entries = m.value.blobs.map((b, j) => withSourceNotes(b, { key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }, !!run.destinationObjectLock));
     } else {
       const r = await readJson<ShardResult>(store, keys.result(shardId(i)));
       if (!r) return undefined;
@@ -217,8 +218,17 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
 
   // Every shard has its result: no copy of this run is in flight, so what is still open is litter.
   const leftover = dryRun ? { aborted: 0, failed: 0 } : await abortLeftoverUploads(deps, run);
-  const warnings = c.warnings;
-  if (leftover.failed > 0) warnings.push({ key: "", warning: `${leftover.failed} open multipart upload(s) of this run could not be aborted: abort them or re-run with the same --run-id` });
+  const source = `azure://${run.request.source.container}/${run.request.source.prefix}`;
+  const directories = listing.directories ?? 0;
+  const olderVersions = listing.olderVersions ?? 0;
+  // Run-wide warnings first, once each, under the source location; then the objects' own.
+  const runWarnings = [
+    ...(listing.sourceWarnings ?? []),
+    ...(directories > 0 ? [ACLS_NOT_CARRIED] : []),
+    ...(olderVersions > 0 ? [olderVersionsWarning(olderVersions)] : []),
+    ...(leftover.failed > 0 ? [`${leftover.failed} open multipart upload(s) of this run could not be aborted: abort them or re-run with the same --run-id`] : []),
+  ];
+  const warnings: RunReport["warnings"] = [...runWarnings.map((warning) => ({ key: source, warning })), ...c.warnings];
   const marker = await readJson<AttemptMarker>(store, keys.nextAttempt);
   const finishedAt = new Date(deps.now());
   const startedAt = new Date(listing.startedAt);
@@ -228,9 +238,9 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     runId,
     status: c.objects.failed > 0 || cutoverFailures.length > 0 ? "failed" : "succeeded",
     dryRun,
-    source: `azure://${request.source.container}/${request.source.prefix}`,
+    source,
     destination: `s3://${request.destination.bucket}/${request.destination.prefix}`,
-    objects: { planned: listing.planned.objects, ...c.objects, archived: listing.archived, filteredOut: listing.filteredOut },
+    objects: { planned: listing.planned.objects, ...c.objects, archived: listing.archived, filteredOut: listing.filteredOut, directories, olderVersions },
     bytes: { planned: listing.planned.bytes, copied: c.bytesCopied },
     failures: [...c.failures, ...cutoverFailures],
     failuresOmitted: c.failuresTotal - c.failures.length,

@@ -22,6 +22,8 @@ import { blobFilter } from "./filters.ts";
 import { isArchived } from "../copy/skip-checks.ts";
 import { mapKey } from "../locations.ts";
 import { aggregate } from "./aggregate.ts";
+import { historyUnlistedWarning, setAsideSourceMd5, tagsUnreadableWarning } from "../copy/source-notes.ts";
+import { directoryMarkerKey, isDirectoryPlaceholder } from "../azure/hierarchical.ts";
 
 export interface ListStepMessage {
   runId: string;
@@ -58,6 +60,8 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
   const maxBytes = request.options.shardMaxBytes ?? deps.tuning.shardMaxBytes;
   const workerQueues = Math.max(1, deps.bus.workerQueues);
   const dryRun = request.options.dryRun;
+  const directoryMarkers = request.options.directoryMarkers;
+  const ignoreSourceMd5 = request.options.sourceMd5 === "ignore";
 
   const save = async (next: ListingCursor): Promise<boolean> => {
     next.updatedAt = new Date(deps.now()).toISOString();
@@ -89,6 +93,8 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
     planned: { objects: c.planned.objects + m.blobs.length, bytes: c.planned.bytes + m.bytes },
     filteredOut: c.filteredOut + m.consumed.filteredOut,
     archived: c.archived + m.consumed.archived,
+    directories: (c.directories ?? 0) + (m.consumed.directories ?? 0),
+    olderVersions: (c.olderVersions ?? 0) + (m.consumed.olderVersions ?? 0),
   });
 
   // Adopt shards cut by an invocation that died before recording them.
@@ -105,12 +111,12 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
 
   let pageMarker = cursor.pageMarker;
   let skip = cursor.skipInPage;
-  let pending: { blobs: BlobEntry[]; keys: string[]; bytes: number; filteredOut: number; archived: number } = fresh();
+  let pending: { blobs: BlobEntry[]; keys: string[]; bytes: number; filteredOut: number; archived: number; directories: number; olderVersions: number } = fresh();
   let cut: ShardManifest[] = [];
   let position = { pageMarker, skipInPage: skip };
 
   function fresh() {
-    return { blobs: [] as BlobEntry[], keys: [] as string[], bytes: 0, filteredOut: 0, archived: 0 };
+    return { blobs: [] as BlobEntry[], keys: [] as string[], bytes: 0, filteredOut: 0, archived: 0, directories: 0, olderVersions: 0 };
   }
 
   const cutShard = async (end: { pageMarker: string; skipInPage: number }) => {
@@ -125,7 +131,7 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
       bytes: pending.bytes,
       queue: index % workerQueues,
       end,
-      consumed: { filteredOut: pending.filteredOut, archived: pending.archived },
+      consumed: { filteredOut: pending.filteredOut, archived: pending.archived, directories: pending.directories, olderVersions: pending.olderVersions },
       createdAt: new Date(deps.now()).toISOString(),
     };
     await writeJson(store, keys.shard(manifest.shardId), manifest);
@@ -134,11 +140,20 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
   };
 
   /** Sends the shards cut so far and records the cursor after them. */
-  const commit = async (extra?: { position: { pageMarker: string; skipInPage: number }; filteredOut: number }): Promise<boolean> => {
+  const commit = async (extra?: { position: { pageMarker: string; skipInPage: number }; filteredOut: number; directories: number; olderVersions: number }): Promise<boolean> => {
     await sendAll(cut);
     let c: ListingCursor = { ...cursor, seq: cursor.seq + 1 };
     for (const m of cut) c = advance(c, m);
-    if (extra) c = { ...c, pageMarker: extra.position.pageMarker, skipInPage: extra.position.skipInPage, filteredOut: c.filteredOut + extra.filteredOut };
+    if (extra) {
+      c = {
+        ...c,
+        pageMarker: extra.position.pageMarker,
+        skipInPage: extra.position.skipInPage,
+        filteredOut: c.filteredOut + extra.filteredOut,
+        directories: (c.directories ?? 0) + extra.directories,
+        olderVersions: (c.olderVersions ?? 0) + extra.olderVersions,
+      };
+    }
     const ok = await save(c);
     for (const m of cut) deps.log.info("shard-planned", { runId: msg.runId, shardId: m.shardId, objects: m.blobs.length, bytes: m.bytes });
     cut = [];
@@ -149,11 +164,28 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
     const page = await withRetry(() => deps.source.listPage(container, { prefix: sourcePrefix || undefined, marker: pageMarker || undefined, pageSize: deps.tuning.listPageSize }), {
       attempts: deps.tuning.maxAttempts,
     });
+    const pageWarnings = [
+      ...(page.tagsUnreadable ? [tagsUnreadableWarning(page.tagsUnreadable)] : []),
+      ...(page.historyUnlisted ? [historyUnlistedWarning(page.historyUnlisted)] : []),
+    ];
+    // Carried by every cursor written from here on (they are all spread from this one).
+    for (const warning of pageWarnings) if (!cursor.sourceWarnings?.includes(warning)) cursor.sourceWarnings = [...(cursor.sourceWarnings ?? []), warning];
     for (let i = skip; i < page.entries.length; i++) {
-      const blob = page.entries[i]!;
+      const listed = page.entries[i]!;
+      const blob = ignoreSourceMd5 ? setAsideSourceMd5(listed) : listed;
       position = { pageMarker, skipInPage: i + 1 };
       if (!filter(blob)) {
         pending.filteredOut++;
+      } else if (blob.history) {
+        // Snapshots, older versions and soft-deleted blobs are never copied: counted only.
+        pending.olderVersions++;
+      } else if (isDirectoryPlaceholder(blob)) {
+        // ADLS Gen2 directory: not a file. Counted; written as a `dir/` key only when asked.
+        pending.directories++;
+        if (directoryMarkers) {
+          pending.blobs.push(blob);
+          pending.keys.push(directoryMarkerKey(mapKey(blob.name, sourcePrefix, request.destination.prefix)));
+        }
       } else {
         pending.blobs.push(blob);
         pending.keys.push(mapKey(blob.name, sourcePrefix, request.destination.prefix));
@@ -170,18 +202,24 @@ export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListD
     const stopping = stop() && !(lastPage && position.skipInPage >= page.entries.length);
     if (stopping) {
       // Deadline: cut what is pending, record the position, and continue in a new invocation.
-      const trailingFiltered = pending.blobs.length > 0 ? 0 : pending.filteredOut;
+      const trailing =
+        pending.blobs.length > 0
+          ? { filteredOut: 0, directories: 0, olderVersions: 0 }
+          : { filteredOut: pending.filteredOut, directories: pending.directories, olderVersions: pending.olderVersions };
       if (pending.blobs.length > 0) await cutShard(position);
-      if (!(await commit({ position, filteredOut: trailingFiltered }))) return "lost-race";
+      if (!(await commit({ position, ...trailing }))) return "lost-race";
       await deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "continue-listing", runId: msg.runId, stateBucket: msg.stateBucket, seq: cursor.seq })]);
       deps.log.info("listing-continued", { runId: msg.runId, seq: cursor.seq, shards: cursor.nextShardIndex });
       return "continued";
     }
     if (lastPage) {
-      const trailingFiltered = pending.blobs.length > 0 ? 0 : pending.filteredOut;
+      const trailing =
+        pending.blobs.length > 0
+          ? { filteredOut: 0, directories: 0, olderVersions: 0 }
+          : { filteredOut: pending.filteredOut, directories: pending.directories, olderVersions: pending.olderVersions };
       const end = { pageMarker, skipInPage: page.entries.length };
       if (pending.blobs.length > 0) await cutShard(end);
-      if (!(await commit({ position: end, filteredOut: trailingFiltered }))) return "lost-race";
+      if (!(await commit({ position: end, ...trailing }))) return "lost-race";
       const done: ListingCursor = { ...cursor, done: true, seq: cursor.seq + 1, finishedAt: new Date(deps.now()).toISOString() };
       if (!(await save(done))) return "lost-race";
       deps.log.info("listing-finished", { runId: msg.runId, shards: cursor.nextShardIndex, objects: cursor.planned.objects, bytes: cursor.planned.bytes });

@@ -21,7 +21,7 @@ export async function checkSource(source: BlobSource, request: StartRequest): Pr
     const status = answeredStatus(err);
     if (cls === "gone" || status === 404) throw new MigrationError("bad-request", `source container ${container} does not exist`);
     if (cls === "permanent" && (status === 403 || status === 401)) {
-      throw new MigrationError("bad-request", `the Azure account refused to list container ${container}: check the key, SAS token (needs list and read) or connection string (${describeError(err)})`);
+      throw new MigrationError("bad-request", `the Azure account refused to list container ${container}: check the key, SAS token (needs list and read), connection string, or the service principal's role (Storage Blob Data Reader) (${describeError(err)})`);
     }
     if (cls === "permanent") throw new MigrationError("bad-request", `source container ${container} can not be listed: ${describeError(err)}`);
     if (status !== undefined) {

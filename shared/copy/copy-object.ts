@@ -3,7 +3,7 @@
  * Never throws for a problem of the object itself (it returns "failed" with a
  * code and a safe reason); throws only for programming errors.
  */
-import type { BlobSource, ObjectSink } from "../ports.ts";
+import type { BlobEntry, BlobSource, ObjectSink } from "../ports.ts";
 import type { CopyOptions, CopyResult, CopyTask } from "./types.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
@@ -12,6 +12,7 @@ import { ARCHIVED_REASON, isArchived, isUnchanged } from "./skip-checks.ts";
 import { describeLock, lockOf } from "./metadata.ts";
 import { readBack } from "./readback.ts";
 import { S3_LIMITS } from "../limits.ts";
+import { CUSTOMER_KEY_REASON, immutabilityWarning, setAsideSourceMd5 } from "./source-notes.ts";
 
 function assertUsable(task: CopyTask, options: CopyOptions): void {
   if (!task?.blob || !task.container || !task.bucket || typeof task.key !== "string" || task.key === "") {
@@ -21,7 +22,7 @@ function assertUsable(task: CopyTask, options: CopyOptions): void {
 }
 
 /** Errors that mean our code is wrong, not the object: they must surface. */
-function isProgrammingError(err: unknown): boolean {
+export function isProgrammingError(err: unknown): boolean {
   return err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError;
 }
 
@@ -41,17 +42,34 @@ export async function copyObject(source: BlobSource, sink: ObjectSink, task: Cop
   return result;
 }
 
+/**
+ * Why a blob can not be copied to `key` at all, known before any request; the
+ * same answer for every copy path (one PUT, multipart, giant ranges).
+ */
+export function refusal(blob: BlobEntry, key: string, options: { requireImmutability?: boolean; objectLockAvailable?: boolean } = {}): { code: string; reason: string } | undefined {
+  if (isArchived(blob)) return { code: "archived", reason: ARCHIVED_REASON };
+  if (blob.customerKey) return { code: "customer-key", reason: CUSTOMER_KEY_REASON };
+  // A destination with Object Lock takes the lock with the copy; only one without it refuses such a blob.
+  if (options.requireImmutability && !options.objectLockAvailable) {
+    const locked = immutabilityWarning(blob);
+    if (locked) return { code: "immutability-required", reason: `${locked}, and --require-immutability is set` };
+  }
+  // S3 answers a too-long key with a bodiless 400 on HEAD ("UnknownError"): say why instead.
+  const keyBytes = Buffer.byteLength(key, "utf8");
+  if (keyBytes > S3_LIMITS.maxKeyBytes) {
+    return { code: "key-too-long", reason: `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys` };
+  }
+  if (blob.size > S3_LIMITS.maxObjectSize) {
+    return { code: "too-large", reason: `object of ${blob.size} bytes exceeds the 5 TB maximum of Scaleway Object Storage` };
+  }
+  return undefined;
+}
+
 async function execute(run: CopyRun): Promise<CopyResult> {
   const { task, options } = run;
   let blob = task.blob;
-  if (isArchived(blob)) return run.failed("archived", ARCHIVED_REASON);
-  // S3 answers a too-long key with a bodiless 400 on HEAD ("UnknownError"): say why instead.
-  const keyBytes = Buffer.byteLength(task.key, "utf8");
-  if (keyBytes > S3_LIMITS.maxKeyBytes) {
-    return run.failed("key-too-long", `destination key is ${keyBytes} bytes, over the ${S3_LIMITS.maxKeyBytes}-byte limit of S3 keys`);
-  }
-  const lock = options.requireImmutability && !options.objectLockAvailable ? lockOf(blob) : undefined;
-  if (lock) return run.failed("immutability-required", `the source is under ${describeLock(lock)} and the destination bucket has no Object Lock (--require-immutability)`);
+  const refused = refusal(blob, task.key, options);
+  if (refused) return run.failed(refused.code, refused.reason);
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force && !options.knownAbsent) {
@@ -79,7 +97,7 @@ async function execute(run: CopyRun): Promise<CopyResult> {
       const fresh = await run.step("stat", () => run.source.stat(task.container, blob.name));
       if (!fresh) return run.failed("source-changed", "the blob was deleted while being copied", blob.size);
       if (isArchived(fresh)) return run.failed("archived", ARCHIVED_REASON, fresh.size);
-      blob = fresh;
+      blob = options.sourceMd5 === "ignore" ? setAsideSourceMd5(fresh) : fresh;
       run.emit({ type: "object-start", key: task.key, size: blob.size });
     }
   }

@@ -36,9 +36,9 @@ export interface MapOptions {
 export function lockOf(blob: BlobEntry, now = Date.now()): ObjectLock | undefined {
   const lock: ObjectLock = {};
   if (blob.legalHold) lock.legalHold = true;
-  const until = blob.immutabilityPolicyExpiresOn ? Date.parse(blob.immutabilityPolicyExpiresOn) : NaN;
+  const until = blob.immutability ? Date.parse(blob.immutability.until) : NaN;
   if (until > now) {
-    lock.mode = blob.immutabilityPolicyMode?.toLowerCase() === "locked" ? "COMPLIANCE" : "GOVERNANCE";
+    lock.mode = blob.immutability?.mode.toLowerCase() === "locked" ? "COMPLIANCE" : "GOVERNANCE";
     lock.retainUntil = new Date(until).toISOString();
   }
   return Object.keys(lock).length > 0 ? lock : undefined;

@@ -159,7 +159,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     else if (stop?.kind !== "failed") stop = { kind: "failed", error: err };
   };
 
-  const reader = tuning.readMode === "ranges" ? undefined : new SequentialReader(run.source, container, blob.name, blob.etag, blob.size);
+  const reader = tuning.readMode === "ranges" ? undefined : new SequentialReader(run.source, container, blob.name, blob.etag, blob.size, { blobType: blob.blobType });
 
   const runPart = async (slot: PartSlot) => {
     const n = slot.partNumber;
@@ -168,7 +168,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     const into = (slot.pooled = PART_BUFFERS.take(slot.length));
     const buf = await run.step(
       `read part ${n}`,
-      () => (reader ? reader.read(slot.offset, into) : readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length, into)),
+      () => (reader ? reader.read(slot.offset, into) : readRange(run.source, container, blob.name, blob.etag, slot.offset, slot.length, into, { blobType: blob.blobType })),
       true,
     );
     slot.buf = buf;

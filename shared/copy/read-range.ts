@@ -1,5 +1,5 @@
 /** Reading one byte range of a blob into a buffer of exactly its size. */
-import type { BlobSource } from "../ports.ts";
+import type { BlobSource, ReadHint } from "../ports.ts";
 
 /** A stream that ended with more or fewer bytes than asked: the connection was cut or the server misbehaved. */
 export class ShortReadError extends Error {
@@ -16,9 +16,9 @@ export class ShortReadError extends Error {
  * `into` (exactly `count` bytes) is filled from its start on every call, so a
  * retried read can reuse it.
  */
-export async function readRange(source: BlobSource, container: string, name: string, etag: string, offset: number, count: number, into?: Buffer): Promise<Buffer> {
+export async function readRange(source: BlobSource, container: string, name: string, etag: string, offset: number, count: number, into?: Buffer, hint?: ReadHint): Promise<Buffer> {
   if (into && into.length !== count) throw new RangeError(`readRange: buffer of ${into.length} bytes for a range of ${count}`);
-  const stream = await source.read(container, name, { offset, count }, etag);
+  const stream = await source.read(container, name, { offset, count }, etag, undefined, hint);
   const buf = into ?? Buffer.allocUnsafe(count);
   let filled = 0;
   try {

@@ -11,7 +11,7 @@
  * pinned to the same ETag, so a retry never mixes versions or skips bytes.
  */
 import type { Readable } from "node:stream";
-import type { BlobSource } from "../ports.ts";
+import type { BlobSource, ReadHint } from "../ports.ts";
 import { ShortReadError } from "./read-range.ts";
 
 export class SequentialReader {
@@ -28,6 +28,7 @@ export class SequentialReader {
     private readonly etag: string,
     /** End of what this reader serves (exclusive): the blob's size. */
     private readonly end: number,
+    private readonly hint?: ReadHint,
   ) {}
 
   /** Fills `into` with bytes [offset, offset + into.length). */
@@ -39,7 +40,7 @@ export class SequentialReader {
 
   async #open(offset: number): Promise<void> {
     this.close();
-    const stream = await this.source.read(this.container, this.name, { offset, count: this.end - offset }, this.etag);
+    const stream = await this.source.read(this.container, this.name, { offset, count: this.end - offset }, this.etag, undefined, this.hint);
     this.#stream = stream;
     this.#iterator = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     this.#position = offset;

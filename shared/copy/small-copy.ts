@@ -15,7 +15,7 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
   let mapped;
   let putEtag: string;
   try {
-    const body = await run.step("read", () => readRange(run.source, container, blob.name, blob.etag, 0, blob.size));
+    const body = await run.step("read", () => readRange(run.source, container, blob.name, blob.etag, 0, blob.size, undefined, { blobType: blob.blobType }));
     const digest = createHash("md5").update(body).digest();
     md5Hex = digest.toString("hex");
     if (blob.contentMd5 && blob.contentMd5 !== md5Hex) {

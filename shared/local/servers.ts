@@ -79,11 +79,33 @@ function resolveBin(pkg: string, rel: string): string {
   return join(dirname(pkgJson), rel);
 }
 
+/** Accepts a TCP connection: a TLS server with a certificate the caller does not trust yet is up. */
+async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const { connect } = await import("node:net");
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before listening on ${port}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, "127.0.0.1", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listening on port ${port} within ${timeoutMs} ms`);
+}
+
 /**
  * Azurite's blob service. In memory by default; with `location`, its data lives
  * on disk there, so a restart on the same port and location finds it again.
+ * `tls` serves HTTPS with that certificate and key (PEM files); `oauth` makes
+ * Azurite accept Entra ID bearer tokens (`--oauth basic`: shape, audience,
+ * issuer and lifetime are checked, not the signature), which needs HTTPS.
  */
-export async function startAzurite(options: { port?: number; accounts?: string; location?: string } = {}): Promise<AzuriteServer> {
+export async function startAzurite(options: { port?: number; accounts?: string; location?: string; tls?: { cert: string; key: string }; oauth?: boolean } = {}): Promise<AzuriteServer> {
   const port = options.port ?? (await freePort());
   let main: string;
   try {
@@ -93,14 +115,29 @@ export async function startAzurite(options: { port?: number; accounts?: string; 
   }
   const child = spawn(
     process.execPath,
-    [main, ...(options.location ? ["--location", options.location] : ["--inMemoryPersistence"]), "--blobHost", "127.0.0.1", "--blobPort", String(port), "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
+    [
+      main,
+      ...(options.location ? ["--location", options.location] : ["--inMemoryPersistence"]),
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(port),
+      "--skipApiVersionCheck",
+      "--loose",
+      "--disableTelemetry",
+      "--silent",
+      ...(options.tls ? ["--cert", options.tls.cert, "--key", options.tls.key] : []),
+      ...(options.oauth ? ["--oauth", "basic"] : []),
+    ],
     { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...(options.accounts ? { AZURITE_ACCOUNTS: options.accounts } : {}) } },
   );
   let stderr = "";
   child.stderr?.on("data", (d) => (stderr += String(d)).slice(-2000));
-  const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const scheme = options.tls ? "https" : "http";
+  const endpoint = `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   try {
-    await waitForHttp(`http://127.0.0.1:${port}/`, 30_000, child);
+    if (options.tls) await waitForPort(port, 30_000, child);
+    else await waitForHttp(`http://127.0.0.1:${port}/`, 30_000, child);
   } catch (err) {
     await stopChild(child);
     throw new Error(`Azurite failed to start: ${(err as Error).message} ${stderr}`);
@@ -109,7 +146,7 @@ export async function startAzurite(options: { port?: number; accounts?: string; 
     endpoint,
     account: AZURITE_ACCOUNT,
     key: AZURITE_KEY,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`,
+    connectionString: `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`,
     stop: () => stopChild(child),
   };
 }

@@ -111,10 +111,16 @@ export interface ListingCursor {
   planned: { objects: number; bytes: number };
   filteredOut: number;
   archived: number;
+  /** ADLS Gen2 directory placeholders seen (skipped, or planned as `dir/` markers with --directory-markers). */
+  directories?: number;
+  /** Snapshots, older versions and soft-deleted blobs seen (never copied). */
+  olderVersions?: number;
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;
   invocations: number;
+  /** Run-wide problems of the source found while listing (tags unreadable...), each once. */
+  sourceWarnings?: string[];
 }
 
 export interface ShardManifest {
@@ -130,7 +136,7 @@ export interface ShardManifest {
   queue: number;
   /** Listing position right after this shard, and what it consumed: lets a crashed listing adopt the shard as it was cut. */
   end: { pageMarker: string; skipInPage: number };
-  consumed: { filteredOut: number; archived: number };
+  consumed: { filteredOut: number; archived: number; directories?: number; olderVersions?: number };
   createdAt: string;
 }
 
@@ -149,6 +155,8 @@ export interface ObjectOutcome {
   md5?: string;
   verifiedBy?: string;
   warnings?: string[];
+  /** Facts of the source this entry could not carry (e.g. tags not read); not repeated in the report's warnings. */
+  notes?: string[];
   retries?: number;
 }
 
@@ -252,7 +260,9 @@ export interface RunReport {
   dryRun: boolean;
   source: string;
   destination: string;
-  objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number };
+  /** `directories`: ADLS Gen2 directory placeholders (not copied as files; in `planned` only with --directory-markers). */
+  /** `olderVersions`: snapshots, older versions and soft-deleted blobs, never copied. */
+  objects: { planned: number; copied: number; skipped: number; failed: number; archived: number; filteredOut: number; directories: number; olderVersions: number };
   bytes: { planned: number; copied: number };
   /** The first REPORT_SAMPLE failures; every one is in the ledger. */
   failures: Array<{ key: string; reason: string }>;

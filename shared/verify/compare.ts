@@ -21,6 +21,7 @@ import { isArchived } from "../copy/skip-checks.ts";
 import { answeredStatus } from "../retry.ts";
 import { ObjectFailure } from "../errors.ts";
 import { diffObject, diffTags, type DestinationSide, type SourceSide } from "./object-diff.ts";
+import { isDirectoryPlaceholder } from "../azure/hierarchical.ts";
 
 /**
  * What verification reads through: the same ports as the copy, so it runs on
@@ -69,6 +70,10 @@ export interface VerifySummary {
   archived: number;
   /** SSE-C objects compared without the key (--no-content): size and tags only, metadata unreadable. */
   sizeOnly: number;
+  /** ADLS Gen2 directory placeholders under the prefix: not objects, not compared. */
+  directories?: number;
+  /** Set when the source refused to list tags: why; tags were then not compared. */
+  tagsNotCompared?: string;
 }
 
 export const MISSING = "missing on destination";
@@ -113,7 +118,12 @@ export async function verifyMigration(ports: VerifyPorts, options: VerifyOptions
     do {
       signal?.throwIfAborted();
       const page = await ports.source.listPage(source.container, { prefix: source.prefix || undefined, marker, pageSize: options.pageSize ?? 1000 });
+      if (page.tagsUnreadable) summary.tagsNotCompared ??= page.tagsUnreadable;
       for (const blob of page.entries) {
+        if (isDirectoryPlaceholder(blob)) {
+          summary.directories = (summary.directories ?? 0) + 1;
+          continue;
+        }
         const key = mapKey(blob.name, source.prefix, destination.prefix);
         // Merge-join with the destination listing (both in key order) to find extras without a
         // set of every key. The orders can disagree (Azure's is not always UTF-8 byte order), so
@@ -124,7 +134,8 @@ export async function verifyMigration(ports: VerifyPorts, options: VerifyOptions
           destHead = await destKeys.next();
         }
         if (!destHead.done && destHead.value === key) destHead = await destKeys.next();
-        await schedule(() => checkBlob(ports, source.container, blob, key, destination.bucket, { content, statePrefix, signal }, emit, summary));
+        // Tags the identity can not read are not compared (the run said so too).
+        await schedule(() => checkBlob(ports, source.container, blob, key, destination.bucket, { content, statePrefix, signal, compareTags: !blob.tagsUnread }, emit, summary));
       }
       marker = page.nextMarker;
     } while (marker);
@@ -176,6 +187,8 @@ interface CompareOptions {
   content: boolean;
   statePrefix: string;
   signal?: AbortSignal;
+  /** False when the source refused tags: they are not compared. */
+  compareTags?: boolean;
 }
 
 async function checkBlob(
@@ -242,7 +255,9 @@ async function compareOne(ports: VerifyPorts, container: string, blob: BlobEntry
     metadata: head.metadata,
     tags: await ports.sink.getTags(bucket, key),
   };
-  const diff = diffObject(sourceSide(blob), dest);
+  const sourceFacts = sourceSide(blob);
+  if (options.compareTags === false) sourceFacts.tags = dest.tags;
+  const diff = diffObject(sourceFacts, dest);
   // A size difference already says the bytes differ: reading them would prove nothing more.
   if (!options.content || dest.size !== blob.size) return diff.problems;
 

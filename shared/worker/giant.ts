@@ -152,7 +152,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
           await deps.memory.acquire(size);
           try {
             if (failure) return;
-            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size));
+            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size, undefined, { blobType: blob.blobType }));
             const md5 = createHash("md5").update(buf).digest();
             done.set(n, await uploadCheckedPart(run, state.uploadId, n, buf, md5));
             run.emit({ type: "bytes", key: state.key, bytes: size });
@@ -221,4 +221,33 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
   } finally {
     deadline.dispose();
   }
+}
+
+/**
+ * A giant object whose start failed for good (no plan fits, the destination
+ * refuses the key...): the failure becomes its outcome, recorded where range
+ * workers look first so none goes on, and its upload, if one was opened, is
+ * aborted. The shard records the outcome and finishes like any other.
+ */
+export async function failGiant(deps: Deps, stateBucket: string, manifest: ShardManifest, index: number, err: unknown): Promise<ObjectOutcome> {
+  const store = deps.state(stateBucket);
+  const keys = deps.layout.run(manifest.runId).giant(manifest.shardId, index);
+  const blob = manifest.blobs[index]!;
+  const run = copyRun(deps, manifest, index);
+  const state = (await readJson<GiantState>(store, keys.state).catch(() => undefined))?.value;
+  const abortProblem = state ? await run.abortUpload(state.key, state.uploadId) : undefined;
+  const outcome: ObjectOutcome = {
+    key: manifest.keys[index]!,
+    source: blob.name,
+    size: blob.size,
+    outcome: "failed",
+    code: failureCode(err),
+    reason: reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""),
+  };
+  if (!(await writeOnce(store, keys.outcome, outcome)).created) {
+    // A range worker recorded an outcome first: that one stands.
+    return (await giantOutcome(deps, stateBucket, manifest.runId, manifest.shardId, index)) ?? outcome;
+  }
+  deps.log.warn("giant-failed", { runId: manifest.runId, shardId: manifest.shardId, key: outcome.key, error: outcome.reason });
+  return outcome;
 }

@@ -20,10 +20,11 @@ import { Lease } from "./lease.ts";
 import { absentKeys } from "./destination-index.ts";
 import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
-import { giantOutcome, isGiant, startGiant } from "./giant.ts";
-import { isArchived } from "../copy/skip-checks.ts";
+import { failGiant, giantOutcome, isGiant, startGiant } from "./giant.ts";
+import { isProgrammingError, refusal } from "../copy/copy-object.ts";
+import { errorClassOf } from "../copy/copy-run.ts";
+import { withSourceNotes } from "../copy/source-notes.ts";
 import { storageClassMapOf } from "../copy/storage-class.ts";
-import { describeLock, lockOf } from "../copy/metadata.ts";
 
 export type ShardOutcome = "done" | "continued" | "already-done" | "busy" | "waiting";
 
@@ -118,6 +119,8 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   const giantDeps = classMap === deps.storageClassMap ? deps : { ...deps, storageClassMap: classMap };
   const deadline = invocationDeadline(deps, startedAt);
   const force = run.value.request.options.force;
+  const requireImmutability = run.value.request.options.requireImmutability;
+  const objectLockAvailable = run.value.destinationObjectLock;
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
   const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
   const absent = force
@@ -142,21 +145,19 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           const blob = manifest.blobs[i]!;
           const key = manifest.keys[i]!;
           const t0 = deps.now();
-          const unlockable = run.value.request.options.requireImmutability && !run.value.destinationObjectLock ? lockOf(blob) : undefined;
-          if (unlockable && isGiant(deps, blob)) {
-            checkpoint.done[i] = { key, source: blob.name, size: blob.size, outcome: "failed", code: "immutability-required", reason: `the source is under ${describeLock(unlockable)} and the destination bucket has no Object Lock (--require-immutability)` };
-            await save();
-            return;
-          }
-          if (isGiant(deps, blob) && !isArchived(blob)) {
+          if (isGiant(deps, blob) && !refusal(blob, key, { requireImmutability, objectLockAvailable })) {
             // Copied in parallel by range messages; the range that completes it sends this shard back.
-            const outcome =
-              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(giantDeps, msg.stateBucket, manifest, i, force));
+            // A failure that is not transient ends the object, never the shard: it would answer 500 forever.
+            const outcome = await (async () =>
+              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(giantDeps, msg.stateBucket, manifest, i, force)))().catch((err) => {
+              if (errorClassOf(err) === "retryable" || isProgrammingError(err)) throw err;
+              return failGiant(deps, msg.stateBucket, manifest, i, err);
+            });
             if (!outcome) {
               delegated++;
               return;
             }
-            checkpoint.done[i] = outcome;
+            checkpoint.done[i] = withSourceNotes(blob, outcome, objectLockAvailable);
             deps.log.info("object", { runId: msg.runId, shardId: msg.shardId, key, outcome: outcome.outcome, bytes: outcome.size, giant: true });
             await save();
             return;
@@ -180,10 +181,11 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               force,
               memory: deps.memory,
               mustProgress: first,
+              requireImmutability,
+              sourceMd5: run.value.request.options.sourceMd5,
               knownAbsent: absent.has(key),
               verifyReadback: run.value.request.options.verifyReadback,
-              objectLockAvailable: run.value.destinationObjectLock,
-              requireImmutability: run.value.request.options.requireImmutability,
+              objectLockAvailable,
             },
           );
           if (blob.size >= deps.tuning.multipartThreshold) {
@@ -195,7 +197,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             else delete checkpoint.uploads[i];
             return;
           }
-          checkpoint.done[i] = toOutcome(blob.name, result);
+          checkpoint.done[i] = withSourceNotes(blob, toOutcome(blob.name, result), objectLockAvailable);
           delete checkpoint.uploads[i];
           deps.log.info("object", {
             runId: msg.runId,
@@ -221,7 +223,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
       if (checkpoint.done[i] || !isGiant(deps, manifest.blobs[i]!)) continue;
       const outcome = await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i);
       if (outcome) {
-        checkpoint.done[i] = outcome;
+        checkpoint.done[i] = withSourceNotes(manifest.blobs[i]!, outcome, objectLockAvailable);
         delegated--;
       }
     }

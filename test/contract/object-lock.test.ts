@@ -23,8 +23,8 @@ describe("Object Lock", () => {
   const source = new MemoryBlobSource();
   const inOneDay = new Date(Date.now() + DAY).toISOString();
   const held = source.putBlob("c", "held.txt", randomBytes(2000), { legalHold: true });
-  const retained = source.putBlob("c", "retained.txt", randomBytes(3000), { immutabilityPolicyExpiresOn: inOneDay, immutabilityPolicyMode: "Unlocked" });
-  const big = source.putBlob("c", "big.bin", randomBytes(6 * MiB + 11), { immutabilityPolicyExpiresOn: inOneDay, immutabilityPolicyMode: "Unlocked", legalHold: true });
+  const retained = source.putBlob("c", "retained.txt", randomBytes(3000), { immutability: { mode: "Unlocked", until: inOneDay } });
+  const big = source.putBlob("c", "big.bin", randomBytes(6 * MiB + 11), { immutability: { mode: "Unlocked", until: inOneDay }, legalHold: true });
   let locked: string;
 
   beforeAll(async () => {

@@ -23,6 +23,10 @@ export type Fault =
   | { kind: "too-many-requests" }
   /** 500 `InternalError`. */
   | { kind: "internal-error" }
+  /** 403: Azure `AuthorizationPermissionMismatch` (an identity without that permission, e.g. tags), S3 `AccessDenied`. */
+  | { kind: "permission-mismatch" }
+  /** Any error answer, in the request's dialect: e.g. 409 `BlobUsesCustomerSpecifiedEncryption`. */
+  | { kind: "error"; status: number; code: string; message?: string }
   /**
    * Forward, send the response headers and half of the body, then destroy the connection.
    * A response without a body (HEAD, empty) is cut before its headers.
@@ -102,6 +106,7 @@ const ERRORS = {
   "slow-down": { status: 503, s3: ["SlowDown", "Please reduce your request rate."], azure: ["ServerBusy", "The server is busy."] },
   "too-many-requests": { status: 429, s3: ["TooManyRequests", "Too many requests."], azure: ["TooManyRequests", "Too many requests."] },
   "internal-error": { status: 500, s3: ["InternalError", "We encountered an internal error. Please try again."], azure: ["InternalError", "The server encountered an internal error. Please retry the request."] },
+  "permission-mismatch": { status: 403, s3: ["AccessDenied", "Access Denied"], azure: ["AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission."] },
 } as const;
 
 function isAzure(req: IncomingMessage): boolean {
@@ -109,8 +114,8 @@ function isAzure(req: IncomingMessage): boolean {
 }
 
 /** An error as each service writes it, so the SDKs parse the same code they would in production. */
-function sendError(req: IncomingMessage, res: ServerResponse, kind: keyof typeof ERRORS, flavour: "s3" | "azure" | undefined): void {
-  const spec = ERRORS[kind];
+function sendError(req: IncomingMessage, res: ServerResponse, fault: Extract<Fault, { kind: keyof typeof ERRORS | "error" }>, flavour: "s3" | "azure" | undefined): void {
+  const spec = fault.kind === "error" ? { status: fault.status, azure: [fault.code, fault.message ?? fault.code], s3: [fault.code, fault.message ?? fault.code] } : ERRORS[fault.kind];
   const requestId = randomUUID();
   const azure = (flavour ?? (isAzure(req) ? "azure" : "s3")) === "azure";
   const [code, message] = azure ? spec.azure : spec.s3;
@@ -156,7 +161,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const stats: FaultProxyStats = {
     requests: 0,
     forwarded: 0,
-    faults: { "slow-down": 0, "too-many-requests": 0, "internal-error": 0, "reset-response": 0, "reset-request": 0, delay: 0 },
+    faults: { "slow-down": 0, "too-many-requests": 0, "internal-error": 0, "permission-mismatch": 0, error: 0, "reset-response": 0, "reset-request": 0, delay: 0 },
   };
   let rules: Array<{ rule: FaultRule; used: number }> = [];
   const setRules = (next: FaultRule[]) => {
@@ -243,10 +248,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     switch (fault?.kind) {
       case "slow-down":
       case "too-many-requests":
-      case "internal-error": {
+      case "internal-error":
+      case "permission-mismatch":
+      case "error": {
         // Read the request body first: answering over an upload in progress makes clients see EPIPE, not the error.
-        const kind = fault.kind;
-        req.on("end", () => sendError(req, res, kind, options.flavour));
+        const f = fault;
+        req.on("end", () => sendError(req, res, f, options.flavour));
         req.resume();
         return;
       }

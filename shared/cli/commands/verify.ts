@@ -92,14 +92,26 @@ export function registerVerify(program: Command): void {
       try {
         const summary = await verifyMigration(ports, { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding });
         if (opts.json) {
-          const out = { checked: summary.checked, matched: summary.matched, missing: summary.missing, differences, extra, archived, ...(summary.sizeOnly ? { sizeOnly: summary.sizeOnly } : {}) };
+          const out = {
+            checked: summary.checked,
+            matched: summary.matched,
+            missing: summary.missing,
+            differences,
+            extra,
+            archived,
+            ...(summary.sizeOnly ? { sizeOnly: summary.sizeOnly } : {}),
+            ...(summary.directories ? { directories: summary.directories } : {}),
+            ...(summary.tagsNotCompared ? { tagsNotCompared: summary.tagsNotCompared } : {}),
+          };
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         } else {
           process.stdout.write(
             `verify: ${summary.checked} checked, ${summary.matched} matched, ${summary.differing} with differences ` +
               `(${summary.differences} differences, ${summary.missing} missing), ${summary.extra} extra, ${summary.archived} archived` +
+              `${summary.directories ? `, ${summary.directories} directories (not compared)` : ""}` +
               `${opts.content ? "" : " (bytes not read: --no-content)"}` +
-              `${summary.sizeOnly ? `; ${summary.sizeOnly} SSE-C objects checked by size and tags only (no S3_SSE_C_KEY)` : ""}\n`,
+              `${summary.sizeOnly ? `; ${summary.sizeOnly} SSE-C objects checked by size and tags only (no S3_SSE_C_KEY)` : ""}\n` +
+              `${summary.tagsNotCompared ? `verify: tags not compared: ${summary.tagsNotCompared}\n` : ""}`,
           );
         }
         // Operator contract: 1 when anything differs.
