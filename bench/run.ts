@@ -26,7 +26,7 @@ import { execFileSync } from "node:child_process";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
-import { freePort, startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
+import { freePort, startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/servers/launch.ts";
 import { MiB } from "../shared/limits.ts";
 import { killChildren, loadAverage, markServers, runTimed } from "./proc.ts";
 import { accountSas, RCLONE_FLAGS, ROOT, writeRcloneConfig } from "./tools.ts";

@@ -9,7 +9,7 @@ import { registerSecret } from "./redact.ts";
 import { DEFAULT_TUNING, type Tuning } from "./limits.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 import { readFileSync } from "node:fs";
-import { parseSseCustomerKey, type SseCustomerKey } from "./scaleway/sse-c.ts";
+import { parseSseCustomerKey, type SseCustomerKey } from "./s3/sse-c.ts";
 
 /** How to reach the Azure source. Exactly one way of authenticating. */
 export type AzureConfig =

@@ -1,7 +1,7 @@
 import { DEFAULT_STATE_PREFIX, loadRetryPolicy, loadS3Config, loadStateBucket } from "../config.ts";
 import { createS3Client } from "../clients.ts";
 import { ConfigError } from "../errors.ts";
-import { S3StateStore } from "../scaleway/state-store.ts";
+import { S3StateStore } from "../s3/state-store.ts";
 import { StateLayout } from "../state/layout.ts";
 import { RUN_ID } from "../messages.ts";
 

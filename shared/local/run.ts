@@ -9,12 +9,12 @@ import { createBlobServiceClient, createS3Client, createSqsClient } from "../cli
 import type { RetryPolicy } from "../retry.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { checkSource } from "../coordinator/source-check.ts";
-import { ensureBucket } from "../scaleway/bucket.ts";
+import { ensureBucket } from "../s3/bucket.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
 import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Logger } from "../logger.ts";
 import { silentLogger } from "../logger.ts";
-import { buildDeps } from "../runtime/build.ts";
+import { buildDeps } from "../runtime/composition-root.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { createCoordinatorHandler } from "../coordinator/handler.ts";
 import { createWorkerHandler } from "../worker/handler.ts";

@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { answeredStatus } from "../retry.ts";
-import { ensureBucket } from "../scaleway/bucket.ts";
+import { ensureBucket } from "../s3/bucket.ts";
 import type { ResourceAction } from "./queues.ts";
 
 export const ABORT_MULTIPART_RULE_ID = "migrate-abort-incomplete-multipart";

@@ -5,10 +5,10 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
 import type { BlobEntry, BlobSource, ObjectSink } from "../../shared/ports.ts";
-import { MemoryBlobSource, type BlobProps } from "../../shared/memory/blob-source.ts";
-import { MemoryObjectSink } from "../../shared/memory/object-sink.ts";
+import { MemoryBlobSource, type BlobProps } from "../fakes/blob-source.ts";
+import { MemoryObjectSink } from "../fakes/object-sink.ts";
 import { AzureBlobSource } from "../../shared/azure/blob-source.ts";
-import { S3ObjectSink } from "../../shared/scaleway/object-sink.ts";
+import { S3ObjectSink } from "../../shared/s3/object-sink.ts";
 import { BlobArchivedError, SourceChangedError } from "../../shared/errors.ts";
 import { classify } from "../../shared/retry.ts";
 import { multipartEtag } from "../../shared/copy/verify.ts";

@@ -6,8 +6,8 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import type { StateStore } from "../../shared/ports.ts";
 import { PreconditionFailedError } from "../../shared/errors.ts";
-import { MemoryStateStore } from "../../shared/memory/state-store.ts";
-import { S3StateStore } from "../../shared/scaleway/state-store.ts";
+import { MemoryStateStore } from "../fakes/state-store.ts";
+import { S3StateStore } from "../../shared/s3/state-store.ts";
 import { createS3Client } from "../../shared/clients.ts";
 import { newBucket, s3Config } from "../support/env.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createSqsClient } from "../../shared/clients.ts";
-import { freePort } from "../../shared/local/servers.ts";
+import { freePort } from "../../shared/servers/launch.ts";
 import { DEFAULT_PROVISION_OPTIONS, provision } from "../../shared/provision/provision.ts";
 import { clients, newBucket, newContainer, serverEnv, sqsConfig, uniqueName } from "../support/env.ts";
 

@@ -7,7 +7,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { inject } from "vitest";
 import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
-import { freePort } from "../../shared/local/servers.ts";
+import { freePort } from "../../shared/servers/launch.ts";
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "migrate.js");
 

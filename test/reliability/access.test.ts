@@ -6,7 +6,7 @@
 import { describe, it, expect } from "vitest";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../shared/config.ts";
-import { buildDeps } from "../../shared/runtime/build.ts";
+import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { jsonLogger } from "../../shared/logger.ts";
 import { InProcessBus } from "../../shared/local/in-process-bus.ts";
 import type { FunctionEvent } from "../../shared/runtime/http.ts";

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { GetObjectTaggingCommand, HeadBucketCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import type { ContainerClient } from "@azure/storage-blob";
 import { loadConfig } from "../../shared/config.ts";
-import { buildDeps } from "../../shared/runtime/build.ts";
+import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { InProcessBus } from "../../shared/local/in-process-bus.ts";
 import { queueEvent } from "../../shared/runtime/http.ts";
 import { createWorkerHandler } from "../../shared/worker/handler.ts";

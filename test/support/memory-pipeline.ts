@@ -1,7 +1,7 @@
 /** The whole pipeline on in-memory adapters, through the same handlers and driver as `migrate run`. */
-import { MemoryBlobSource } from "../../shared/memory/blob-source.ts";
-import { MemoryObjectSink } from "../../shared/memory/object-sink.ts";
-import { MemoryStateStore } from "../../shared/memory/state-store.ts";
+import { MemoryBlobSource } from "../fakes/blob-source.ts";
+import { MemoryObjectSink } from "../fakes/object-sink.ts";
+import { MemoryStateStore } from "../fakes/state-store.ts";
 import { ByteBudget } from "../../shared/copy/memory-budget.ts";
 import { StateLayout } from "../../shared/state/layout.ts";
 import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";

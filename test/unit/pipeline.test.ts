@@ -7,7 +7,7 @@ import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { memoryDeps } from "../support/memory-pipeline.ts";
 import { InProcessBus } from "../../shared/local/in-process-bus.ts";
 import { queueEvent } from "../../shared/runtime/http.ts";
-import { InstrumentedSink } from "../../shared/memory/instrumented.ts";
+import { InstrumentedSink } from "../fakes/instrumented.ts";
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 
@@ -240,7 +240,7 @@ describe("giant objects", () => {
 
 describe("worker deadlines", () => {
   it("a shard that needs several invocations under a short deadline completes byte-exact, large objects resumed part by part", async () => {
-    const { InstrumentedSink } = await import("../../shared/memory/instrumented.ts");
+    const { InstrumentedSink } = await import("../fakes/instrumented.ts");
     const world = memoryWorld();
     const MiB = 1024 * 1024;
     const bodies = new Map<string, Buffer>();

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { ConfigError } from "../../errors.ts";
-import { runStatus, type RunStatus } from "../../coordinator/status.ts";
+import { runStatus, type RunStatus } from "../../state/run-status.ts";
 import { openState } from "../state-access.ts";
 import { EXIT } from "../exit-codes.ts";
 

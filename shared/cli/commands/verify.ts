@@ -4,7 +4,7 @@ import { createBlobServiceClient, createS3Client } from "../../clients.ts";
 import { parseAzureUrl, parseS3Url } from "../../locations.ts";
 import { verifyMigration, type Finding } from "../../verify/compare.ts";
 import { AzureBlobSource } from "../../azure/blob-source.ts";
-import { S3ObjectSink } from "../../scaleway/object-sink.ts";
+import { S3ObjectSink } from "../../s3/object-sink.ts";
 
 const HELP = `
 Compares every blob under the source prefix with its object under the

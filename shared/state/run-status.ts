@@ -1,7 +1,7 @@
 /** Progress of a run, read from the state store only (works for local and deployed runs). */
 import type { StateStore } from "../ports.ts";
-import { readJson } from "../state/json.ts";
-import { groupsOf, shardId, type DoneGroup, type ListingCursor, type OutcomeCounts, type RunRecord, type RunReport, type ShardCheckpoint, type StateLayout } from "../state/layout.ts";
+import { readJson } from "./json.ts";
+import { groupsOf, shardId, type DoneGroup, type ListingCursor, type OutcomeCounts, type RunRecord, type RunReport, type ShardCheckpoint, type StateLayout } from "./layout.ts";
 
 /** Runs of up to this many shards also count the objects of shards in progress. */
 const CHECKPOINTS_READ_UP_TO = 200;

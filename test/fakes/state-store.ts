@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { PreconditionFailedError } from "../errors.ts";
-import type { StateObject, StateStore } from "../ports.ts";
-import { redact } from "../redact.ts";
-import { S3_LIMITS } from "../limits.ts";
+import { PreconditionFailedError } from "../../shared/errors.ts";
+import type { StateObject, StateStore } from "../../shared/ports.ts";
+import { redact } from "../../shared/redact.ts";
+import { S3_LIMITS } from "../../shared/limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
 
 /** In-memory StateStore with the same conditional-write semantics as the S3 one. */

@@ -4,7 +4,7 @@
  * fakes and against Azurite + RGW.
  */
 import { Transform, type Readable } from "node:stream";
-import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
+import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../../shared/ports.ts";
 
 export interface SinkCall {
   op: string;

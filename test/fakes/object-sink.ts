@@ -13,8 +13,8 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
-import { S3_LIMITS } from "../limits.ts";
+import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../../shared/ports.ts";
+import { S3_LIMITS } from "../../shared/limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
 
 interface StoredObject {
