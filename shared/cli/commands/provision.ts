@@ -2,7 +2,9 @@ import { Command } from "commander";
 import { createS3Client, createSqsClient } from "../../clients.ts";
 import { loadProvisionEnv, loadRetryPolicy, loadS3Config, type Env, type ProvisionEnv } from "../../config.ts";
 import { ConfigError } from "../../errors.ts";
-import { DAY, DEFAULT_PROVISION_OPTIONS, formatProvisionReport, provision, type ProvisionDeps } from "../../provision/provision.ts";
+import { DAY, DEFAULT_PROVISION_OPTIONS } from "../../provision/options.ts";
+import { formatProvisionReport } from "../../provision/report.ts";
+import { provision, type ProvisionDeps } from "../../provision/provision.ts";
 import { createScalewayQueuesApi } from "../../provision/scaleway-queues.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
