@@ -166,6 +166,11 @@ async function confirmExtra(blobs: BlobSource, key: string, source: AzureLocatio
   const blobName = source.prefix + key.slice(dest.prefix.length);
   try {
     if (await blobs.stat(source.container, blobName)) return;
+    // A `dir/` marker written by --directory-markers for an ADLS Gen2 directory placeholder `dir`.
+    if (blobName.endsWith("/") && blobName.length > 1) {
+      const placeholder = await blobs.stat(source.container, blobName.slice(0, -1));
+      if (placeholder && isDirectoryPlaceholder(placeholder)) return;
+    }
   } catch (err) {
     emit({ kind: "difference", key: blobName, problem: `could not check whether the destination object ${JSON.stringify(key)} has a source: ${describeError(err)}` });
     return;
