@@ -31,6 +31,11 @@ function sourceKey() {
   return h.digest("hex").slice(0, 24);
 }
 
+/** CommonJS dependencies bundled into ESM still reach for require, __filename and __dirname. */
+const CLI_BANNER =
+  'import { createRequire as __migrateCreateRequire } from "node:module"; import { fileURLToPath as __migrateFileUrl } from "node:url"; import { dirname as __migrateDirname } from "node:path"; ' +
+  "const require = __migrateCreateRequire(import.meta.url); const __filename = __migrateFileUrl(import.meta.url); const __dirname = __migrateDirname(__filename);";
+
 /** URL of an up-to-date bundle of the CLI, or undefined (use tsx). */
 export async function cliBundle() {
   if (/^(1|true|yes)$/i.test(process.env.MIGRATE_NO_BUNDLE ?? "")) return undefined;
@@ -44,7 +49,7 @@ export async function cliBundle() {
       // Built under a unique name and renamed: concurrent starts never load a half-written file.
       const tmp = `${file}.${process.pid}.${Date.now()}.tmp.mjs`;
       await build({ ...bundleOptions(join(ROOT, "shared", "cli", "main.ts"), tmp), metafile: false, logLevel: "silent",
-        banner: { js: 'import { createRequire as __migrateCreateRequire } from "node:module"; const require = __migrateCreateRequire(import.meta.url);' } });
+        banner: { js: CLI_BANNER } });
       renameSync(tmp, file);
       // Older bundles of edited sources.
       for (const f of readdirSync(dir)) if (f !== `cli-${sourceKey()}.mjs` && f.startsWith("cli-") && !f.endsWith(".tmp.mjs")) rmSync(join(dir, f), { force: true });

@@ -34,7 +34,11 @@ const IMPORT_RUNS = 3;
  * The Azure SDK (and a few other CommonJS dependencies) call `require` for Node
  * built-ins; an ESM bundle has no `require`, so provide one.
  */
-const BANNER = 'import { createRequire } from "module"; const require = createRequire(import.meta.url);';
+// CommonJS dependencies bundled into ESM still reach for require, __filename and __dirname
+// (@azure/identity's optional browser opener joins __dirname when it loads).
+const BANNER =
+  'import { createRequire } from "module"; import { fileURLToPath as __migrateFileUrl } from "url"; import { dirname as __migrateDirname } from "path"; ' +
+  "const require = createRequire(import.meta.url); const __filename = __migrateFileUrl(import.meta.url); const __dirname = __migrateDirname(__filename);";
 
 /**
  * zod 4's `z` namespace re-exports every locale (about 260 KB minified) and

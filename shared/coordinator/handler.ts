@@ -1,5 +1,6 @@
 /**
- * The coordinator function: start requests (HTTP or queue), listing
+ * The coordinator function: start requests (HTTP or queue; see refusal.ts for
+ * how a start that can never succeed is answered), listing
  * continuations, shard-done messages and the scheduled sweep.
  */
 import { timingSafeEqual } from "node:crypto";
@@ -12,6 +13,7 @@ import { recordRejected } from "../runtime/rejected.ts";
 import { aggregate } from "./aggregate.ts";
 import { shardDone } from "./completion.ts";
 import { listStep } from "./listing.ts";
+import { refuseStart } from "./refusal.ts";
 import { startRun } from "./start.ts";
 import { sweep } from "./sweep.ts";
 
@@ -32,17 +34,16 @@ export function createCoordinatorHandler(getDeps: () => Deps) {
       msg = parseMessage(ControlMessage, raw);
     } catch (err) {
       if (err instanceof BadMessageError) {
-        // A bad start request is refused (400) with nothing written; other bad messages are recorded.
-        const isStart = /"type"\s*:\s*"start"/.test(raw);
-        if (!isStart) await recordRejected(deps, raw, err);
-        deps.log.warn("message-rejected", { reason: err.message });
-        return json(isStart ? 400 : 200, { error: err.message });
+        // A bad start is refused: 400 over HTTP with nothing written, recorded and 2xx from the queue.
+        if (/"type"\s*:\s*"start"/.test(raw)) return refuseStart(deps, event, raw, 400, err.message);
+        await recordRejected(deps, raw, err);
+        return json(200, { error: err.message });
       }
       throw err;
     }
     if (msg.type === "start" && deps.startToken && !tokenMatches(event, deps.startToken)) {
       deps.log.warn("start-refused", { runId: msg.runId, reason: "missing or wrong X-Migrate-Token" });
-      return json(401, { error: "start refused: missing or wrong X-Migrate-Token" });
+      return refuseStart(deps, event, raw, 401, "start refused: missing or wrong X-Migrate-Token");
     }
     const deadline = invocationDeadline(deps);
     try {
@@ -64,6 +65,8 @@ export function createCoordinatorHandler(getDeps: () => Deps) {
           return json(200, await sweep(deps, { runId: msg.runId, stateBucket: msg.stateBucket }));
       }
     } catch (err) {
+      if (msg.type === "start" && err instanceof MigrationError && err.code === "bad-request") return refuseStart(deps, event, raw, 400, err.message);
+      if (msg.type === "start" && err instanceof MigrationError && err.code === "run-id-conflict") return refuseStart(deps, event, raw, 409, err.message);
       if (err instanceof MigrationError && err.code === "bad-request") return json(400, { error: err.message });
       if (err instanceof MigrationError && err.code === "run-id-conflict") return json(409, { error: err.message });
       deps.log.error("coordinator-failed", { type: msg.type, runId: "runId" in msg ? msg.runId : undefined, error: describeError(err) });

@@ -5,6 +5,7 @@
  * live work changes nothing but timing.
  */
 import { encode } from "../messages.ts";
+import { describeError } from "../redact.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson } from "../state/json.ts";
 import { SHARDS_PER_GROUP, shardId, type DoneGroup, type ListingCursor, type ShardLease, type ShardManifest, type ShardResult } from "../state/layout.ts";
@@ -16,6 +17,10 @@ export interface SweepOutcome {
   finished: number;
   resentShards: number;
   resentListings: number;
+}
+
+export interface SweepHeartbeat extends SweepOutcome {
+  at: string;
 }
 
 export interface SweepOptions {
@@ -42,6 +47,11 @@ export async function sweep(deps: Deps, target: { runId?: string; stateBucket?: 
     outcome.resentListings += r.resentListing ? 1 : 0;
   }
   if (outcome.resentShards || outcome.resentListings || outcome.finished) deps.log.info("sweep", { ...outcome });
+  if (!target.runId) {
+    // The scheduled sweep leaves its time: `migrate doctor` checks that the schedule trigger fires.
+    const heartbeat: SweepHeartbeat = { at: new Date(deps.now()).toISOString(), ...outcome };
+    await store.put(deps.layout.sweepHeartbeat(), JSON.stringify(heartbeat)).catch((err) => deps.log.warn("sweep-heartbeat-failed", { error: describeError(err) }));
+  }
   return outcome;
 }
 

@@ -51,8 +51,8 @@ export function refusal(blob: BlobEntry, key: string, options: { requireImmutabi
   if (blob.customerKey) return { code: "customer-key", reason: CUSTOMER_KEY_REASON };
   // A destination with Object Lock takes the lock with the copy; only one without it refuses such a blob.
   if (options.requireImmutability && !options.objectLockAvailable) {
-    const locked = immutabilityWarning(blob);
-    if (locked) return { code: "immutability-required", reason: `${locked}, and --require-immutability is set` };
+    const lock = lockOf(blob);
+    if (lock) return { code: "immutability-required", reason: `the source is under ${describeLock(lock)} and the destination bucket has no Object Lock (--require-immutability)` };
   }
   // S3 answers a too-long key with a bodiless 400 on HEAD ("UnknownError"): say why instead.
   const keyBytes = Buffer.byteLength(key, "utf8");

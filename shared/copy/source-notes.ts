@@ -57,7 +57,9 @@ export function withSourceNotes<T extends NotedOutcome>(blob: BlobEntry, outcome
   for (const n of sourceNotes(blob, outcome)) if (!notes.includes(n)) notes.push(n);
   let result = notes.length ? { ...outcome, notes } : outcome;
   // A blob that is (or would be) copied while immutable at the source, to a bucket that can not lock it: warn on it, by name.
-  const locked = outcome.outcome !== "failed" && !objectLock ? immutabilityWarning(blob) : undefined;
+  // (The copy engine's own "written without Object Lock" warning says it already.)
+  const saidByEngine = (outcome.warnings ?? []).some((w) => /without Object Lock/.test(w));
+  const locked = outcome.outcome !== "failed" && !objectLock && !saidByEngine ? immutabilityWarning(blob) : undefined;
   if (locked && !(outcome.warnings ?? []).includes(locked)) result = { ...result, warnings: [...(outcome.warnings ?? []), locked] };
   return result;
 }

@@ -20,6 +20,8 @@
  *   {prefix}runs/{runId}/attempts/{n}/               report.json and ledger.jsonl of failed attempt n
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
  *   {prefix}destinations/{bucket}.json               DestinationRecord: the SSE-C key digest each destination prefix was written under
+ *   {prefix}rejected/{id}.json                       a queue-delivered start refused before any run id was readable
+ *   {prefix}sweep.json                               when the scheduled sweep last ran (SweepHeartbeat), read by migrate doctor
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
@@ -57,6 +59,14 @@ export class StateLayout {
       /** An earlier, failed attempt's report and ledger, kept when the run is retried. */
       attempt: (n: number) => ({ report: `${base}attempts/${n}/report.json`, ledger: `${base}attempts/${n}/ledger.jsonl` }),
     };
+  }
+  /** A refused queue-delivered start without a readable run id. */
+  rejected(id: string): string {
+    return `${this.prefix}rejected/${id}.json`;
+  }
+  /** The scheduled sweep's last run. */
+  sweepHeartbeat(): string {
+    return `${this.prefix}sweep.json`;
   }
   runsPrefix(): string {
     return `${this.prefix}runs/`;

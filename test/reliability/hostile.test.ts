@@ -10,7 +10,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { loadConfig } from "../../shared/config.ts";
 import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { InProcessBus } from "../../shared/local/in-process-bus.ts";
-import { queueEvent } from "../../shared/runtime/http.ts";
+import { queueEvent, type FunctionEvent, type FunctionResponse } from "../../shared/runtime/http.ts";
 import { createWorkerHandler } from "../../shared/worker/handler.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import type { Logger } from "../../shared/logger.ts";
@@ -25,6 +25,11 @@ function handlers() {
   const log: Logger = { info: (e) => logged.push(e), warn: (e) => logged.push(e), error: (e) => logged.push(e) };
   const deps = buildDeps(config, { bus: new InProcessBus(), log });
   return { worker: createWorkerHandler(() => deps), coordinator: createCoordinatorHandler(() => deps), logged };
+}
+
+/** A call of the private coordinator over HTTP: it carries the function's token. */
+function httpEvent(body: string, headers: Record<string, string> = {}) {
+  return { ...queueEvent(body), headers: { "content-type": "application/json", "X-Auth-Token": "function-jwt", ...headers } };
 }
 
 describe("hostile messages to the deployed handlers", () => {
@@ -64,7 +69,7 @@ describe("hostile messages to the deployed handlers", () => {
     expect(reasons.some((r) => /unknown message version 7/.test(r))).toBe(true);
   });
 
-  it("coordinator: a bad start is refused with 400 and writes nothing; other bad control messages are recorded", async () => {
+  it("coordinator: a bad start over HTTP is refused with 400 and writes nothing; other bad control messages are recorded", async () => {
     const bucket = await newBucket("hostc");
     const container = await newContainer("hostc");
     const { coordinator } = handlers();
@@ -79,7 +84,7 @@ describe("hostile messages to the deployed handlers", () => {
       ["source container that does not exist", JSON.stringify({ ...start, source: { container: "no-such-container-here", prefix: "" } })],
     ];
     for (const [label, body] of refused) {
-      const res = await coordinator(queueEvent(body), {});
+      const res = await coordinator(httpEvent(body), {});
       expect(res.statusCode, label).toBe(400);
       expect(JSON.parse(res.body!).error, label).toEqual(expect.any(String));
     }
@@ -90,6 +95,51 @@ describe("hostile messages to the deployed handlers", () => {
     const keys = await listKeys(clients.s3(), bucket);
     expect(keys).toHaveLength(1);
     expect(keys[0]).toMatch(/^\.migrate-state\/runs\/hostile-start\/rejected\/[0-9a-f]{16}\.json$/);
+  });
+});
+
+describe("starts delivered by the control queue that can never succeed", () => {
+  it("are answered 2xx and recorded with their reason (bad request, bad token, conflicting run id); over HTTP the same starts get 400, 401, 409", async () => {
+    const bucket = await newBucket("hostq");
+    const container = await newContainer("hostq");
+    await upload(container, "a.txt", "a");
+    const config = loadConfig({ ...serverEnv(), STATE_BUCKET: bucket });
+    const deps = buildDeps(config, { bus: new InProcessBus(), log: { info: () => {}, warn: () => {}, error: () => {} } });
+    const coordinator = createCoordinatorHandler(() => deps);
+    const withToken = createCoordinatorHandler(() => ({ ...deps, startToken: "the-start-token" }));
+    const start = (runId: string, extra: object = {}) => JSON.stringify({ v: 1, type: "start", runId, source: { container: container.containerName, prefix: "" }, destination: { bucket, prefix: "" }, ...extra });
+
+    // Prepare: a run that exists, so that another request under its id conflicts.
+    expect((await coordinator(httpEvent(start("taken")), {})).statusCode).toBe(202);
+    const cases: Array<[string, (e: FunctionEvent) => Promise<FunctionResponse>, string, number, RegExp, string | undefined]> = [
+      ["invalid request", (e) => coordinator(e, {}), start("badreq", { options: { concurrency: -1 } }), 400, /concurrency/, "badreq"],
+      ["source that does not exist", (e) => coordinator(e, {}), JSON.stringify({ ...JSON.parse(start("nosrc")), source: { container: "no-such-container-q", prefix: "" } }), 400, /no-such-container-q|does not exist/, "nosrc"],
+      ["no start token", (e) => withToken(e, {}), start("notoken"), 401, /X-Migrate-Token/, "notoken"],
+      ["conflicting run id", (e) => coordinator(e, {}), start("taken", { destination: { bucket, prefix: "elsewhere/" } }), 409, /.+/, "taken"],
+      ["no readable run id", (e) => coordinator(e, {}), JSON.stringify({ v: 1, type: "start", runId: "../x" }), 400, /runId/, undefined],
+    ];
+    for (const [label, call, body, httpStatus, reason, runId] of cases) {
+      // Act: the same start over HTTP, then from the queue
+      const overHttp = await call(httpEvent(body));
+      const fromQueue = await call(queueEvent(body));
+      // Assess
+      expect(overHttp.statusCode, label).toBe(httpStatus);
+      expect(fromQueue.statusCode, label).toBe(200);
+      expect(JSON.parse(fromQueue.body!).rejected, label).toMatch(reason);
+      const prefix = runId ? `.migrate-state/runs/${runId}/rejected/` : ".migrate-state/rejected/";
+      const recorded = [...(await stateObjects(bucket)).entries()].filter(([k]) => k.startsWith(prefix));
+      expect(recorded, label).toHaveLength(1);
+      const record = JSON.parse(recorded[0]![1]);
+      expect(record, label).toMatchObject({ status: httpStatus, delivery: "queue" });
+      expect(record.reason, label).toMatch(reason);
+      // A redelivery of the same message is recorded once, and answered 2xx again.
+      expect((await call(queueEvent(body))).statusCode, label).toBe(200);
+      expect([...(await stateObjects(bucket)).keys()].filter((k) => k.startsWith(prefix)), label).toHaveLength(1);
+    }
+    // No run was created for the refused starts, and the token never reached the records.
+    const keys = [...(await stateObjects(bucket)).keys()];
+    expect(keys.filter((k) => k.endsWith("/run.json"))).toEqual([".migrate-state/runs/taken/run.json"]);
+    for (const v of (await stateObjects(bucket)).values()) expect(v).not.toContain("the-start-token");
   });
 });
 

@@ -149,15 +149,23 @@ describe("handlers and hostile messages", () => {
     expect(rejected.length).toBe(4);
   });
 
-  it("the coordinator refuses a bad start request with 400 and writes nothing", async () => {
+  it("the coordinator refuses a bad start request over HTTP with 400 and writes nothing; from the queue, records it and answers 200", async () => {
     const world = memoryWorld();
     const bus = new InProcessBus();
     const deps = memoryDeps(world, bus);
     const coordinator = createCoordinatorHandler(() => deps);
-    const res = await coordinator(queueEvent(JSON.stringify({ v: 1, type: "start", runId: "r", source: { container: "Bad_Name" }, destination: { bucket: "dst" } })));
+    const body = JSON.stringify({ v: 1, type: "start", runId: "r", source: { container: "Bad_Name" }, destination: { bucket: "dst" } });
+    const res = await coordinator({ ...queueEvent(body), headers: { "X-Auth-Token": "function-jwt" } });
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body!).error).toMatch(/container/);
     expect(world.stores.size).toBe(0);
+
+    const queued = await coordinator(queueEvent(body));
+    expect(queued.statusCode).toBe(200);
+    expect(JSON.parse(queued.body!).rejected).toMatch(/container/);
+    const rejected = [];
+    for await (const k of world.state("dst").list(".migrate-state/runs/r/rejected/")) rejected.push(k);
+    expect(rejected).toHaveLength(1);
   });
 
   it("a worker that fails unexpectedly answers 500 so the trigger retries", async () => {
@@ -181,7 +189,7 @@ describe("start token", () => {
     const deps = { ...memoryDeps(world, bus), startToken: "s3cr3t-start-token" };
     const coordinator = createCoordinatorHandler(() => deps);
     const body = JSON.stringify({ v: 1, type: "start", runId: "tok", source: { container: "src" }, destination: { bucket: "dst" } });
-    const none = await coordinator(queueEvent(body));
+    const none = await coordinator({ ...queueEvent(body), headers: { "X-Auth-Token": "function-jwt" } });
     const wrong = await coordinator({ ...queueEvent(body), headers: { "X-Migrate-Token": "s3cr3t-start-tokeX" } });
     expect([none.statusCode, wrong.statusCode]).toEqual([401, 401]);
     expect(world.stores.size).toBe(0);

@@ -42,21 +42,19 @@ describe("immutable and CPK blobs in a run", () => {
     const { report, ledger } = await runPipeline(w, startRequest());
     expect(report.objects).toMatchObject({ planned: 4, copied: 3, failed: 1 });
     const warned = Object.fromEntries(report.warnings.map((x) => [x.key, x.warning]));
-    expect(warned["held.txt"]).toMatch(/legal hold.*not locked/);
-    expect(warned["kept.txt"]).toMatch(/retention policy \(Unlocked, until 2030-01-01T00:00:00.000Z\)/);
+    expect(warned["held.txt"]).toMatch(/legal hold.*without Object Lock/);
+    expect(warned["kept.txt"]).toMatch(/retention until 2030-01-01T00:00:00.000Z.*without Object Lock/);
     expect(warned["free.txt"]).toBeUndefined();
     expect(ledger.find((e) => e.source === "sealed.bin")).toMatchObject({ outcome: "failed", code: "customer-key", reason: expect.stringMatching(/^encrypted with a customer-provided key/) });
     expect(await w.sink.head("dst", "sealed.bin")).toBeUndefined();
     expect(w.source.calls.read).toBe(3);
   });
 
-  it("--require-immutability fails the immutable blobs instead, naming the policy", async () => {
+  it("--require-immutability refuses a destination that can not lock, before anything is copied", async () => {
     const w = seed();
-    const { report, ledger } = await runPipeline(w, startRequest({ options: { requireImmutability: true } }));
-    expect(report.objects).toMatchObject({ planned: 4, copied: 1, failed: 3 });
-    expect(ledger.find((e) => e.source === "held.txt")).toMatchObject({ outcome: "failed", code: "immutability-required", reason: expect.stringMatching(/legal hold/) });
-    expect(ledger.find((e) => e.source === "kept.txt")).toMatchObject({ outcome: "failed", code: "immutability-required" });
+    await expect(runPipeline(w, startRequest({ options: { requireImmutability: true } }))).rejects.toThrow(/Object Lock/);
     expect(await w.sink.head("dst", "held.txt")).toBeUndefined();
+    expect(await w.sink.head("dst", "free.txt")).toBeUndefined();
   });
 });
 

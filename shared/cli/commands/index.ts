@@ -6,6 +6,7 @@ import { registerStatus } from "./status.ts";
 import { registerReport } from "./report.ts";
 import { registerServe } from "./serve.ts";
 import { registerProvision } from "./provision.ts";
+import { registerDoctor } from "./doctor.ts";
 
 /** Each subcommand lives in its own file and registers itself here. */
 export function registerCommands(program: Command): void {
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerServe(program);
   registerVerify(program);
   registerProvision(program);
+  registerDoctor(program);
 }

@@ -8,6 +8,8 @@ import { createCoordinatorHandler } from "../../coordinator/handler.ts";
 import { createWorkerHandler } from "../../worker/handler.ts";
 import { QueuePoller } from "../../local/queue-poller.ts";
 import type { FunctionHandler } from "../../runtime/http.ts";
+import { describeError } from "../../redact.ts";
+import { scheduleEvents, startScheduleTrigger } from "../../local/schedule-trigger.ts";
 
 /** A local stand-in for a queue trigger: POSTs the message body to the function's URL. */
 function postTo(url: string): FunctionHandler {
@@ -21,11 +23,17 @@ function postTo(url: string): FunctionHandler {
 export function registerServe(program: Command): void {
   program
     .command("serve")
-    .description("Serve the coordinator and worker handlers over HTTP as Scaleway does, with local triggers polling the SQS queues")
+    .description("Serve the coordinator and worker handlers over HTTP as Scaleway does, with every trigger of serverless.yml: the queues polled, the sweep on its schedule")
     .option("--port <port>", "coordinator port; the worker listens on the next one", "8080")
+    .option("--sweep-every <seconds>", "fire the coordinator's schedule trigger (the sweep) every N seconds instead of at its rate in serverless.yml")
+    .option("--serverless-yml <file>", "where the schedule trigger is read from", "serverless.yml")
     .action(async (opts) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 1 || port > 65534) throw new ConfigError(`--port must be a port number (got "${opts.port}")`);
+      const sweepEvery = opts.sweepEvery === undefined ? undefined : Number(opts.sweepEvery);
+      if (sweepEvery !== undefined && !(Number.isFinite(sweepEvery) && sweepEvery >= 1)) throw new ConfigError(`--sweep-every must be a number of seconds, at least 1 (got "${opts.sweepEvery}")`);
+      const schedules = scheduleEvents(opts.serverlessYml).filter((e) => e.functionName === "coordinator");
+      if (schedules.length === 0) throw new ConfigError(`${opts.serverlessYml} declares no schedule trigger for the coordinator: the sweep would never run`);
       const config = loadConfig(process.env);
       const { sqs, controlQueueUrl, workerQueueUrls } = config.queue;
       if (!sqs || !controlQueueUrl || workerQueueUrls.length === 0) {
@@ -40,12 +48,22 @@ export function registerServe(program: Command): void {
         ...workerQueueUrls.map((u) => new QueuePoller(client, u, postTo(`http://127.0.0.1:${port + 1}/`))),
       ];
       for (const p of pollers) p.start();
-      process.stderr.write(`coordinator on http://127.0.0.1:${port}/, worker on http://127.0.0.1:${port + 1}/, polling ${pollers.length} queue(s); Ctrl-C stops\n`);
+      // The CRON trigger: POSTs its input to the coordinator, as the platform does.
+      const crons = schedules.map((e) =>
+        startScheduleTrigger(e, async (body) => (await postTo(`http://127.0.0.1:${port}/`)({ httpMethod: "POST", path: "/", headers: {}, body, isBase64Encoded: false }, {})).statusCode, {
+          everySeconds: sweepEvery,
+          onError: (err) => deps.log.error("schedule-trigger-failed", { error: describeError(err) }),
+        }),
+      );
+      process.stderr.write(
+        `coordinator on http://127.0.0.1:${port}/, worker on http://127.0.0.1:${port + 1}/, polling ${pollers.length} queue(s), schedule ${crons.map((c) => c.describe()).join(", ")}; Ctrl-C stops\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
+      for (const c of crons) c.stop();
       await Promise.all(pollers.map((p) => p.stop()));
       await Promise.all([coordinator.close(), worker.close()]);
     });

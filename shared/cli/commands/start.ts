@@ -28,7 +28,8 @@ export function registerStart(program: Command): void {
         const { coordinatorUrl, coordinatorToken: token, startToken } = loadStartEnv(process.env);
         const url = opts.url ?? coordinatorUrl;
         if (!url) throw new ConfigError("--url (or COORDINATOR_URL) is required, or use --via-queue");
-        const headers: Record<string, string> = { "content-type": "application/json" };
+        // X-Migrate-Client marks an HTTP call: refusals come back as 400/401/409, not recorded as a queue delivery's.
+        const headers: Record<string, string> = { "content-type": "application/json", "X-Migrate-Client": "migrate-start" };
         if (token) headers["X-Auth-Token"] = token;
         if (startToken) headers["X-Migrate-Token"] = startToken;
         const res = await fetch(url, { method: "POST", headers, body });
