@@ -177,7 +177,9 @@ export async function driveRun(
     // A run that ended with failures is retried by starting it again (the coordinator reopens it).
     if (existing && (existing.status === "succeeded" || existing.dryRun)) return existing;
     transport.attach({ coordinator, worker });
-    const res = await coordinator(queueEvent(encode(request)), {});
+    // A direct call, as an HTTP caller makes one: a refused start comes back as 400/409, never recorded as a queue delivery's.
+    const start = queueEvent(encode(request));
+    const res = await coordinator({ ...start, headers: { ...start.headers, "x-migrate-client": "migrate-run" } }, {});
     if (res.statusCode === 400 || res.statusCode === 409) {
       throw new ConfigError(JSON.parse(res.body ?? "{}").error ?? `start refused (${res.statusCode})`);
     }
