@@ -7,7 +7,7 @@ import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import type { AzureConfig, S3Config } from "../shared/config.ts";
 import { AzureBlobSource } from "../shared/azure/blob-source.ts";
-import { S3ObjectSink } from "../shared/scaleway/object-sink.ts";
+import { S3ObjectSink } from "../shared/s3/object-sink.ts";
 import { copyObject } from "../shared/copy/copy-object.ts";
 import { ByteBudget } from "../shared/copy/memory-budget.ts";
 import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";

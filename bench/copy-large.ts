@@ -20,7 +20,7 @@ import { CreateBucketCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import type { S3Config } from "../shared/config.ts";
-import { startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/local/servers.ts";
+import { startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/servers/launch.ts";
 import { build } from "esbuild";
 import type { ChildInput, ChildOutput } from "./copy-large-child.ts";
 import { uploadLargeBlob } from "./corpus.ts";

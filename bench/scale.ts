@@ -11,9 +11,9 @@
  *   SCALE_SIZES=100000,1000000 SCALE_SHARD=100
  */
 import { performance } from "node:perf_hooks";
-import { MemoryBlobSource } from "../shared/memory/blob-source.ts";
-import { MemoryObjectSink } from "../shared/memory/object-sink.ts";
-import { MemoryStateStore } from "../shared/memory/state-store.ts";
+import { MemoryBlobSource } from "../test/fakes/blob-source.ts";
+import { MemoryObjectSink } from "../test/fakes/object-sink.ts";
+import { MemoryStateStore } from "../test/fakes/state-store.ts";
 import { ByteBudget } from "../shared/copy/memory-budget.ts";
 import { StateLayout } from "../shared/state/layout.ts";
 import { DEFAULT_TUNING, MiB } from "../shared/limits.ts";

@@ -10,7 +10,7 @@
 import { CreateBucketCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
-import { startAzurite, startRgw } from "../shared/local/servers.ts";
+import { startAzurite, startRgw } from "../shared/servers/launch.ts";
 import { MiB } from "../shared/limits.ts";
 import { startFaultProxy, type FaultRule } from "../test/support/fault-proxy.ts";
 import { listAll, uploadLargeBlob, uploadSmallBlobs } from "./corpus.ts";

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, SASProtocol, StorageSharedKeyCredential, generateAccountSASQueryParameters } from "@azure/storage-blob";
-import type { AzuriteServer, S3Server } from "../shared/local/servers.ts";
+import type { AzuriteServer, S3Server } from "../shared/servers/launch.ts";
 import { runTimed, type Timed } from "./proc.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
-import { startAzurite, startRgw, startS3rver, type RunningServer, type S3Server } from "../shared/local/servers.ts";
+import { startAzurite, startRgw, startS3rver, type RunningServer, type S3Server } from "../shared/servers/launch.ts";
 
 // The SDK's notice about future Node versions is noise in a demo.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";

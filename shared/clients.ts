@@ -2,6 +2,7 @@ import { BlobServiceClient, StorageSharedKeyCredential, AnonymousCredential, Sto
 import type { Pipeline, PipelinePolicy, PipelineResponse } from "@azure/core-rest-pipeline";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { createAdvancedClient, type Client as ScalewayClient } from "@scaleway/sdk-client";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
@@ -172,4 +173,42 @@ export function createSqsClient(config: SqsConfig, retry: RetryPolicy | undefine
   });
   if (retry) addRetryMiddleware(client, retry);
   return client;
+}
+
+export interface ScalewayApiConfig {
+  /** IAM secret key, sent as X-Auth-Token. */
+  secretKey: string;
+  projectId: string;
+  region: string;
+  /** Default https://api.scaleway.com. */
+  apiUrl?: string;
+  /** A fetch-compatible client; tests give one that answers from fixtures. */
+  fetch?: typeof fetch;
+}
+
+/** Scaleway API client (`@scaleway/sdk`) for provisioning. The caller validates the key first: the SDK's own errors quote it. */
+export function createScalewayClient(config: ScalewayApiConfig): ScalewayClient {
+  return createAdvancedClient(
+    (settings) => ({
+      ...settings,
+      ...(config.apiUrl ? { apiURL: config.apiUrl } : {}),
+      ...(config.fetch ? { httpClient: config.fetch } : {}),
+      defaultProjectId: config.projectId,
+      defaultRegion: config.region as typeof settings.defaultRegion,
+    }),
+    // Authentication: the secret key in X-Auth-Token (what withProfile does, without its own validation of the key).
+    (settings) => ({
+      ...settings,
+      interceptors: [
+        {
+          request: ({ request }: { request: Readonly<Request> }) => {
+            const clone = request.clone();
+            clone.headers.set("x-auth-token", config.secretKey);
+            return clone;
+          },
+        },
+        ...settings.interceptors,
+      ],
+    }),
+  );
 }

@@ -1,10 +1,15 @@
+/**
+ * The one reader of the environment: every variable the functions, the CLI
+ * and the deploy check use is read, validated and typed here, and a mistake
+ * is a ConfigError naming the variable. Nothing else reads process.env.
+ */
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { registerSecret } from "./redact.ts";
 import { DEFAULT_TUNING, type Tuning } from "./limits.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 import { readFileSync } from "node:fs";
-import { parseSseCustomerKey, type SseCustomerKey } from "./scaleway/sse-c.ts";
+import { parseSseCustomerKey, type SseCustomerKey } from "./s3/sse-c.ts";
 
 /** How to reach the Azure source. Exactly one way of authenticating. */
 export type AzureConfig =
@@ -311,7 +316,7 @@ export function loadRetryPolicy(env: Env): RetryPolicy {
   return { ...DEFAULT_RETRY_POLICY, budgetMs: int(env, "RETRY_BUDGET_SECONDS", DEFAULT_RETRY_POLICY.budgetMs / 1000, 0, 3600) * 1000 };
 }
 
-/** The one place that reads the environment. Throws ConfigError naming the variable. */
+/** The deployed functions' whole configuration (the CLI commands add the loaders below). Throws ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env, options: { requireAzure?: boolean; requireS3?: boolean } = {}): AppConfig {
   const azure = loadAzureConfig(env);
   const s3 = loadS3Config(env);
@@ -338,5 +343,108 @@ export function loadConfig(env: Env = process.env, options: { requireAzure?: boo
     functionTimeoutMs,
     deadlineMarginMs,
     startToken,
+  };
+}
+
+/** A key pair given as two variables: both or neither. */
+export interface KeyPair {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+function keyPair(env: Env, idName: string, secretName: string): KeyPair | undefined {
+  const accessKeyId = str(env, idName);
+  const secretAccessKey = str(env, secretName);
+  registerSecret(secretAccessKey);
+  if (!accessKeyId && !secretAccessKey) return undefined;
+  if (!accessKeyId || !secretAccessKey) throw new ConfigError(`set both ${idName} and ${secretName}, or neither`);
+  return { accessKeyId, secretAccessKey };
+}
+
+/** `migrate status` and `migrate report`: where the run's state is. */
+export function loadStateBucket(env: Env, flag: string | undefined): string {
+  const bucket = flag ?? str(env, "STATE_BUCKET");
+  if (!bucket) throw new ConfigError("--state-bucket is required (the run's destination bucket, or STATE_BUCKET)");
+  return bucket;
+}
+
+/** `migrate start`: the deployed coordinator's URL and the tokens that let a start through. */
+export interface StartEnv {
+  coordinatorUrl?: string;
+  /** The private function's token (X-Auth-Token). */
+  coordinatorToken?: string;
+  /** The shared start token (X-Migrate-Token), when deployed with one. */
+  startToken?: string;
+}
+
+export function loadStartEnv(env: Env): StartEnv {
+  const coordinatorToken = str(env, "COORDINATOR_TOKEN");
+  const startToken = str(env, "START_TOKEN");
+  registerSecret(coordinatorToken);
+  registerSecret(startToken);
+  return { coordinatorUrl: str(env, "COORDINATOR_URL"), coordinatorToken, startToken };
+}
+
+/** `migrate provision`: the Scaleway API key, region and queue credentials. */
+export interface ProvisionEnv {
+  region: string;
+  sqsRegion: string;
+  /** SQS_ADMIN_*: the provisioning queue credential, once it exists. */
+  admin?: KeyPair;
+  /** With --sqs-endpoint: SQS_ADMIN_*, or else SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY. */
+  sqsCredentials(): KeyPair | undefined;
+  /** Without --sqs-endpoint: the IAM API key and project; throws naming what is missing. */
+  scaleway(projectFlag: string | undefined): { accessKey: string; secretKey: string; projectId: string; apiUrl?: string };
+}
+
+export function loadProvisionEnv(env: Env, regionFlag: string | undefined): ProvisionEnv {
+  const region = regionFlag ?? str(env, "SCW_DEFAULT_REGION") ?? str(env, "SCW_REGION") ?? "fr-par";
+  const admin = keyPair(env, "SQS_ADMIN_ACCESS_KEY_ID", "SQS_ADMIN_SECRET_ACCESS_KEY");
+  return {
+    region,
+    sqsRegion: str(env, "SQS_REGION") ?? region,
+    admin,
+    sqsCredentials: () => admin ?? keyPair(env, "SQS_ACCESS_KEY_ID", "SQS_SECRET_ACCESS_KEY"),
+    scaleway: (projectFlag) => {
+      const accessKey = str(env, "SCW_ACCESS_KEY");
+      const secretKey = str(env, "SCW_SECRET_KEY");
+      registerSecret(secretKey);
+      const projectId = projectFlag ?? str(env, "SCW_DEFAULT_PROJECT_ID") ?? str(env, "SCW_PROJECT_ID");
+      if (!accessKey || !secretKey) throw new ConfigError("SCW_ACCESS_KEY and SCW_SECRET_KEY must be set (an IAM API key allowed to manage Queues), or give --sqs-endpoint");
+      if (!projectId) throw new ConfigError("no project: give --project-id or set SCW_DEFAULT_PROJECT_ID");
+      return { accessKey, secretKey, projectId, apiUrl: str(env, "SCW_API_URL") };
+    },
+  };
+}
+
+/**
+ * What `npm run deploy` checks besides the functions' own configuration: the
+ * deploy credentials and what serverless.yml turns into triggers.
+ */
+export interface DeployEnv {
+  hasScalewayKey: boolean;
+  region: string;
+  queuePrefix: string;
+  workerQueueCount: number;
+  workerQueueUrls: string[];
+  controlQueueUrl?: string;
+  sqsEndpoint?: string;
+  hasSqsCredentials: boolean;
+  hasStartToken: boolean;
+  stateBucket?: string;
+}
+
+export function loadDeployEnv(env: Env): DeployEnv {
+  return {
+    hasScalewayKey: !!(str(env, "SCW_SECRET_KEY") && str(env, "SCW_DEFAULT_PROJECT_ID")),
+    region: str(env, "SCW_REGION") ?? "fr-par",
+    queuePrefix: str(env, "QUEUE_PREFIX") ?? "migrate",
+    workerQueueCount: Number(str(env, "WORKER_QUEUE_COUNT") ?? "2"),
+    workerQueueUrls: (str(env, "WORKER_QUEUE_URLS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    controlQueueUrl: str(env, "CONTROL_QUEUE_URL"),
+    sqsEndpoint: str(env, "SQS_ENDPOINT"),
+    hasSqsCredentials: !!(str(env, "SQS_ACCESS_KEY_ID") && str(env, "SQS_SECRET_ACCESS_KEY")),
+    hasStartToken: !!str(env, "START_TOKEN"),
+    stateBucket: str(env, "STATE_BUCKET"),
   };
 }

@@ -1,4 +1,8 @@
-/** Scaleway Object Storage multipart limits (docs: object-storage/api-cli/multipart-uploads). */
+/**
+ * Limits and defaults as data, in one place: S3 / Scaleway Object Storage
+ * (docs: object-storage/api-cli/multipart-uploads), Azure listing, Scaleway
+ * Queues and triggers, and the copy tuning defaults that config.ts overrides.
+ */
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 export const TiB = 1024 * GiB;

@@ -73,6 +73,15 @@ export const StartRequest = z.object({
 });
 export type StartRequest = z.infer<typeof StartRequest>;
 
+/**
+ * Two start requests are the same run when they are equal after parsing (which
+ * fills defaults): the same run id started twice is one run, with another
+ * request it is refused.
+ */
+export function sameStartRequest(a: StartRequest, b: StartRequest): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Coordinator: go on listing from the recorded cursor. `seq` is the cursor version it expects. */
 export const ContinueListing = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("continue-listing"), runId: RUN_ID, stateBucket: STATE_BUCKET, seq: z.number().int().min(0) });
 

@@ -1,12 +1,33 @@
 /**
- * The ports the engine, coordinator and worker depend on. Azure, Scaleway S3,
- * SQS and in-memory implementations sit behind them; one contract suite runs
- * against each.
+ * The ports the engine, coordinator and worker depend on. Azure, S3 (Scaleway,
+ * Ceph RGW), SQS and in-memory implementations sit behind them. Each port has
+ * one contract suite under test/contract/ that runs the same cases on the
+ * in-memory implementation and on a real server: BlobSource and ObjectSink
+ * (source-sink.test.ts), StateStore (state-store.test.ts), MessageBus with its
+ * trigger (message-bus.test.ts).
  */
 import type { Readable } from "node:stream";
 
+/** The HTTP content headers a blob has and an object carries, with their names on the wire. */
+export const CONTENT_HEADERS = [
+  ["contentType", "Content-Type"],
+  ["contentEncoding", "Content-Encoding"],
+  ["contentLanguage", "Content-Language"],
+  ["contentDisposition", "Content-Disposition"],
+  ["cacheControl", "Cache-Control"],
+] as const;
+
+export type ContentHeaders = { [K in (typeof CONTENT_HEADERS)[number][0]]?: string };
+
+/** The content headers of `from` that are set (empty values left out). */
+export function contentHeadersOf(from: ContentHeaders): ContentHeaders {
+  const out: ContentHeaders = {};
+  for (const [field] of CONTENT_HEADERS) if (from[field]) out[field] = from[field];
+  return out;
+}
+
 /** One blob as listed by the source: everything a worker needs, no HEAD per blob. */
-export interface BlobEntry {
+export interface BlobEntry extends ContentHeaders {
   name: string;
   size: number;
   /** Quoted or bare ETag as the source gives it; used to pin reads (If-Match). */
@@ -15,11 +36,6 @@ export interface BlobEntry {
   lastModified: string;
   /** Hex MD5 of the whole blob when the uploader set Content-MD5. */
   contentMd5?: string;
-  contentType?: string;
-  contentEncoding?: string;
-  contentLanguage?: string;
-  contentDisposition?: string;
-  cacheControl?: string;
   metadata: Record<string, string>;
   tags: Record<string, string>;
   /** Hot | Cool | Cold | Archive ... */
@@ -74,12 +90,7 @@ export interface ReadHint {
 }
 
 /** Headers and metadata the destination object carries. */
-export interface ObjectHeaders {
-  contentType?: string;
-  contentEncoding?: string;
-  contentLanguage?: string;
-  contentDisposition?: string;
-  cacheControl?: string;
+export interface ObjectHeaders extends ContentHeaders {
   /** User metadata (x-amz-meta-*), names lowercase. */
   metadata: Record<string, string>;
   storageClass?: string;
@@ -120,8 +131,12 @@ export interface ObjectSink {
    * (checked by the server) and our own hashes.
    */
   readonly etagsAreMd5: boolean;
-  /** The bytes of an object (with the SSE-C key when there is one). */
-  get(bucket: string, key: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * The bytes of an object (with the SSE-C key when there is one). With `etag`
+   * (bare or quoted) the read is pinned to that version: a replaced object
+   * fails (412) instead of mixing versions.
+   */
+  get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable>;
   /** Whether the bucket keeps versions or has Object Lock (state must then live elsewhere). */
   bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }>;
   /** Deletes up to 1000 keys; returns those the server refused (an absent key is no error). */
@@ -165,7 +180,7 @@ export interface StateStore {
   get(key: string): Promise<StateObject | undefined>;
   put(key: string, body: string, condition?: { ifNoneMatch?: true; ifMatch?: string }): Promise<{ etag: string }>;
   delete(key: string): Promise<void>;
-  /** Keys under a prefix, in lexical order, streamed page by page. */
+  /** Keys under a prefix, in UTF-8 byte order (as S3 lists them), streamed page by page. */
   list(prefix: string): AsyncIterable<string>;
   /**
    * One large state object (the run ledger) written in parts, so that no

@@ -216,3 +216,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** The final error answered with an HTTP status (the server is there), as opposed to a transport failure. */
+export function answeredStatus(err: unknown): number | undefined {
+  const e = err as { statusCode?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const s = typeof e?.statusCode === "number" ? e.statusCode : e?.$metadata?.httpStatusCode;
+  return typeof s === "number" ? s : undefined;
+}

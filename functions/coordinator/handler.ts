@@ -1,6 +1,6 @@
 // Coordinator function: HTTP start, control-queue trigger, schedule trigger (sweep).
 import { loadConfig } from "../../shared/config.ts";
-import { buildDeps } from "../../shared/runtime/build.ts";
+import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { lazy } from "../lazy.ts";
 

@@ -1,6 +1,6 @@
 // Worker function: one shard message per invocation (Scaleway queue trigger).
 import { loadConfig } from "../../shared/config.ts";
-import { buildDeps } from "../../shared/runtime/build.ts";
+import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { createWorkerHandler } from "../../shared/worker/handler.ts";
 import { lazy } from "../lazy.ts";
 

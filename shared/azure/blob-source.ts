@@ -10,7 +10,7 @@
  */
 import { Readable } from "node:stream";
 import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
-import type { BlobEntry, BlobSource, ListPage, ReadHint } from "../ports.ts";
+import { contentHeadersOf, type BlobEntry, type BlobSource, type ContentHeaders, type ListPage, type ReadHint } from "../ports.ts";
 import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.ts";
 import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
@@ -44,16 +44,11 @@ const hex = (md5?: Uint8Array) => (md5 && md5.length > 0 ? Buffer.from(md5).toSt
 
 function fromProperties(
   name: string,
-  p: {
+  p: ContentHeaders & {
     contentLength?: number;
     etag?: string;
     lastModified?: Date;
     contentMD5?: Uint8Array;
-    contentType?: string;
-    contentEncoding?: string;
-    contentLanguage?: string;
-    contentDisposition?: string;
-    cacheControl?: string;
     accessTier?: string;
     archiveStatus?: string;
     blobType?: string;
@@ -78,11 +73,8 @@ function fromProperties(
   };
   const optional: Partial<BlobEntry> = {
     contentMd5: hex(p.contentMD5),
-    contentType: p.contentType,
-    contentEncoding: p.contentEncoding,
-    contentLanguage: p.contentLanguage,
-    contentDisposition: p.contentDisposition,
-    cacheControl: p.cacheControl,
+    // Azure names the content headers as we do.
+    ...contentHeadersOf(p),
     accessTier: p.accessTier,
     archiveStatus: p.archiveStatus,
     blobType: p.blobType,

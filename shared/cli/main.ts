@@ -2,9 +2,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../errors.ts";
 import { describeError } from "../redact.ts";
 import { registerCommands } from "./commands/index.ts";
-
-/** Exit codes of the operator contract. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+import { EXIT } from "./exit-codes.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("migrate")

@@ -14,6 +14,7 @@ import { encode } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import { abortLeftoverUploads } from "./leftover-uploads.ts";
 import { runComplete } from "./completion.ts";
 import {
@@ -113,11 +114,10 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
 
   let loaded = await readJson<AggregationCursor>(store, keys.aggregation);
   if (!loaded) {
-    try {
-      const { etag } = await writeJson(store, keys.aggregation, newCursor(deps), { ifNoneMatch: true });
-      loaded = { value: newCursor(deps), etag };
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
+    const fresh = newCursor(deps);
+    const written = await writeOnce(store, keys.aggregation, fresh);
+    if (written.created) loaded = { value: fresh, etag: written.etag };
+    else {
       loaded = await readJson<AggregationCursor>(store, keys.aggregation);
       if (!loaded) return undefined;
     }
@@ -269,12 +269,7 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
         }
       : {}),
   };
-  try {
-    await writeJson(store, keys.report, report, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-    return (await readJson<RunReport>(store, keys.report))?.value;
-  }
+  if (!(await writeOnce(store, keys.report, report)).created) return (await readJson<RunReport>(store, keys.report))?.value;
   await store.delete(deps.layout.active(runId)).catch(() => undefined);
   deps.log.info("run-finished", { runId, status: report.status, ...report.objects, bytesCopied: report.bytes.copied, durationSeconds });
   return report;

@@ -11,6 +11,7 @@ import type { Deps } from "../runtime/deps.ts";
 import { readJson } from "../state/json.ts";
 import { updateJson } from "../state/update.ts";
 import {
+  groupsOf,
   SHARDS_PER_GROUP,
   type DoneGroup,
   type DoneIndex,
@@ -41,10 +42,6 @@ function groupComplete(group: DoneGroup, totalShards: number | undefined): boole
   if (group.shards.length >= SHARDS_PER_GROUP) return true;
   const size = groupSize(group.group, totalShards);
   return size !== undefined && group.shards.length >= size;
-}
-
-function groupsOf(totalShards: number): number {
-  return Math.ceil(totalShards / SHARDS_PER_GROUP);
 }
 
 async function addToIndex(deps: Deps, runId: string, stateBucket: string, g: number): Promise<DoneIndex | undefined> {
@@ -111,22 +108,6 @@ export async function runComplete(deps: Deps, runId: string, stateBucket: string
     have.add(g);
   }
   return have.size >= groups;
-}
-
-/** Counts of the shards done so far, from the group objects (the status read model). */
-export async function doneSoFar(deps: Pick<Deps, "layout">, store: import("../ports.ts").StateStore, runId: string, plannedShards: number): Promise<{ shards: number; counts: OutcomeCounts }> {
-  const keys = deps.layout.run(runId);
-  const out = { shards: 0, counts: { copied: 0, skipped: 0, failed: 0, bytesCopied: 0 } };
-  for (let g = 0; g < groupsOf(plannedShards); g++) {
-    const group = (await readJson<DoneGroup>(store, keys.doneGroup(g)))?.value;
-    if (!group) continue;
-    out.shards += group.shards.length;
-    out.counts.copied += group.counts.copied;
-    out.counts.skipped += group.counts.skipped;
-    out.counts.failed += group.counts.failed;
-    out.counts.bytesCopied += group.counts.bytesCopied;
-  }
-  return out;
 }
 
 /** A shard-done message: marks the shard from its result; true when the run is complete. */

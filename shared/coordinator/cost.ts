@@ -9,17 +9,9 @@
 import type { BlobEntry } from "../ports.ts";
 import type { Tuning } from "../limits.ts";
 import { planParts } from "../copy/planner.ts";
+import type { CostEstimate, CostPrices, CostState } from "../state/layout.ts";
 
-export interface CostPrices {
-  /** Azure outbound data transfer to the internet, per GiB (USD). */
-  egressPerGiB: number;
-  /** Azure read operations (GET Blob), per 10,000 (USD). */
-  readPer10k: number;
-  /** Azure list operations, per 10,000 (USD). */
-  listPer10k: number;
-  /** Scaleway storage, per GiB-month, by storage class (EUR). */
-  storagePerGiBMonth: Record<string, number>;
-}
+export type { CostEstimate, CostPrices, CostState };
 
 /** Indicative list prices: Azure West Europe Hot LRS pay-as-you-go, Scaleway fr-par. Override them with your own. */
 export const DEFAULT_PRICES: CostPrices = {
@@ -29,21 +21,8 @@ export const DEFAULT_PRICES: CostPrices = {
   storagePerGiBMonth: { STANDARD: 0.0146, ONEZONE_IA: 0.0076, GLACIER: 0.0026 },
 };
 
-export interface CostEstimate {
-  note: string;
-  azure: { egressGiB: number; readOperations: number; listOperations: number; egressCost: number; readCost: number; listCost: number; total: number; currency: "USD" };
-  scaleway: { storageGiBByClass: Record<string, number>; monthlyCostByClass: Record<string, number>; monthlyTotal: number; currency: "EUR" };
-  prices: CostPrices;
-}
-
 const GiB = 1024 ** 3;
 const round = (n: number, digits = 4) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-export interface CostState {
-  bytes: number;
-  reads: number;
-  byClass: Record<string, number>;
-}
 
 /** Accumulates planned blobs, then gives the estimate. Memory: a few numbers, whatever the plan's size. */
 export class CostAccumulator {

@@ -17,12 +17,12 @@
  * Memory: one page of each listing and the plan (at most maxDelete + 1 keys).
  */
 import { MARKERS } from "../copy/metadata.ts";
-import { PreconditionFailedError } from "../errors.ts";
 import type { ObjectHead } from "../ports.ts";
 import { withRetry } from "../retry.ts";
 import { describeError } from "../redact.ts";
 import type { Deps } from "../runtime/deps.ts";
-import { readJson, writeJson } from "../state/json.ts";
+import { readJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import type { RunRecord } from "../state/layout.ts";
 import { nameFilter } from "./filters.ts";
 
@@ -84,12 +84,8 @@ export async function deleteExtraneous(deps: Deps, record: RunRecord, stateBucke
       const at = new Date(deps.now()).toISOString();
       return { entries: plan.keys.map((k) => ({ ...k, outcome: "would-delete", at })), unmanagedKept };
     }
-    try {
-      await writeJson(store, planKey, plan, { ifNoneMatch: true });
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
-      plan = (await readJson<DeletionPlan>(store, planKey))!.value;
-    }
+    // Another invocation planned first: carry out its plan, not ours.
+    if (!(await writeOnce(store, planKey, plan)).created) plan = (await readJson<DeletionPlan>(store, planKey))!.value;
   }
 
   const entries: DeletionEntry[] = [];

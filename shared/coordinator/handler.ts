@@ -6,11 +6,10 @@
 import { timingSafeEqual } from "node:crypto";
 import { BadMessageError, MigrationError } from "../errors.ts";
 import { ControlMessage, parseMessage } from "../messages.ts";
-import type { FunctionEvent, FunctionResponse } from "../queue/in-process.ts";
 import { describeError } from "../redact.ts";
 import { invocationDeadline, type Deps } from "../runtime/deps.ts";
-import { eventBody, json } from "../runtime/http.ts";
-import { recordRejected } from "../worker/handler.ts";
+import { eventBody, json, type FunctionEvent, type FunctionResponse } from "../runtime/http.ts";
+import { recordRejected } from "../runtime/rejected.ts";
 import { aggregate } from "./aggregate.ts";
 import { shardDone } from "./completion.ts";
 import { listStep } from "./listing.ts";

@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { safeRunId } from "../messages.ts";
-import type { FunctionEvent, FunctionResponse } from "../queue/in-process.ts";
+import type { FunctionEvent, FunctionResponse } from "../runtime/http.ts";
 import { describeError } from "../redact.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { json } from "../runtime/http.ts";

@@ -9,10 +9,10 @@
  * Every step can be repeated after a crash: the archive is written once, a
  * shard already reopened has no result, and the report goes last.
  */
-import { PreconditionFailedError } from "../errors.ts";
 import { encode } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
+import { createOnce, writeOnce } from "../state/write-once.ts";
 import { unmarkShard } from "./completion.ts";
 import { shardId, type ObjectOutcome, type RunReport, type ShardCheckpoint, type ShardManifest, type ShardResult } from "../state/layout.ts";
 
@@ -20,14 +20,6 @@ export interface Reopened {
   attempt: number;
   shards: number;
   objects: number;
-}
-
-async function putOnce(deps: Deps, stateBucket: string, key: string, body: string): Promise<void> {
-  try {
-    await deps.state(stateBucket).put(key, body, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-  }
 }
 
 /** Reopens a run whose report says failed; undefined when there is nothing to retry. */
@@ -39,8 +31,8 @@ export async function reopenFailedRun(deps: Deps, runId: string, stateBucket: st
   const attempt = report.value.attempt ?? 1;
   const archive = keys.attempt(attempt);
   const ledger = await store.get(keys.ledger);
-  if (ledger) await putOnce(deps, stateBucket, archive.ledger, ledger.body);
-  await putOnce(deps, stateBucket, archive.report, JSON.stringify({ ...report.value, ledger: `s3://${stateBucket}/${archive.ledger}` }));
+  if (ledger) await createOnce(deps.state(stateBucket), archive.ledger, ledger.body);
+  await writeOnce(deps.state(stateBucket), archive.report, { ...report.value, ledger: `s3://${stateBucket}/${archive.ledger}` });
 
   const reopened: Reopened = { attempt: attempt + 1, shards: 0, objects: 0 };
   const resend: string[] = [];

@@ -9,15 +9,8 @@
 import { MigrationError } from "../errors.ts";
 import type { BlobSource } from "../ports.ts";
 import { describeError } from "../redact.ts";
-import { classify } from "../retry.ts";
+import { answeredStatus, classify } from "../retry.ts";
 import type { StartRequest } from "../messages.ts";
-
-/** The final error answered with an HTTP status (the server is there), as opposed to a transport failure. */
-export function answeredStatus(err: unknown): number | undefined {
-  const e = err as { statusCode?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  const s = typeof e?.statusCode === "number" ? e.statusCode : e?.$metadata?.httpStatusCode;
-  return typeof s === "number" ? s : undefined;
-}
 
 export async function checkSource(source: BlobSource, request: StartRequest): Promise<void> {
   const { container, prefix } = request.source;

@@ -1,10 +1,11 @@
-import { MigrationError, PreconditionFailedError } from "../errors.ts";
+import { MigrationError } from "../errors.ts";
 import { checkSource } from "./source-check.ts";
 import { classify, withRetry } from "../retry.ts";
 import { describeError } from "../redact.ts";
-import { encode, type StartRequest } from "../messages.ts";
+import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
-import { readJson, writeJson } from "../state/json.ts";
+import { readJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import type { ListingCursor, RunRecord } from "../state/layout.ts";
 import { listStep, type ListDeadline } from "./listing.ts";
 import { reopenFailedRun } from "./reopen.ts";
@@ -51,11 +52,6 @@ export function stateBucketOf(deps: Deps, request: StartRequest): string {
   return deps.stateBucket ?? request.destination.bucket;
 }
 
-/** Two requests are the same run when everything but defaults-filled options agree. */
-function sameRequest(a: StartRequest, b: StartRequest): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 /**
  * Creates the run (idempotently: the same run id started twice is one run) and
  * lists as far as this invocation's deadline allows.
@@ -86,14 +82,10 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
     );
   }
   const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString(), sseCustomerKeyMd5: keyMd5, ...(objectLock ? { destinationObjectLock: true } : {}) };
-  let created = true;
-  try {
-    await writeJson(store, keys.record, record, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-    created = false;
+  const created = (await writeOnce(store, keys.record, record)).created;
+  if (!created) {
     const existing = await readJson<RunRecord>(store, keys.record);
-    if (existing && !sameRequest(existing.value.request, request)) {
+    if (existing && !sameStartRequest(existing.value.request, request)) {
       throw new MigrationError("run-id-conflict", `run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
   }
@@ -112,11 +104,7 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
     updatedAt: record.createdAt,
     invocations: 0,
   };
-  try {
-    await writeJson(store, keys.listing, cursor, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-  }
+  await writeOnce(store, keys.listing, cursor);
   // The same run started again after it ended with failures: retry those objects under the same id.
   if (!created) await reopenFailedRun(deps, request.runId, stateBucket);
   await store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket }));

@@ -3,37 +3,16 @@
  * Never throws for a problem of the object itself (it returns "failed" with a
  * code and a safe reason); throws only for programming errors.
  */
-import type { BlobEntry, BlobSource, ObjectHead, ObjectSink } from "../ports.ts";
+import type { BlobEntry, BlobSource, ObjectSink } from "../ports.ts";
 import type { CopyOptions, CopyResult, CopyTask } from "./types.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
-import { MARKERS, describeLock, hexToBase64, lockOf } from "./metadata.ts";
+import { ARCHIVED_REASON, isArchived, isUnchanged } from "./skip-checks.ts";
+import { describeLock, lockOf } from "./metadata.ts";
 import { readBack } from "./readback.ts";
 import { S3_LIMITS } from "../limits.ts";
 import { CUSTOMER_KEY_REASON, immutabilityWarning, setAsideSourceMd5 } from "./source-notes.ts";
-
-export const ARCHIVED_REASON = "archived: rehydrate first";
-
-/** Archive-tier blobs (and those still being rehydrated) can not be read: never start on them. */
-export function isArchived(blob: BlobEntry): boolean {
-  return blob.accessTier?.toLowerCase() === "archive" || (blob.archiveStatus !== undefined && blob.archiveStatus !== "");
-}
-
-/**
- * The destination already holds this version of the blob: same size, and our
- * marker of the source ETag, or an MD5 marker equal to the source's Content-MD5
- * (rclone writes the same md5chksum, so its copies are recognised too).
- * With an SSE-C key (`keyMd5`), an object stored without encryption is not
- * unchanged: it is copied again, encrypted.
- */
-export function isUnchanged(blob: BlobEntry, head: ObjectHead, keyMd5?: string): string | undefined {
-  if (head.size !== blob.size) return undefined;
-  if (keyMd5 && head.sseCustomerKeyMd5 === undefined) return undefined;
-  if (head.metadata[MARKERS.sourceEtag] === blob.etag) return "same size and source ETag";
-  if (blob.contentMd5 && head.metadata[MARKERS.md5] === hexToBase64(blob.contentMd5)) return "same size and MD5";
-  return undefined;
-}
 
 function assertUsable(task: CopyTask, options: CopyOptions): void {
   if (!task?.blob || !task.container || !task.bucket || typeof task.key !== "string" || task.key === "") {

@@ -3,7 +3,7 @@
  * could not be carried. Nothing is dropped silently: every loss is a warning
  * naming the key, reported with the object.
  */
-import type { BlobEntry, ObjectHead, ObjectHeaders, ObjectLock } from "../ports.ts";
+import { CONTENT_HEADERS, contentHeadersOf, type BlobEntry, type ObjectHead, type ObjectHeaders, type ObjectLock } from "../ports.ts";
 import { S3_LIMITS } from "../limits.ts";
 
 /** User-metadata names of our markers (md5chksum is rclone's name: rclone check and sync read it too). */
@@ -116,12 +116,7 @@ export function mapBlobToObject(blob: BlobEntry, options: MapOptions = {}): Mapp
     }
   }
 
-  const headers: ObjectHeaders = { metadata };
-  if (blob.contentType) headers.contentType = blob.contentType;
-  if (blob.contentEncoding) headers.contentEncoding = blob.contentEncoding;
-  if (blob.contentLanguage) headers.contentLanguage = blob.contentLanguage;
-  if (blob.contentDisposition) headers.contentDisposition = blob.contentDisposition;
-  if (blob.cacheControl) headers.cacheControl = blob.cacheControl;
+  const headers: ObjectHeaders = { ...contentHeadersOf(blob), metadata };
   // A mapped tier wins; "*" is the class of every other object.
   const cls = (blob.accessTier ? options.storageClassMap?.[blob.accessTier] : undefined) ?? options.storageClassMap?.["*"];
   if (cls) headers.storageClass = cls;
@@ -131,14 +126,7 @@ export function mapBlobToObject(blob: BlobEntry, options: MapOptions = {}): Mapp
   return { headers, tags, warnings };
 }
 
-const HEADER_NAMES: Array<[keyof ObjectHeaders, string]> = [
-  ["contentType", "Content-Type"],
-  ["contentEncoding", "Content-Encoding"],
-  ["contentLanguage", "Content-Language"],
-  ["contentDisposition", "Content-Disposition"],
-  ["cacheControl", "Cache-Control"],
-  ["storageClass", "storage class"],
-];
+const HEADER_NAMES: ReadonlyArray<readonly [keyof ObjectHeaders, string]> = [...CONTENT_HEADERS, ["storageClass", "storage class"]];
 
 /**
  * What the server actually kept, compared with what was sent. Differences are

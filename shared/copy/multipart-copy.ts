@@ -10,7 +10,6 @@
  */
 import type { BlobEntry, UploadedPart } from "../ports.ts";
 import type { CopyResult, MultipartCheckpoint } from "./types.ts";
-import { ObjectFailure } from "../errors.ts";
 import { describeError } from "../redact.ts";
 import { type CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { mapBlobToObject } from "./metadata.ts";
@@ -19,16 +18,16 @@ import { readRange } from "./read-range.ts";
 import { SequentialReader } from "./sequential-reader.ts";
 import { PART_BUFFERS } from "./buffer-pool.ts";
 import { incrementalMd5, md5Of } from "./md5-workers.ts";
-import { multipartEtag, verifyDestination } from "./verify.ts";
+import { completeUpload, uploadCheckedPart, verifyCompleted } from "./multipart-upload.ts";
+import { PartScheduler } from "./part-scheduler.ts";
 
 interface PartSlot extends PlannedPart {
   /** Set once the part's bytes are read; dropped when it is both uploaded and hashed. */
   buf?: Buffer;
   /** The pooled buffer the part is read into, returned to the pool on release. */
   pooled?: Buffer;
-  /** Started and not yet released: counts against the object's partConcurrency. */
-  active: boolean;
-  md5?: Buffer;
+  /** Gives back the part's scheduler slot (counted against partConcurrency from the part's start). */
+  releaseSlot?: () => void;
   held: number;
   uploaded: boolean;
   hashed: boolean;
@@ -36,17 +35,7 @@ interface PartSlot extends PlannedPart {
 
 type Stop = { kind: "interrupted" } | { kind: "failed"; error: unknown };
 
-/**
- * Where the MD5 of the whole object is stored. md5chksum must be given at
- * CreateMultipartUpload, before any byte is read. When the source has a
- * Content-MD5 we put it there (and fail before completing if our hash
- * disagrees). When it has none, our MD5 exists only at the end; writing it
- * afterwards would need a CopyObject of the object onto itself (a full
- * server-side copy, and impossible above 5 GiB without a second multipart
- * copy), or a second full read of the source before the upload. Neither is
- * worth it: later skip checks match on the azure-etag marker and size, and our
- * MD5 goes back in the result for the run ledger.
- */
+/** The part plan; a resumed upload keeps the part size it was started with while that is still a valid plan. */
 function planFor(blob: BlobEntry, run: CopyRun, checkpoint?: MultipartCheckpoint): PartPlan {
   const { tuning } = run.options;
   // Resume with the part size the upload was started with, when it is still a valid plan.
@@ -61,6 +50,14 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const { container, bucket, key } = run.task;
   const { tuning, signal } = run.options;
   const plan = planFor(blob, run, checkpoint);
+  // Where the MD5 of the whole object is stored: md5chksum must be given at
+  // CreateMultipartUpload, before any byte is read. When the source has a
+  // Content-MD5 it goes there (and the copy fails before completing if our hash
+  // disagrees). When it has none, our MD5 exists only at the end; writing it
+  // afterwards would need a CopyObject of the object onto itself (a full
+  // server-side copy, impossible above 5 GiB without a second multipart copy),
+  // or a second full read of the source. Neither is worth it: later skip checks
+  // match on the azure-etag marker and size, and our MD5 goes to the run ledger.
   const mapped = mapBlobToObject(blob, { storageClassMap: run.options.storageClassMap, objectLockAvailable: run.options.objectLockAvailable });
   const warnings = [...mapped.warnings];
 
@@ -92,17 +89,14 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   }
   const openUploadId = uploadId;
 
-  const slots: PartSlot[] = plan.parts.map((p) => ({ ...p, held: 0, uploaded: false, hashed: false, active: false }));
+  const slots: PartSlot[] = plan.parts.map((p) => ({ ...p, held: 0, uploaded: false, hashed: false }));
   const confirmed = new Map<number, UploadedPart>();
   // Whole-object MD5, fed in part order; updates run off the event loop and settle in order.
   const whole = incrementalMd5();
   let nextToHash = 0;
-  /** Parts started and not yet released (uploaded and hashed): what this object holds in memory. */
-  let active = 0;
   const hashing: Promise<void>[] = [];
-  // The scheduler sleeps until a part finishes or a hash update lands.
-  let wake: () => void = () => undefined;
-  const changed = () => new Promise<void>((resolve) => (wake = resolve));
+  // A part holds its slot until it is both uploaded and hashed: what this object holds in memory.
+  const scheduler = new PartScheduler(tuning.partConcurrency);
 
   // Checkpoint saves are chained so they land in order; a failing store must not fail the copy.
   let saving: Promise<void> = Promise.resolve();
@@ -132,11 +126,8 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     if (slot.pooled) PART_BUFFERS.give(slot.pooled);
     slot.pooled = undefined;
     slot.buf = undefined;
-    if (slot.active) {
-      slot.active = false;
-      active--;
-      wake();
-    }
+    slot.releaseSlot?.();
+    slot.releaseSlot = undefined;
   };
   const drainHash = () => {
     while (nextToHash < slots.length && slots[nextToHash]!.buf) {
@@ -149,7 +140,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
           },
           (err: unknown) => {
             stopWith(err);
-            wake();
+            scheduler.wake();
           },
         ),
       );
@@ -183,7 +174,6 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     slot.buf = buf;
     drainHash();
     const md5 = await md5Of(buf);
-    slot.md5 = md5;
     const md5Hex = md5.toString("hex");
     const reused = reusable.get(n);
     if (reused && sameBytes(reused, md5Hex)) {
@@ -191,11 +181,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
       confirmed.set(n, { ...reused, md5: md5Hex });
     } else {
       if (stop?.kind === "failed") return;
-      const { etag } = await run.step(`UploadPart ${n}`, () => run.sink.uploadPart(bucket, key, openUploadId, n, buf, md5.toString("base64")), true);
-      if (run.sink.etagsAreMd5 && etag !== md5Hex) {
-        throw new ObjectFailure("part-corrupted", `part ${n}: the server stored MD5 ${etag || "(none)"}, we sent ${md5Hex}`);
-      }
-      confirmed.set(n, { partNumber: n, etag, size: slot.length, md5: md5Hex });
+      confirmed.set(n, await uploadCheckedPart(run, openUploadId, n, buf, md5, true));
       uploadedNow++;
       void save();
     }
@@ -208,30 +194,17 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   // 2. Parts, in order. A part counts from its start until it is both uploaded and hashed, and at
   //    most partConcurrency count at once: that bounds the requests in flight, how far reads run
   //    ahead of the in-order hash, and the memory (partConcurrency x partSize) together.
-  const concurrency = Math.max(1, tuning.partConcurrency);
-  const inFlight = new Set<Promise<void>>();
-  let next = 0;
-  while (next < slots.length && !stop) {
-    if (deadlinePassed()) {
-      stop = { kind: "interrupted" };
-      break;
-    }
-    if (active >= concurrency) {
-      await changed();
-      continue;
-    }
-    const slot = slots[next++]!;
-    slot.active = true;
-    active++;
-    const task: Promise<void> = runPart(slot)
-      .catch(stopWith)
-      .finally(() => {
-        inFlight.delete(task);
-        wake();
-      });
-    inFlight.add(task);
-  }
-  await Promise.all(inFlight);
+  await scheduler.run(slots, {
+    stopping: () => {
+      if (!stop && deadlinePassed()) stop = { kind: "interrupted" };
+      return stop !== undefined;
+    },
+    start: (slot, releaseSlot) => {
+      slot.releaseSlot = releaseSlot;
+      return runPart(slot);
+    },
+    onError: stopWith,
+  });
   reader?.close();
   await Promise.all(hashing);
   for (const slot of slots) release(slot);
@@ -263,25 +236,14 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   }
 
   // 4. Complete, then check what the server made of it.
-  const parts = [...confirmed.values()].sort((a, b) => a.partNumber - b.partNumber);
-  const expectedEtag = multipartEtag(slots.map((s) => s.md5!));
+  const parts = [...confirmed.values()];
   try {
-    await run.step("CompleteMultipartUpload", () => run.sink.completeMultipart(bucket, key, openUploadId, parts.map(({ partNumber, etag }) => ({ partNumber, etag }))));
+    await completeUpload(run, openUploadId, parts);
   } catch (err) {
-    // A retried Complete whose first try succeeded answers NoSuchUpload: the HEAD below decides.
-    if (errorClassOf(err) !== "gone") {
-      const abortProblem = await run.abortUpload(key, openUploadId);
-      return run.failed(failureCode(err), reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""), blob.size);
-    }
+    const abortProblem = await run.abortUpload(key, openUploadId);
+    return run.failed(failureCode(err), reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""), blob.size);
   }
-  if (Object.keys(mapped.tags).length > 0) {
-    // RGW ignores tags given at CreateMultipartUpload: set them now.
-    await run.step("PutObjectTagging", () => run.sink.putTags(bucket, key, mapped.tags));
-  }
-  const lock = mapped.headers.objectLock;
-  // Ceph RGW ignores Object Lock headers at CreateMultipartUpload, as it does tags: set them now too.
-  if (lock) await run.step("PutObjectRetention/LegalHold", () => run.sink.putObjectLock(bucket, key, lock));
-  const verified = await verifyDestination(run, { size: blob.size, etag: expectedEtag, mapped });
+  const verified = await verifyCompleted(run, parts, mapped, blob.size);
   return {
     outcome: "copied",
     key,

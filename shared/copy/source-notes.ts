@@ -5,7 +5,14 @@
  * each run-wide cause once.
  */
 import type { BlobEntry } from "../ports.ts";
-import type { ObjectOutcome } from "../state/layout.ts";
+
+/** What notes are added to: a ledger entry (state/layout.ts ObjectOutcome), by its shape, so the engine needs no state types. */
+interface NotedOutcome {
+  outcome: string;
+  md5?: string;
+  warnings?: string[];
+  notes?: string[];
+}
 
 export const TAGS_NOT_READ = "tags not read: the source refused the tag permission";
 
@@ -34,7 +41,7 @@ export function setAsideSourceMd5(blob: BlobEntry): BlobEntry {
   return { ...rest, ignoredContentMd5: contentMd5 };
 }
 
-export function sourceNotes(blob: BlobEntry, outcome?: ObjectOutcome): string[] {
+export function sourceNotes(blob: BlobEntry, outcome?: NotedOutcome): string[] {
   const notes: string[] = [];
   if (blob.tagsUnread) notes.push(TAGS_NOT_READ);
   if (blob.ignoredContentMd5 && outcome?.outcome === "copied") {
@@ -45,7 +52,7 @@ export function sourceNotes(blob: BlobEntry, outcome?: ObjectOutcome): string[] 
 }
 
 /** The outcome with the blob's source notes added (once). */
-export function withSourceNotes(blob: BlobEntry, outcome: ObjectOutcome, objectLock = false): ObjectOutcome {
+export function withSourceNotes<T extends NotedOutcome>(blob: BlobEntry, outcome: T, objectLock = false): T {
   const notes = [...(outcome.notes ?? [])];
   for (const n of sourceNotes(blob, outcome)) if (!notes.includes(n)) notes.push(n);
   let result = notes.length ? { ...outcome, notes } : outcome;

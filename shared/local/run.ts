@@ -3,29 +3,30 @@
  * process. Messages go through an in-process queue with Scaleway's trigger
  * semantics, or through a real SQS queue polled the way the trigger does.
  */
-import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, GetQueueAttributesCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { AppConfig } from "../config.ts";
 import { createBlobServiceClient, createS3Client, createSqsClient } from "../clients.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
-import { answeredStatus, checkSource } from "../coordinator/source-check.ts";
+import { checkSource } from "../coordinator/source-check.ts";
+import { ensureBucket } from "../s3/bucket.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
-import { encode, type StartRequest } from "../messages.ts";
+import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Logger } from "../logger.ts";
 import { silentLogger } from "../logger.ts";
-import { buildDeps } from "../runtime/build.ts";
+import { buildDeps } from "../runtime/composition-root.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { createCoordinatorHandler } from "../coordinator/handler.ts";
 import { createWorkerHandler } from "../worker/handler.ts";
-import { InProcessBus, queueEvent, type FunctionHandler } from "../queue/in-process.ts";
-import { QueuePoller, SqsMessageBus } from "../queue/sqs.ts";
+import { queueEvent, type FunctionHandler } from "../runtime/http.ts";
+import { InProcessBus } from "./in-process-bus.ts";
+import { QueuePoller, sqsDrained } from "./queue-poller.ts";
+import { SqsMessageBus } from "../queue/sqs.ts";
 import { aggregate } from "../coordinator/aggregate.ts";
 import { sweep } from "../coordinator/sweep.ts";
 import type { RunRecord, RunReport } from "../state/layout.ts";
 import { readJson } from "../state/json.ts";
 import type { ProgressEvent } from "../copy/types.ts";
-import { describeError } from "../redact.ts";
 import { checkHdsDestination } from "../provision/hds.ts";
 
 export interface LocalRunOptions {
@@ -57,26 +58,10 @@ function preflightPolicy(config: AppConfig): RetryPolicy {
  * retrying can not fix (denied, never reachable); a server that kept answering
  * 5xx/429 past the budget is unavailable for now (exit 1), not misconfigured.
  */
-async function ensureBucket(config: AppConfig, bucket: string): Promise<void> {
+async function ensureRunBucket(config: AppConfig, bucket: string): Promise<void> {
   const s3 = createS3Client(config.s3, preflightPolicy(config));
   try {
-    try {
-      await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-      return;
-    } catch (err) {
-      const status = answeredStatus(err);
-      if (status === 403) throw new ConfigError(`access to bucket ${bucket} is denied: check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
-      if (status === undefined) throw new ConfigError(`bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
-      if (status !== 404) throw new MigrationError("destination-unavailable", `bucket ${bucket}: S3_ENDPOINT kept answering ${status} (throttled or unavailable); nothing was written, run again later: ${describeError(err)}`);
-    }
-    try {
-      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    } catch (err) {
-      const name = (err as Error).name;
-      if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") {
-        throw new MigrationError("destination-unreachable", `bucket ${bucket} does not exist and could not be created: ${describeError(err)}`);
-      }
-    }
+    await ensureBucket(s3, bucket);
   } finally {
     s3.destroy();
   }
@@ -134,10 +119,6 @@ async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
   }
   const bus = new SqsMessageBus(sqs, { control, workers });
   const pollers: QueuePoller[] = [];
-  const depth = async (url: string) => {
-    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
-    return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-  };
   return {
     bus,
     attach: (h) => {
@@ -145,14 +126,7 @@ async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
       for (const w of workers) pollers.push(new QueuePoller(sqs, w, h.worker, { waitSeconds: 1 }));
       for (const p of pollers) p.start();
     },
-    drained: async () => {
-      for (let quiet = 0; quiet < 2; ) {
-        await new Promise((r) => setTimeout(r, 300));
-        const busy = pollers.some((p) => p.busy);
-        const depths = await Promise.all([control!, ...workers].map(depth));
-        quiet = !busy && depths.every((d) => d === 0) ? quiet + 1 : 0;
-      }
-    },
+    drained: () => sqsDrained(sqs, [control!, ...workers], pollers),
     deadLetters: () => [],
     close: async () => {
       await Promise.all(pollers.map((p) => p.stop()));
@@ -168,8 +142,8 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const stateBucket = config.stateBucket ?? request.destination.bucket;
   await ensureSource(config, request);
   if (request.options.hds) await checkHdsDestination(config, request.destination.bucket);
-  else await ensureBucket(config, request.destination.bucket);
-  if (stateBucket !== request.destination.bucket) await ensureBucket(config, stateBucket);
+  else await ensureRunBucket(config, request.destination.bucket);
+  if (stateBucket !== request.destination.bucket) await ensureRunBucket(config, stateBucket);
   const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
   const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });
   deps.onProgress = options.onProgress;
@@ -196,7 +170,7 @@ export async function driveRun(
   const worker = createWorkerHandler(() => workerDeps, { takeOverForeignLeases: true });
   try {
     const record = await readJson<RunRecord>(deps.state(stateBucket), deps.layout.run(request.runId).record);
-    if (record && JSON.stringify(record.value.request) !== JSON.stringify(request)) {
+    if (record && !sameStartRequest(record.value.request, request)) {
       throw new ConfigError(`run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
     const existing = await aggregate(deps, request.runId, stateBucket);

@@ -5,14 +5,13 @@
  */
 import { createHash } from "node:crypto";
 import {
-  CreateBucketCommand,
   GetBucketLifecycleConfigurationCommand,
-  HeadBucketCommand,
   PutBucketLifecycleConfigurationCommand,
   type LifecycleRule,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { ConfigError } from "../errors.ts";
+import { answeredStatus } from "../retry.ts";
+import { ensureBucket } from "../s3/bucket.ts";
 import type { ResourceAction } from "./queues.ts";
 
 export const ABORT_MULTIPART_RULE_ID = "migrate-abort-incomplete-multipart";
@@ -23,28 +22,12 @@ export interface EnsuredBucket {
   lifecycle: ResourceAction;
 }
 
-function status(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
-async function bucketExists(s3: S3Client, name: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadBucketCommand({ Bucket: name }));
-    return true;
-  } catch (err) {
-    const code = status(err);
-    if (code === 404) return false;
-    if (code === 403) throw new ConfigError(`bucket "${name}" exists but these S3 credentials can not use it (403): pick another name or other credentials`);
-    throw err;
-  }
-}
-
 async function readRules(s3: S3Client, name: string): Promise<LifecycleRule[]> {
   try {
     return (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: name }))).Rules ?? [];
   } catch (err) {
     const e = err as { name?: string };
-    if (e?.name === "NoSuchLifecycleConfiguration" || status(err) === 404) return [];
+    if (e?.name === "NoSuchLifecycleConfiguration" || answeredStatus(err) === 404) return [];
     throw err;
   }
 }
@@ -97,13 +80,8 @@ export async function putLifecycleRules(s3: S3Client, bucket: string, rules: Lif
   await s3.send(withContentMd5(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } })));
 }
 
-export async function ensureBucket(s3: S3Client, name: string, abortIncompleteMultipartDays: number, options: { lifecycleRule?: boolean } = {}): Promise<EnsuredBucket> {
-  let bucket: ResourceAction = "unchanged";
-  if (!(await bucketExists(s3, name))) {
-    // No LocationConstraint: Scaleway takes the region from the endpoint; RGW refuses unknown ones.
-    await s3.send(new CreateBucketCommand({ Bucket: name }));
-    bucket = "created";
-  }
+export async function ensureProvisionedBucket(s3: S3Client, name: string, abortIncompleteMultipartDays: number, options: { lifecycleRule?: boolean } = {}): Promise<EnsuredBucket> {
+  const bucket: ResourceAction = (await ensureBucket(s3, name)) === "created" ? "created" : "unchanged";
   if (options.lifecycleRule === false) return { name, bucket, lifecycle: "unchanged" };
   const rules = await readRules(s3, name);
   const ours = rules.find((r) => r.ID === ABORT_MULTIPART_RULE_ID);

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadAzureConfig, loadConfig, loadQueueConfig, loadS3Config, loadTuning, type Env } from "../config.ts";
 import { ConfigError } from "../errors.ts";
-import { queueNames } from "./provision.ts";
+import { queueNames } from "./options.ts";
 import { QUEUES_REGIONS } from "./scaleway-queues.ts";
 
 export interface DeployEnvCheck {

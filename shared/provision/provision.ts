@@ -12,62 +12,13 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SqsConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
-import { ensureBucket } from "./bucket.ts";
+import { ensureProvisionedBucket } from "./bucket.ts";
 import { requireExistingBucket, requireHdsRegion } from "./hds.ts";
-import { ensureQueue, QUEUE_LIMITS_SQS, type EnsuredQueue } from "./queues.ts";
-import type { NewQueueCredential, QueueCredential, QueuePermissions, ScalewayQueuesApi } from "./scaleway-queues.ts";
-
-export const DAY = 24 * 3600;
-
-export interface ProvisionOptions {
-  /** Queue names: <prefix>-worker-<i>, <prefix>-control, <prefix>-dlq; credentials <prefix>-functions, <prefix>-provision. */
-  queuePrefix: string;
-  workerQueues: number;
-  /** Timeouts of the deployed functions, seconds: each queue hides a received message longer than its consumer may run. */
-  workerTimeoutSeconds: number;
-  coordinatorTimeoutSeconds: number;
-  /** Receives before a message moves to the dead-letter queue. */
-  maxReceiveCount: number;
-  /** Retention of the worker and control queues, seconds (Scaleway's default is 60 s). */
-  retentionSeconds: number;
-  deadLetterRetentionSeconds: number;
-  /** SQS region the requests are signed for. */
-  sqsRegion: string;
-  /** Buckets to create (destination, state), each with the abort-incomplete-multipart rule. */
-  buckets: string[];
-  /** Exported as STATE_BUCKET when set (it is also created). */
-  stateBucket?: string;
-  abortIncompleteMultipartDays: number;
-  /**
-   * HDS-certified buckets: they must already exist (created in the console), in
-   * fr-par; no lifecycle rule is added to them. `s3Region` is checked then.
-   */
-  hds?: boolean;
-  s3Region?: string;
-  /** False: no abort-incomplete-multipart lifecycle rule (the runs still abort what they abandon). Default true. */
-  abortMultipartRule?: boolean;
-}
-
-export const DEFAULT_PROVISION_OPTIONS = {
-  queuePrefix: "migrate",
-  workerQueues: 2,
-  workerTimeoutSeconds: 900,
-  coordinatorTimeoutSeconds: 900,
-  maxReceiveCount: 5,
-  retentionSeconds: 4 * DAY,
-  deadLetterRetentionSeconds: 14 * DAY,
-  sqsRegion: "fr-par",
-  buckets: [] as string[],
-  abortIncompleteMultipartDays: 7,
-} satisfies ProvisionOptions;
-
-/** Margin added to a function's timeout for the visibility timeout of the queue it consumes. */
-export const VISIBILITY_MARGIN_SECONDS = 60;
-
-export interface SqsCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+import { ensureQueue, type EnsuredQueue } from "./queues.ts";
+import type { ScalewayQueuesApi } from "./scaleway-queues.ts";
+import { type ProvisionOptions, VISIBILITY_MARGIN_SECONDS, queueNames, credentialNames, validateProvisionOptions } from "./options.ts";
+import { type SqsCredentials, whileCredentialPropagates, ensureQueueCredentials } from "./credentials.ts";
+import { type ProvisionStep, type ExportLine, type ProvisionResult } from "./report.ts";
 
 export interface ProvisionDeps {
   /** Scaleway Queues control plane. Absent when queues live elsewhere (local SQS server): then sqsEndpoint and adminCredentials are required. */
@@ -81,86 +32,6 @@ export interface ProvisionDeps {
   s3?: S3Client;
   /** Waits between attempts while a new credential propagates. */
   sleep?: (ms: number) => Promise<void>;
-}
-
-export type StepAction = "created" | "updated" | "unchanged" | "reused" | "activated";
-
-export interface ProvisionStep {
-  kind: "queues" | "credential" | "queue" | "bucket" | "lifecycle";
-  name: string;
-  action: StepAction;
-  detail?: string;
-}
-
-export interface ExportLine {
-  name: string;
-  value: string;
-  /** Shown once, at creation: printed only then. */
-  secret?: boolean;
-}
-
-export interface ProvisionResult {
-  steps: ProvisionStep[];
-  /** False when the run found everything in place. */
-  changed: boolean;
-  sqsEndpoint: string;
-  queues: { workers: EnsuredQueue[]; control: EnsuredQueue; deadLetter: EnsuredQueue };
-  /** Variables for the functions, to export before `serverless deploy`. */
-  exports: ExportLine[];
-  /** The provisioning credential, when created by this run: for re-running provision, never for the functions. */
-  adminExports: ExportLine[];
-  notes: string[];
-}
-
-const PREFIX = /^[a-z0-9][a-z0-9-]{0,40}$/;
-const MAX_WORKER_QUEUES = 40;
-const FUNCTIONS_PERMISSIONS: QueuePermissions = { canPublish: true, canReceive: true, canManage: false };
-const PROVISION_PERMISSIONS: QueuePermissions = { canPublish: false, canReceive: false, canManage: true };
-
-export const queueNames = (prefix: string, workers: number) => ({
-  workers: Array.from({ length: workers }, (_, i) => `${prefix}-worker-${i}`),
-  control: `${prefix}-control`,
-  deadLetter: `${prefix}-dlq`,
-});
-export const credentialNames = (prefix: string) => ({ functions: `${prefix}-functions`, provision: `${prefix}-provision` });
-
-function intIn(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got ${value})`);
-}
-
-export function validateProvisionOptions(o: ProvisionOptions): void {
-  if (!PREFIX.test(o.queuePrefix)) throw new ConfigError(`--queue-prefix must be 1-41 lowercase letters, digits or '-', starting with a letter or digit`);
-  intIn("--worker-queues", o.workerQueues, 1, MAX_WORKER_QUEUES);
-  const maxTimeout = QUEUE_LIMITS_SQS.maxVisibilityTimeout - VISIBILITY_MARGIN_SECONDS;
-  intIn("--worker-timeout", o.workerTimeoutSeconds, 10, Math.min(3600, maxTimeout));
-  intIn("--coordinator-timeout", o.coordinatorTimeoutSeconds, 10, Math.min(3600, maxTimeout));
-  intIn("--max-receive-count", o.maxReceiveCount, 1, QUEUE_LIMITS_SQS.maxReceiveCount);
-  intIn("queue retention (seconds)", o.retentionSeconds, QUEUE_LIMITS_SQS.minRetention, QUEUE_LIMITS_SQS.maxRetention);
-  intIn("dead-letter queue retention (seconds)", o.deadLetterRetentionSeconds, QUEUE_LIMITS_SQS.minRetention, QUEUE_LIMITS_SQS.maxRetention);
-  intIn("--abort-multipart-days", o.abortIncompleteMultipartDays, 1, 365);
-  for (const b of [...o.buckets, ...(o.stateBucket ? [o.stateBucket] : [])]) {
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b)) throw new ConfigError(`"${b.slice(0, 70)}" is not a valid bucket name`);
-  }
-}
-
-/** Retries `fn` while the SQS endpoint does not know a credential created seconds ago. */
-async function whileCredentialPropagates<T>(fn: () => Promise<T>, enabled: boolean, sleep: (ms: number) => Promise<void>): Promise<T> {
-  const attempts = enabled ? 10 : 1;
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      const unauthorized = e?.$metadata?.httpStatusCode === 401 || e?.$metadata?.httpStatusCode === 403 || /InvalidClientTokenId|AccessDenied|SignatureDoesNotMatch|Unauthori/i.test(e?.name ?? "");
-      if (!unauthorized || i >= attempts) throw err;
-      await sleep(3000);
-    }
-  }
-}
-
-interface CredentialPlan {
-  functions?: QueueCredential;
-  provision?: QueueCredential;
 }
 
 export async function provision(options: ProvisionOptions, deps: ProvisionDeps): Promise<ProvisionResult> {
@@ -178,59 +49,11 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
   let admin = deps.adminCredentials;
   let adminIsNew = false;
   if (deps.scaleway) {
-    const api = deps.scaleway;
-    // Decide everything that can fail before changing anything.
-    let info = await api.getSqsInfo();
-    const existing = info.status === "enabled" ? await api.listSqsCredentials() : [];
-    const plan: CredentialPlan = {
-      functions: existing.find((c) => c.name === creds.functions),
-      provision: existing.find((c) => c.name === creds.provision),
-    };
-    if (plan.provision) {
-      if (!admin) {
-        throw new ConfigError(
-          `queue credential "${creds.provision}" exists and its secret is shown only at creation: set SQS_ADMIN_ACCESS_KEY_ID and SQS_ADMIN_SECRET_ACCESS_KEY to the values printed when it was created, or delete that credential (console: Queues > Credentials) to have a new one created`,
-        );
-      }
-      if (admin.accessKeyId !== plan.provision.accessKey) {
-        throw new ConfigError(`SQS_ADMIN_ACCESS_KEY_ID is not the access key of queue credential "${creds.provision}"`);
-      }
-    }
-
-    if (info.status !== "enabled") {
-      info = await api.activateSqs();
-      steps.push({ kind: "queues", name: `Queues (${info.region})`, action: "activated" });
-    } else {
-      steps.push({ kind: "queues", name: `Queues (${info.region})`, action: "unchanged", detail: "already active" });
-    }
-    endpoint = endpoint ?? info.endpoint;
-
-    const ensureCredential = async (name: string, found: QueueCredential | undefined, permissions: QueuePermissions): Promise<NewQueueCredential | undefined> => {
-      if (found) {
-        const p = found.permissions;
-        const same = p.canPublish === permissions.canPublish && p.canReceive === permissions.canReceive && p.canManage === permissions.canManage;
-        steps.push({ kind: "credential", name, action: "reused", detail: `access key ${found.accessKey}` });
-        if (!same) notes.push(`queue credential "${name}" has permissions ${JSON.stringify(p)}; expected ${JSON.stringify(permissions)}: fix it in the console`);
-        return undefined;
-      }
-      const created = await api.createSqsCredentials({ name, permissions });
-      steps.push({ kind: "credential", name, action: "created", detail: `access key ${created.accessKey}` });
-      return created;
-    };
-
-    const newFunctions = await ensureCredential(creds.functions, plan.functions, FUNCTIONS_PERMISSIONS);
-    const newProvision = await ensureCredential(creds.provision, plan.provision, PROVISION_PERMISSIONS);
-    if (newFunctions) {
-      exports.push({ name: "SQS_ACCESS_KEY_ID", value: newFunctions.accessKey, secret: true });
-      exports.push({ name: "SQS_SECRET_ACCESS_KEY", value: newFunctions.secretKey, secret: true });
-    } else {
-      notes.push(`SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY: use the values printed when queue credential "${creds.functions}" was created (a secret is shown once); to rotate, delete that credential and run provision again`);
-    }
-    if (newProvision) {
-      admin = { accessKeyId: newProvision.accessKey, secretAccessKey: newProvision.secretKey };
+    const got = await ensureQueueCredentials(deps.scaleway, creds, admin, { steps, notes, exports, adminExports });
+    endpoint = endpoint ?? got.endpoint;
+    if (got.newAdmin) {
+      admin = got.newAdmin;
       adminIsNew = true;
-      adminExports.push({ name: "SQS_ADMIN_ACCESS_KEY_ID", value: newProvision.accessKey, secret: true });
-      adminExports.push({ name: "SQS_ADMIN_SECRET_ACCESS_KEY", value: newProvision.secretKey, secret: true });
     }
   }
   if (!endpoint) throw new ConfigError("no SQS endpoint: give --sqs-endpoint, or provision through the Scaleway API (SCW_ACCESS_KEY, SCW_SECRET_KEY)");
@@ -286,7 +109,7 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
       continue;
     }
     const withRule = options.abortMultipartRule !== false;
-    const b = await ensureBucket(deps.s3!, name, options.abortIncompleteMultipartDays, { lifecycleRule: withRule });
+    const b = await ensureProvisionedBucket(deps.s3!, name, options.abortIncompleteMultipartDays, { lifecycleRule: withRule });
     steps.push({ kind: "bucket", name, action: b.bucket });
     steps.push(
       withRule
@@ -309,28 +132,4 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
 
   const changed = steps.some((s) => s.action !== "unchanged" && s.action !== "reused");
   return { steps, changed, sqsEndpoint: endpoint, queues: { workers, control, deadLetter }, exports, adminExports, notes };
-}
-
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:,@%+=-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** What the operator reads: each step, then the exports. Secrets appear only for credentials created by this run. */
-export function formatProvisionReport(result: ProvisionResult): string {
-  const lines: string[] = [];
-  const width = Math.max(...result.steps.map((s) => s.action.length));
-  for (const s of result.steps) lines.push(`${s.action.padEnd(width)}  ${s.kind.padEnd(10)} ${s.name}${s.detail ? ` (${s.detail})` : ""}`);
-  lines.push("");
-  lines.push(result.changed ? "Provisioned." : "Nothing to change: everything was already in place.");
-  for (const n of result.notes) lines.push(`note: ${n}`);
-  lines.push("");
-  lines.push("# Set these before `npm run deploy` (with the Azure and S3 variables of docs/deploy.md):");
-  for (const e of result.exports) lines.push(`export ${e.name}=${shellQuote(e.value)}`);
-  if (result.exports.some((e) => e.secret)) lines.push("# The queue secret above is shown only now: store it in your secret manager.");
-  if (result.adminExports.length > 0) {
-    lines.push("");
-    lines.push("# Provisioning credential (manage queues): keep it to run provision again; never give it to the functions.");
-    for (const e of result.adminExports) lines.push(`export ${e.name}=${shellQuote(e.value)}`);
-  }
-  return lines.join("\n") + "\n";
 }

@@ -3,7 +3,8 @@
  * small interface: the real one on `@scaleway/sdk` (Mnqv1beta1.SqsAPI), fakes
  * in tests. Queues themselves are created through the SQS API, not here.
  */
-import { createAdvancedClient, Mnqv1beta1 } from "@scaleway/sdk";
+import { Mnqv1beta1 } from "@scaleway/sdk";
+import { createScalewayClient } from "../clients.ts";
 import { ConfigError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 
@@ -98,29 +99,7 @@ function toCredential(c: Mnqv1beta1.SqsCredentials): QueueCredential {
 export function createScalewayQueuesApi(options: ScalewayApiOptions): ScalewayQueuesApi {
   validate(options);
   const region = options.region as Mnqv1beta1.SqsApiGetSqsInfoRequest["region"];
-  const client = createAdvancedClient(
-    (settings) => ({
-      ...settings,
-      ...(options.apiUrl ? { apiURL: options.apiUrl } : {}),
-      ...(options.fetch ? { httpClient: options.fetch } : {}),
-      defaultProjectId: options.projectId,
-      defaultRegion: region,
-    }),
-    // Authentication: the secret key in X-Auth-Token (what withProfile does; built here so the key is checked above first).
-    (settings) => ({
-      ...settings,
-      interceptors: [
-        {
-          request: ({ request }: { request: Readonly<Request> }) => {
-            const clone = request.clone();
-            clone.headers.set("x-auth-token", options.secretKey);
-            return clone;
-          },
-        },
-        ...settings.interceptors,
-      ],
-    }),
-  );
+  const client = createScalewayClient(options);
   const api = new Mnqv1beta1.SqsAPI(client);
   const scope = { region, projectId: options.projectId };
   return {

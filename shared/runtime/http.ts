@@ -1,4 +1,29 @@
-import type { FunctionEvent, FunctionResponse } from "../queue/in-process.ts";
+/**
+ * The platform's function interface: the event a Scaleway function receives
+ * (HTTP call or queue trigger, both as an HTTP POST) and the response it
+ * returns. The deployed handlers and the local stand-ins share these types.
+ */
+export interface FunctionEvent {
+  httpMethod: string;
+  path: string;
+  headers: Record<string, string>;
+  queryStringParameters?: Record<string, string>;
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+export interface FunctionResponse {
+  statusCode: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+export type FunctionHandler = (event: FunctionEvent, context: Record<string, unknown>) => Promise<FunctionResponse>;
+
+/** The event a queue trigger delivers for one message. */
+export function queueEvent(body: string): FunctionEvent {
+  return { httpMethod: "POST", path: "/", headers: { "content-type": "application/json" }, body, isBase64Encoded: false };
+}
 
 export function json(statusCode: number, body: unknown): FunctionResponse {
   return { statusCode, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };

@@ -195,6 +195,11 @@ export type LedgerEntry = ObjectOutcome;
 /** Shards per done-group: detecting the last shard reads and writes a few small objects, never a listing. */
 export const SHARDS_PER_GROUP = 1000;
 
+/** Groups of done shards a run of `totalShards` shards has. */
+export function groupsOf(totalShards: number): number {
+  return Math.ceil(totalShards / SHARDS_PER_GROUP);
+}
+
 export interface OutcomeCounts {
   copied: number;
   skipped: number;
@@ -227,7 +232,7 @@ export interface AggregationCursor {
   warnings: Array<{ key: string; warning: string }>;
   warningsTotal: number;
   /** Dry run: the cost estimate's accumulated figures. */
-  cost?: import("../coordinator/cost.ts").CostState;
+  cost?: CostState;
   /** The ledger written in parts once it outgrows one part. */
   ledger: { uploadId?: string; parts: Array<{ partNumber: number; etag: string }>; pending: string };
   updatedAt: string;
@@ -292,7 +297,7 @@ export interface RunReport {
   throughputBytesPerSecond: number;
   ledger: string;
   /** Dry run: estimated Azure read-out cost and Scaleway monthly storage cost (estimates, not a quote). */
-  estimate?: import("../coordinator/cost.ts").CostEstimate;
+  estimate?: CostEstimate;
   /** `--delete-extraneous`: what the cutover pass deleted (or, in a dry run, would delete). */
   deletions?: {
     deleted: number;
@@ -304,4 +309,30 @@ export interface RunReport {
     /** Why nothing was deleted, when nothing was. */
     skipped?: string;
   };
+}
+
+/** Prices of the dry run's cost estimate (coordinator/cost.ts). */
+export interface CostPrices {
+  /** Azure outbound data transfer to the internet, per GiB (USD). */
+  egressPerGiB: number;
+  /** Azure read operations (GET Blob), per 10,000 (USD). */
+  readPer10k: number;
+  /** Azure list operations, per 10,000 (USD). */
+  listPer10k: number;
+  /** Scaleway storage, per GiB-month, by storage class (EUR). */
+  storagePerGiBMonth: Record<string, number>;
+}
+
+export interface CostEstimate {
+  note: string;
+  azure: { egressGiB: number; readOperations: number; listOperations: number; egressCost: number; readCost: number; listCost: number; total: number; currency: "USD" };
+  scaleway: { storageGiBByClass: Record<string, number>; monthlyCostByClass: Record<string, number>; monthlyTotal: number; currency: "EUR" };
+  prices: CostPrices;
+}
+
+/** The running totals of the estimate, kept in the listing cursor. */
+export interface CostState {
+  bytes: number;
+  reads: number;
+  byClass: Record<string, number>;
 }

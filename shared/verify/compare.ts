@@ -12,14 +12,26 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import pLimit from "p-limit";
-import type { BlobItem, BlobServiceClient, ContainerClient } from "@azure/storage-blob";
-import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { DEFAULT_STATE_PREFIX } from "../config.ts";
+import { contentHeadersOf, type BlobEntry, type BlobSource, type ObjectSink } from "../ports.ts";
 import { describeError } from "../redact.ts";
-import { mapKey, type AzureLocation, type S3Location } from "../cli/locations.ts";
-import { isDirectoryPlaceholder } from "../azure/hierarchical.ts";
+import { mapKey, type AzureLocation, type S3Location } from "../locations.ts";
+import { hexToBase64 } from "../copy/metadata.ts";
+import { isArchived } from "../copy/skip-checks.ts";
+import { answeredStatus } from "../retry.ts";
+import { ObjectFailure } from "../errors.ts";
 import { diffObject, diffTags, type DestinationSide, type SourceSide } from "./object-diff.ts";
-import { sseParams, type SseCustomerKey } from "../scaleway/sse-c.ts";
+import { isDirectoryPlaceholder } from "../azure/hierarchical.ts";
+
+/**
+ * What verification reads through: the same ports as the copy, so it runs on
+ * the in-memory fakes too. A sink built with an SSE-C key sends it on every
+ * HEAD and GET.
+ */
+export interface VerifyPorts {
+  source: BlobSource;
+  sink: ObjectSink;
+}
 
 export type Finding =
   /** `key` is the blob name. */
@@ -41,8 +53,6 @@ export interface VerifyOptions {
   pageSize?: number;
   onFinding?: (finding: Finding) => void;
   signal?: AbortSignal;
-  /** SSE-C key the destination objects were written with: every HEAD and GET sends it. */
-  sseCustomerKey?: SseCustomerKey;
 }
 
 export interface VerifySummary {
@@ -60,19 +70,18 @@ export interface VerifySummary {
   archived: number;
   /** SSE-C objects compared without the key (--no-content): size and tags only, metadata unreadable. */
   sizeOnly: number;
-  /** ADLS Gen2 directory placeholders: not files, not compared (a run copies them only as `dir/` markers, on request). */
+  /** ADLS Gen2 directory placeholders under the prefix: not objects, not compared. */
   directories?: number;
-  /** Set when the source refused tags (403): why; tags were then not compared. */
+  /** Set when the source refused to list tags: why; tags were then not compared. */
   tagsNotCompared?: string;
 }
 
 export const MISSING = "missing on destination";
 
-export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3Client }, options: VerifyOptions): Promise<VerifySummary> {
+export async function verifyMigration(ports: VerifyPorts, options: VerifyOptions): Promise<VerifySummary> {
   const { source, destination, signal } = options;
   const statePrefix = options.statePrefix ?? DEFAULT_STATE_PREFIX;
   const content = options.content ?? true;
-  const container = clients.blob.getContainerClient(source.container);
   const summary: VerifySummary = { checked: 0, matched: 0, differing: 0, differences: 0, missing: 0, extra: 0, archived: 0, sizeOnly: 0 };
   const emit = (f: Finding) => {
     if (f.kind === "difference") summary.differences++;
@@ -103,59 +112,39 @@ export async function verifyMigration(clients: { blob: BlobServiceClient; s3: S3
   return summary;
 
   async function walk(): Promise<void> {
-    const destKeys = destinationKeys(clients.s3, destination, statePrefix, signal);
+    const destKeys = destinationKeys(ports.sink, destination, statePrefix);
     let destHead = await destKeys.next();
-    for await (const page of sourcePages(container, source.prefix, options.pageSize ?? 1000, summary)) {
+    let marker: string | undefined;
+    do {
       signal?.throwIfAborted();
-      for (const item of page.segment.blobItems) {
-        if (isDirectoryPlaceholder({ size: item.properties.contentLength ?? 0, metadata: item.metadata ?? {} })) {
+      const page = await ports.source.listPage(source.container, { prefix: source.prefix || undefined, marker, pageSize: options.pageSize ?? 1000 });
+      if (page.tagsUnreadable) summary.tagsNotCompared ??= page.tagsUnreadable;
+      for (const blob of page.entries) {
+        if (isDirectoryPlaceholder(blob)) {
           summary.directories = (summary.directories ?? 0) + 1;
           continue;
         }
-        const key = mapKey(item.name, source.prefix, destination.prefix);
+        const key = mapKey(blob.name, source.prefix, destination.prefix);
         // Merge-join with the destination listing (both in key order) to find extras without a
         // set of every key. The orders can disagree (Azure's is not always UTF-8 byte order), so
         // a key passed over is only a candidate, confirmed against the source before reporting.
         while (!destHead.done && byteOrder(destHead.value, key) < 0) {
           const candidate = destHead.value;
-          await schedule(() => confirmExtra(container, candidate, source, destination, emit));
+          await schedule(() => confirmExtra(ports.source, candidate, source, destination, emit));
           destHead = await destKeys.next();
         }
         if (!destHead.done && destHead.value === key) destHead = await destKeys.next();
-        const compareTags = summary.tagsNotCompared === undefined;
-        await schedule(() => checkBlob(clients.s3, container, item, key, destination.bucket, { content, statePrefix, signal, sseCustomerKey: options.sseCustomerKey, compareTags }, emit, summary));
+        // Tags the identity can not read are not compared (the run said so too).
+        await schedule(() => checkBlob(ports, source.container, blob, key, destination.bucket, { content, statePrefix, signal, compareTags: !blob.tagsUnread }, emit, summary));
       }
-    }
+      marker = page.nextMarker;
+    } while (marker);
     for (; !destHead.done; destHead = await destKeys.next()) {
       const candidate = destHead.value;
-      await schedule(() => confirmExtra(container, candidate, source, destination, emit));
+      await schedule(() => confirmExtra(ports.source, candidate, source, destination, emit));
     }
     await flush();
   }
-}
-
-/**
- * The source's listing pages, with tags when the identity may read them. A 403
- * on the first page with tags (SAS without `t`, a role without tags/read) lists
- * again without them; tags are then not compared, and the summary says why.
- */
-async function* sourcePages(container: ContainerClient, prefix: string, pageSize: number, summary: VerifySummary) {
-  const pages = (includeTags: boolean) => container.listBlobsFlat({ prefix: prefix || undefined, includeMetadata: true, includeTags }).byPage({ maxPageSize: pageSize });
-  const tagged = pages(true);
-  let first;
-  try {
-    first = await tagged.next();
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 403) throw err;
-    const untagged = pages(false);
-    const page = await untagged.next();
-    summary.tagsNotCompared = `the source answered 403 ${(err as { code?: string }).code ?? ""} to reading tags`.trim();
-    if (!page.done) yield page.value;
-    yield* untagged;
-    return;
-  }
-  if (!first.done) yield first.value;
-  yield* tagged;
 }
 
 function byteOrder(a: string, b: string): number {
@@ -163,26 +152,24 @@ function byteOrder(a: string, b: string): number {
 }
 
 /** Destination keys under the prefix, page by page, run state left out. */
-async function* destinationKeys(s3: S3Client, dest: S3Location, statePrefix: string, signal?: AbortSignal): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: dest.bucket, Prefix: dest.prefix || undefined, ContinuationToken: token }),
-      { abortSignal: signal },
-    );
-    for (const o of page.Contents ?? []) if (o.Key !== undefined && !o.Key.startsWith(statePrefix)) yield o.Key;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+async function* destinationKeys(sink: ObjectSink, dest: S3Location, statePrefix: string): AsyncGenerator<string> {
+  let startAfter: string | undefined;
+  for (;;) {
+    const page = await sink.listKeys(dest.bucket, { prefix: dest.prefix || undefined, startAfter });
+    for (const o of page.entries) if (!o.key.startsWith(statePrefix)) yield o.key;
+    if (!page.truncated || page.entries.length === 0) return;
+    startAfter = page.entries.at(-1)!.key;
+  }
 }
 
-async function confirmExtra(container: ContainerClient, key: string, source: AzureLocation, dest: S3Location, emit: (f: Finding) => void): Promise<void> {
+async function confirmExtra(blobs: BlobSource, key: string, source: AzureLocation, dest: S3Location, emit: (f: Finding) => void): Promise<void> {
   const blobName = source.prefix + key.slice(dest.prefix.length);
   try {
-    if (await container.getBlobClient(blobName).exists()) return;
+    if (await blobs.stat(source.container, blobName)) return;
     // A `dir/` marker written by --directory-markers for an ADLS Gen2 directory placeholder `dir`.
     if (blobName.endsWith("/") && blobName.length > 1) {
-      const props = await container.getBlobClient(blobName.slice(0, -1)).getProperties().catch(() => undefined);
-      if (props && isDirectoryPlaceholder({ size: props.contentLength ?? 0, metadata: props.metadata ?? {} })) return;
+      const placeholder = await blobs.stat(source.container, blobName.slice(0, -1));
+      if (placeholder && isDirectoryPlaceholder(placeholder)) return;
     }
   } catch (err) {
     emit({ kind: "difference", key: blobName, problem: `could not check whether the destination object ${JSON.stringify(key)} has a source: ${describeError(err)}` });
@@ -191,19 +178,13 @@ async function confirmExtra(container: ContainerClient, key: string, source: Azu
   emit({ kind: "extra", key });
 }
 
-function sourceSide(item: BlobItem): SourceSide {
-  const p = item.properties;
-  const tags = item.tags ?? {};
+function sourceSide(blob: BlobEntry): SourceSide {
   return {
-    size: p.contentLength ?? 0,
-    contentMd5: p.contentMD5 && p.contentMD5.length > 0 ? Buffer.from(p.contentMD5).toString("base64") : undefined,
-    contentType: p.contentType,
-    contentEncoding: p.contentEncoding,
-    contentLanguage: p.contentLanguage,
-    contentDisposition: p.contentDisposition,
-    cacheControl: p.cacheControl,
-    metadata: item.metadata ?? {},
-    tags,
+    size: blob.size,
+    contentMd5: blob.contentMd5 ? hexToBase64(blob.contentMd5) : undefined,
+    ...contentHeadersOf(blob),
+    metadata: blob.metadata,
+    tags: blob.tags,
   };
 }
 
@@ -211,9 +192,38 @@ interface CompareOptions {
   content: boolean;
   statePrefix: string;
   signal?: AbortSignal;
-  sseCustomerKey?: SseCustomerKey;
   /** False when the source refused tags: they are not compared. */
   compareTags?: boolean;
+}
+
+async function checkBlob(
+  ports: VerifyPorts,
+  container: string,
+  blob: BlobEntry,
+  key: string,
+  bucket: string,
+  options: CompareOptions,
+  emit: (f: Finding) => void,
+  summary: VerifySummary,
+): Promise<void> {
+  if (isArchived(blob)) {
+    emit({ kind: "archived", key: blob.name });
+    return;
+  }
+  summary.checked++;
+  const problems = await compareOne(ports, container, blob, key, bucket, options, summary).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
+  if (problems.length === 0) {
+    summary.matched++;
+    return;
+  }
+  summary.differing++;
+  if (problems.includes(MISSING)) summary.missing++;
+  for (const problem of problems) emit({ kind: "difference", key: blob.name, problem });
+}
+
+/** SSE-C: a HEAD without the object's key (or with another) is refused with 400. */
+function isKeyRefusal(err: unknown): boolean {
+  return answeredStatus(err) === 400 || (err instanceof ObjectFailure && err.code === "sse-c-key-mismatch");
 }
 
 /**
@@ -221,88 +231,42 @@ interface CompareOptions {
  * needs no key) and its tags (tagging needs no key either). Metadata and bytes
  * can not be read.
  */
-async function sizeAndTagsOnly(s3: S3Client, item: BlobItem, key: string, bucket: string, signal?: AbortSignal): Promise<string[]> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), { abortSignal: signal });
-  const entry = listed.Contents?.find((o) => o.Key === key);
+async function sizeAndTagsOnly(sink: ObjectSink, blob: BlobEntry, key: string, bucket: string): Promise<string[]> {
+  const listed = await sink.listKeys(bucket, { prefix: key, maxKeys: 1 });
+  const entry = listed.entries.find((o) => o.key === key);
   if (!entry) return [MISSING];
   const problems: string[] = [];
-  const size = item.properties.contentLength ?? 0;
-  if ((entry.Size ?? 0) !== size) problems.push(`size differs: source ${size}, destination ${entry.Size ?? 0}`);
-  const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-  problems.push(...diffTags(item.tags ?? {}, Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]))));
+  if (entry.size !== blob.size) problems.push(`size differs: source ${blob.size}, destination ${entry.size}`);
+  problems.push(...diffTags(blob.tags, await sink.getTags(bucket, key)));
   return problems;
 }
 
-const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-
-async function checkBlob(
-  s3: S3Client,
-  container: ContainerClient,
-  item: BlobItem,
-  key: string,
-  bucket: string,
-  options: CompareOptions,
-  emit: (f: Finding) => void,
-  summary: VerifySummary,
-): Promise<void> {
-  if (item.properties.accessTier === "Archive") {
-    emit({ kind: "archived", key: item.name });
-    return;
-  }
-  summary.checked++;
-  const problems = await compareOne(s3, container, item, key, bucket, options, summary).catch((err: unknown) => [`could not compare: ${describeError(err)}`]);
-  if (problems.length === 0) {
-    summary.matched++;
-    return;
-  }
-  summary.differing++;
-  if (problems.includes(MISSING)) summary.missing++;
-  for (const problem of problems) emit({ kind: "difference", key: item.name, problem });
-}
-
-async function compareOne(
-  s3: S3Client,
-  container: ContainerClient,
-  item: BlobItem,
-  key: string,
-  bucket: string,
-  options: CompareOptions,
-  summary: VerifySummary,
-): Promise<string[]> {
+async function compareOne(ports: VerifyPorts, container: string, blob: BlobEntry, key: string, bucket: string, options: CompareOptions, summary: VerifySummary): Promise<string[]> {
   if (key.startsWith(options.statePrefix)) return [`maps to ${JSON.stringify(key)}, inside the reserved state prefix ${options.statePrefix}: never copied`];
-  const { signal } = options;
-  const sse = sseParams(options.sseCustomerKey);
   let head;
   try {
-    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...sse }), { abortSignal: signal });
+    head = await ports.sink.head(bucket, key);
   } catch (err) {
-    if (statusOf(err) === 404) return [MISSING];
-    // SSE-C: a HEAD without the object's key answers 400.
-    if (statusOf(err) !== 400) throw err;
-    if (options.sseCustomerKey) return ["can not be read with S3_SSE_C_KEY: encrypted with another SSE-C key"];
+    if (!isKeyRefusal(err)) throw err;
+    if (ports.sink.customerKeyMd5) return ["can not be read with S3_SSE_C_KEY: encrypted with another SSE-C key"];
     if (options.content) return ["encrypted with SSE-C: set S3_SSE_C_KEY to compare its bytes and metadata, or use --no-content"];
     summary.sizeOnly++;
-    return sizeAndTagsOnly(s3, item, key, bucket, signal);
+    return sizeAndTagsOnly(ports.sink, blob, key, bucket);
   }
-  const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+  if (!head) return [MISSING];
   const dest: DestinationSide = {
-    size: head.ContentLength ?? 0,
-    contentType: head.ContentType,
-    contentEncoding: head.ContentEncoding,
-    contentLanguage: head.ContentLanguage,
-    contentDisposition: head.ContentDisposition,
-    cacheControl: head.CacheControl,
-    metadata: head.Metadata ?? {},
-    tags: Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+    size: head.size,
+    ...contentHeadersOf(head),
+    metadata: head.metadata,
+    tags: await ports.sink.getTags(bucket, key),
   };
-  const sourceFacts = sourceSide(item);
-  // Tags the identity can not read are not compared (the run said so too).
+  const sourceFacts = sourceSide(blob);
   if (options.compareTags === false) sourceFacts.tags = dest.tags;
   const diff = diffObject(sourceFacts, dest);
   // A size difference already says the bytes differ: reading them would prove nothing more.
-  if (!options.content || dest.size !== (item.properties.contentLength ?? 0)) return diff.problems;
+  if (!options.content || dest.size !== blob.size) return diff.problems;
 
-  const [sourceMd5, destMd5] = await hashBoth(container, item, s3, bucket, key, head.ETag, signal, options.sseCustomerKey);
+  const [sourceMd5, destMd5] = await hashBoth(ports, container, blob, bucket, key, head.etag, options.signal);
   if (sourceMd5 !== destMd5) diff.problems.push(`content differs: source bytes md5 ${sourceMd5}, destination bytes md5 ${destMd5}`);
   else if (diff.expectedMd5 && diff.expectedMd5.base64 !== destMd5) {
     diff.problems.push(`md5 differs: bytes hash to ${destMd5}, ${diff.expectedMd5.from} says ${diff.expectedMd5.base64}`);
@@ -314,30 +278,14 @@ async function compareOne(
  * Base64 MD5 of both sides, streamed in parallel; each read is pinned to the version
  * that was listed or headed, so a concurrent overwrite fails instead of mixing versions.
  */
-async function hashBoth(
-  container: ContainerClient,
-  item: BlobItem,
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  destEtag: string | undefined,
-  signal?: AbortSignal,
-  sseCustomerKey?: SseCustomerKey,
-): Promise<[string, string]> {
+async function hashBoth(ports: VerifyPorts, container: string, blob: BlobEntry, bucket: string, key: string, destEtag: string, signal?: AbortSignal): Promise<[string, string]> {
   const ac = new AbortController();
   const abort = () => ac.abort();
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    const src = (async () => {
-      const res = await container
-        .getBlobClient(item.name)
-        .download(0, undefined, { conditions: { ifMatch: item.properties.etag }, abortSignal: ac.signal });
-      return md5Of(res.readableStreamBody as Readable | undefined, ac.signal);
-    })();
-    const dst = (async () => {
-      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: destEtag, ...sseParams(sseCustomerKey) }), { abortSignal: ac.signal });
-      return md5Of(res.Body as Readable | undefined, ac.signal);
-    })();
+    // An empty blob has no range to read.
+    const src = (async () => (blob.size === 0 ? md5Of(undefined, ac.signal) : md5Of(await ports.source.read(container, blob.name, { offset: 0, count: blob.size }, blob.etag, ac.signal), ac.signal)))();
+    const dst = (async () => md5Of(await ports.sink.get(bucket, key, ac.signal, destEtag), ac.signal))();
     // On the first failure stop the other stream too: no socket left reading in the background.
     const both = Promise.all([src, dst]);
     both.catch(abort);

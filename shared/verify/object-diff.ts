@@ -7,19 +7,12 @@
  * the data owner's information and the output ends up in CI logs and tickets.
  */
 import { MARKERS } from "../copy/metadata.ts";
+import { CONTENT_HEADERS, type ContentHeaders } from "../ports.ts";
 
 /** User-metadata names the migrator adds: not the blob's own metadata. */
 export const MIGRATOR_METADATA = MARKERS;
 
 const MARKER_NAMES = new Set<string>(Object.values(MIGRATOR_METADATA));
-
-export interface ContentHeaders {
-  contentType?: string;
-  contentEncoding?: string;
-  contentLanguage?: string;
-  contentDisposition?: string;
-  cacheControl?: string;
-}
 
 export interface SourceSide extends ContentHeaders {
   size: number;
@@ -44,14 +37,6 @@ export interface ObjectDiff {
 
 export const METADATA_RENAMED = "metadata name rewritten by server";
 
-const HEADERS: Array<[keyof ContentHeaders, string]> = [
-  ["contentType", "Content-Type"],
-  ["contentEncoding", "Content-Encoding"],
-  ["contentLanguage", "Content-Language"],
-  ["contentDisposition", "Content-Disposition"],
-  ["cacheControl", "Cache-Control"],
-];
-
 /** Types a server assigns when none was sent: equal to "no type" on the other side. */
 const DEFAULT_TYPES = new Set(["", "application/octet-stream", "binary/octet-stream"]);
 
@@ -73,7 +58,7 @@ export function diffObject(source: SourceSide, dest: DestinationSide): ObjectDif
   // Neither side claims an MD5 (a multipart copy of a blob without Content-MD5 can not
   // know it when its metadata is written): only hashing the bytes can tell.
 
-  for (const [field, label] of HEADERS) {
+  for (const [field, label] of CONTENT_HEADERS) {
     const want = source[field] ?? "";
     const got = dest[field] ?? "";
     if (want === got) continue;

@@ -18,20 +18,21 @@
  * does not travel); every byte is still hashed by us (part MD5s, compared with
  * the server's), and the multipart ETag proves the object is those parts in order.
  */
-import { createHash } from "node:crypto";
-import { PreconditionFailedError } from "../errors.ts";
+import { createHash, randomUUID } from "node:crypto";
 import { encode, type RangeMessage } from "../messages.ts";
 import type { BlobEntry } from "../ports.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
-import { readJson, writeJson } from "../state/json.ts";
+import { readJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import type { GiantState, ObjectOutcome, RangeResult, RunRecord, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
-import { isUnchanged } from "../copy/copy-object.ts";
+import { isUnchanged } from "../copy/skip-checks.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";
-import { multipartEtag, verifyDestination } from "../copy/verify.ts";
+import { completeUpload, uploadCheckedPart, verifyCompleted } from "../copy/multipart-upload.ts";
+import { PartScheduler } from "../copy/part-scheduler.ts";
 import { readBack } from "../copy/readback.ts";
 import { describeError } from "../redact.ts";
 
@@ -82,11 +83,8 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
     const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap });
     const uploadId = await run.step("CreateMultipartUpload", () => deps.sink.createMultipart(manifest.bucket, key, mapped.headers));
     const candidate: GiantState = { key, uploadId, sourceEtag: blob.etag, size: blob.size, partSize: plan.partSize, parts: plan.parts.length, ranges, createdAt: new Date(deps.now()).toISOString() };
-    try {
-      await writeJson(store, keys.state, candidate, { ifNoneMatch: true });
-      state = candidate;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
+    if ((await writeOnce(store, keys.state, candidate)).created) state = candidate;
+    else {
       // Another invocation started it first: ours is not needed.
       await run.abortUpload(key, uploadId);
       state = (await readJson<GiantState>(store, keys.state))!.value;
@@ -104,11 +102,7 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
 
 async function finish(deps: Deps, msg: RangeMessage, manifest: ShardManifest, outcome: ObjectOutcome): Promise<void> {
   const keys = deps.layout.run(msg.runId).giant(msg.shardId, msg.object);
-  try {
-    await writeJson(deps.state(msg.stateBucket), keys.outcome, outcome, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-  }
+  await writeOnce(deps.state(msg.stateBucket), keys.outcome, outcome);
   // The shard goes on from its checkpoint and records the outcome.
   await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode({ v: 1, type: "shard", runId: msg.runId, stateBucket: msg.stateBucket, shardId: msg.shardId, continuation: 0 })]);
 }
@@ -146,52 +140,36 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       const done = new Map(stored.filter((p) => p.partNumber >= first && p.partNumber <= last && p.size === sizeOf(p.partNumber)).map((p) => [p.partNumber, p]));
       const todo: number[] = [];
       for (let n = first; n <= last; n++) if (!done.has(n)) todo.push(n);
-      let interrupted = false;
-      let stop = false;
+      let failure: { error: unknown } | undefined;
       let startedHere = 0;
-      const worker = async () => {
-        for (;;) {
-          if (stop) return;
-          // The first part of an invocation starts whatever the clock says: every invocation moves forward.
-          if (startedHere > 0 && (deadline.signal.aborted || deadline.nearing())) {
-            interrupted = todo.length > 0 || interrupted;
-            return;
-          }
-          const n = todo.shift();
-          if (n === undefined) return;
+      // Every part stops before the first error is acted on: no part is left in flight.
+      await new PartScheduler(deps.tuning.partConcurrency).run(todo, {
+        // The first part of an invocation starts whatever the clock says: every invocation moves forward.
+        stopping: () => failure !== undefined || (startedHere > 0 && (deadline.signal.aborted || deadline.nearing())),
+        start: async (n, releaseSlot) => {
           startedHere++;
           const size = sizeOf(n);
           await deps.memory.acquire(size);
           try {
-            if (stop) return;
+            if (failure) return;
             const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size, undefined, { blobType: blob.blobType }));
             const md5 = createHash("md5").update(buf).digest();
-            const { etag } = await run.step(`UploadPart ${n}`, () => deps.sink.uploadPart(manifest.bucket, state.key, state.uploadId, n, buf, md5.toString("base64")));
-            if (deps.sink.etagsAreMd5 && etag !== md5.toString("hex")) throw Object.assign(new Error(`part ${n}: the server stored MD5 ${etag}, we sent ${md5.toString("hex")}`), { name: "InvalidPart" });
-            done.set(n, { partNumber: n, etag, size });
+            done.set(n, await uploadCheckedPart(run, state.uploadId, n, buf, md5));
             run.emit({ type: "bytes", key: state.key, bytes: size });
-          } catch (err) {
-            stop = true;
-            throw err;
           } finally {
             deps.memory.release(size);
+            releaseSlot();
           }
-        }
-      };
-      // Every part worker stops before the first error is acted on: no part is left in flight.
-      const settled = await Promise.allSettled(Array.from({ length: Math.max(1, deps.tuning.partConcurrency) }, worker));
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
-      if (interrupted || done.size < last - first + 1) {
+        },
+        onError: (error) => (failure ??= { error }),
+      });
+      if (failure) throw failure.error;
+      if (done.size < last - first + 1) {
         await deps.bus.send({ kind: "worker", index: manifest.queue }, [encode(msg)]);
         return "continued";
       }
       const result: RangeResult = { range: msg.range, parts: [...done.values()].sort((a, b) => a.partNumber - b.partNumber), retries: run.retries };
-      try {
-        await writeJson(store, keys.range(msg.range), result, { ifNoneMatch: true });
-      } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
-      }
+      await writeOnce(store, keys.range(msg.range), result);
     }
 
     // The range that sees every range recorded completes the object, once.
@@ -201,25 +179,15 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
       if (!got) return "recorded";
       results.push(got.value);
     }
-    try {
-      await writeJson(store, keys.complete, { by: msg.range, at: new Date(deps.now()).toISOString() }, { ifNoneMatch: true });
-    } catch (err) {
-      if (err instanceof PreconditionFailedError) return "recorded";
-      throw err;
-    }
-    const parts = results.flatMap((r) => r.parts).sort((a, b) => a.partNumber - b.partNumber);
+    // The claim carries a token of its own: the store takes an identical body for a replay of our own write.
+    const claim = { by: msg.range, at: new Date(deps.now()).toISOString(), token: randomUUID() };
+    if (!(await writeOnce(store, keys.complete, claim)).created) return "recorded";
+    const parts = results.flatMap((r) => r.parts);
     const retries = results.reduce((s, r) => s + r.retries, 0);
-    try {
-      await run.step("CompleteMultipartUpload", () => deps.sink.completeMultipart(manifest.bucket, state.key, state.uploadId, parts.map(({ partNumber, etag }) => ({ partNumber, etag }))));
-    } catch (err) {
-      if (errorClassOf(err) !== "gone") throw err;
-    }
+    await completeUpload(run, state.uploadId, parts);
     const record = (await readJson<RunRecord>(store, deps.layout.run(msg.runId).record))?.value;
     const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap, objectLockAvailable: record?.destinationObjectLock });
-    if (Object.keys(mapped.tags).length > 0) await run.step("PutObjectTagging", () => deps.sink.putTags(manifest.bucket, state.key, mapped.tags));
-    const lock = mapped.headers.objectLock;
-    if (lock) await run.step("PutObjectRetention/LegalHold", () => deps.sink.putObjectLock(manifest.bucket, state.key, lock));
-    const verified = await verifyDestination(run, { size: blob.size, etag: multipartEtag(parts.map((p) => Buffer.from(p.etag, "hex"))), mapped });
+    const verified = await verifyCompleted(run, parts, mapped, blob.size);
     const warnings = [...mapped.warnings, ...verified.warnings];
     let verifiedBy = deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers";
     if (record?.request.options.verifyReadback) {
@@ -276,10 +244,7 @@ export async function failGiant(deps: Deps, stateBucket: string, manifest: Shard
     code: failureCode(err),
     reason: reasonOf(err) + (abortProblem ? `; ${abortProblem}` : ""),
   };
-  try {
-    await writeJson(store, keys.outcome, outcome, { ifNoneMatch: true });
-  } catch (e) {
-    if (!(e instanceof PreconditionFailedError)) throw e;
+  if (!(await writeOnce(store, keys.outcome, outcome)).created) {
     // A range worker recorded an outcome first: that one stands.
     return (await giantOutcome(deps, stateBucket, manifest.runId, manifest.shardId, index)) ?? outcome;
   }

@@ -7,6 +7,7 @@ import { PreconditionFailedError } from "../errors.ts";
 import type { StateStore } from "../ports.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import type { ShardLease } from "../state/layout.ts";
+import { writeOnce } from "../state/write-once.ts";
 
 export class Lease {
   private etag?: string;
@@ -30,8 +31,9 @@ export class Lease {
     try {
       const current = await readJson<ShardLease>(this.store, this.key);
       if (!current) {
-        this.etag = (await writeJson(this.store, this.key, this.body(), { ifNoneMatch: true })).etag;
-        return true;
+        const written = await writeOnce(this.store, this.key, this.body());
+        if (written.created) this.etag = written.etag;
+        return written.created;
       }
       const expired = Date.parse(current.value.expiresAt) < this.now();
       if (!expired && current.value.owner !== this.owner && !options.takeOverFrom?.(current.value.owner)) return false;

@@ -12,6 +12,7 @@ import { encode, type ShardMessage } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
+import { writeOnce } from "../state/write-once.ts";
 import type { ObjectOutcome, RunRecord, ShardCheckpoint, ShardManifest, ShardResult } from "../state/layout.ts";
 import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
@@ -249,11 +250,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
     finishedAt: new Date(deps.now()).toISOString(),
     invocations: msg.continuation + 1,
   };
-  try {
-    await writeJson(store, keys.result(msg.shardId), result, { ifNoneMatch: true });
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-  }
+  await writeOnce(store, keys.result(msg.shardId), result);
   await shardDone();
   await lease.release();
   deps.log.info("shard-done", {

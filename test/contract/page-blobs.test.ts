@@ -7,7 +7,7 @@ import { describe, it, expect } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
 import { copyObject } from "../../shared/copy/copy-object.ts";
 import { AzureBlobSource } from "../../shared/azure/blob-source.ts";
-import { S3ObjectSink } from "../../shared/scaleway/object-sink.ts";
+import { S3ObjectSink } from "../../shared/s3/object-sink.ts";
 import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";
 import { clients, newBucket, newContainer } from "../support/env.ts";
 import type { BlobSource } from "../../shared/ports.ts";

@@ -12,8 +12,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createSqsClient } from "../../shared/clients.ts";
-import { freePort } from "../../shared/local/servers.ts";
-import { DEFAULT_PROVISION_OPTIONS, provision } from "../../shared/provision/provision.ts";
+import { freePort } from "../../shared/servers/launch.ts";
+import { DEFAULT_PROVISION_OPTIONS } from "../../shared/provision/options.ts";
+import { provision } from "../../shared/provision/provision.ts";
 import { clients, newBucket, newContainer, serverEnv, sqsConfig, uniqueName } from "../support/env.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -6,13 +6,9 @@ import { GetQueueAttributesCommand, SetQueueAttributesCommand } from "@aws-sdk/c
 import { GetBucketLifecycleConfigurationCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { createSqsClient } from "../../shared/clients.ts";
 import { ConfigError } from "../../shared/errors.ts";
-import {
-  DEFAULT_PROVISION_OPTIONS,
-  formatProvisionReport,
-  provision,
-  type ProvisionDeps,
-  type ProvisionOptions,
-} from "../../shared/provision/provision.ts";
+import { DEFAULT_PROVISION_OPTIONS, type ProvisionOptions } from "../../shared/provision/options.ts";
+import { formatProvisionReport } from "../../shared/provision/report.ts";
+import { provision, type ProvisionDeps } from "../../shared/provision/provision.ts";
 import { ABORT_MULTIPART_RULE_ID, putLifecycleRules } from "../../shared/provision/bucket.ts";
 import {
   createScalewayQueuesApi,

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { startAzurite, type AzuriteServer } from "../../shared/local/servers.ts";
+import { startAzurite, type AzuriteServer } from "../../shared/servers/launch.ts";
 import { clients, newBucket, serverEnv, uniqueName } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
 import { getBytes, md5 } from "../reliability/support.ts";

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
 import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
-import { freePort } from "../../shared/local/servers.ts";
+import { freePort } from "../../shared/servers/launch.ts";
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "migrate.js");
 

@@ -6,9 +6,10 @@
 import { describe, it, expect } from "vitest";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../shared/config.ts";
-import { buildDeps } from "../../shared/runtime/build.ts";
+import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { jsonLogger } from "../../shared/logger.ts";
-import { InProcessBus, type FunctionEvent } from "../../shared/queue/in-process.ts";
+import { InProcessBus } from "../../shared/local/in-process-bus.ts";
+import type { FunctionEvent } from "../../shared/runtime/http.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
 import { listKeys, upload } from "./support.ts";

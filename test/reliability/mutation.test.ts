@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import type { ContainerClient } from "@azure/storage-blob";
 import { loadConfig } from "../../shared/config.ts";
-import { buildDeps } from "../../shared/runtime/build.ts";
+import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { silentLogger } from "../../shared/logger.ts";
 import { driveRun, memoryTransport } from "../../shared/local/run.ts";
 import { parseMessage, StartRequest } from "../../shared/messages.ts";

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createSqsClient } from "../../shared/clients.ts";
-import { startAzurite, startFauxqs, startRgw, freePort, type RunningServer } from "../../shared/local/servers.ts";
+import { startAzurite, startFauxqs, startRgw, freePort, type RunningServer } from "../../shared/servers/launch.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { runCli } from "../support/cli.ts";
 import { clients, newBucket, newContainer, serverEnv, uniqueName, s3Config } from "../support/env.ts";

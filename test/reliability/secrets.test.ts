@@ -18,7 +18,7 @@ import {
   generateAccountSASQueryParameters,
   type ContainerClient,
 } from "@azure/storage-blob";
-import { startAzurite, type AzuriteServer } from "../../shared/local/servers.ts";
+import { startAzurite, type AzuriteServer } from "../../shared/servers/launch.ts";
 import { runCli, type CliResult } from "../support/cli.ts";
 import { newBucket, uniqueName } from "../support/env.ts";
 import { MiB, SMALL_PARTS, stateObjects } from "./support.ts";

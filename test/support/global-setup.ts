@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startAzurite, startFauxqs, startRgw, type RunningServer } from "../../shared/local/servers.ts";
+import { startAzurite, startFauxqs, startRgw, type RunningServer } from "../../shared/servers/launch.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

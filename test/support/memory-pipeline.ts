@@ -1,7 +1,7 @@
 /** The whole pipeline on in-memory adapters, through the same handlers and driver as `migrate run`. */
-import { MemoryBlobSource } from "../../shared/memory/blob-source.ts";
-import { MemoryObjectSink } from "../../shared/memory/object-sink.ts";
-import { MemoryStateStore } from "../../shared/memory/state-store.ts";
+import { MemoryBlobSource } from "../fakes/blob-source.ts";
+import { MemoryObjectSink } from "../fakes/object-sink.ts";
+import { MemoryStateStore } from "../fakes/state-store.ts";
 import { ByteBudget } from "../../shared/copy/memory-budget.ts";
 import { StateLayout } from "../../shared/state/layout.ts";
 import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";
@@ -10,15 +10,16 @@ import { driveRun, memoryTransport, type LocalRunOptions } from "../../shared/lo
 import { parseMessage, StartRequest } from "../../shared/messages.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import type { ObjectSink } from "../../shared/ports.ts";
-import type { InProcessBus } from "../../shared/queue/in-process.ts";
+import type { InProcessBus } from "../../shared/local/in-process-bus.ts";
 
-export function memoryWorld() {
+/** `stateMinPartBytes` lowers the state store's 5 MiB part minimum, for ledgers streamed in tiny parts. */
+export function memoryWorld(options: { stateMinPartBytes?: number } = {}) {
   const source = new MemoryBlobSource();
   const sink = new MemoryObjectSink();
   const stores = new Map<string, MemoryStateStore>();
   const state = (bucket: string) => {
     let s = stores.get(bucket);
-    if (!s) stores.set(bucket, (s = new MemoryStateStore()));
+    if (!s) stores.set(bucket, (s = new MemoryStateStore({ minPartBytes: options.stateMinPartBytes })));
     return s;
   };
   return { source, sink, state, stores };

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { createHash } from "node:crypto";
-import { MemoryObjectSink } from "../../shared/memory/object-sink.ts";
+import { MemoryObjectSink } from "../fakes/object-sink.ts";
 import { absentKeys } from "../../shared/worker/destination-index.ts";
 
 async function put(sink: MemoryObjectSink, key: string) {

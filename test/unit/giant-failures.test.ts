@@ -8,8 +8,8 @@
 import { describe, it, expect } from "vitest";
 import { randomBytes } from "node:crypto";
 import { memoryWorld, runPipeline, startRequest } from "../support/memory-pipeline.ts";
-import { MemoryBlobSource } from "../../shared/memory/blob-source.ts";
-import { MemoryObjectSink } from "../../shared/memory/object-sink.ts";
+import { MemoryBlobSource } from "../fakes/blob-source.ts";
+import { MemoryObjectSink } from "../fakes/object-sink.ts";
 import type { ListPage, ObjectHeaders } from "../../shared/ports.ts";
 import { MiB } from "../../shared/limits.ts";
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { mapKey, parseAzureUrl, parseS3Url } from "../../shared/cli/locations.ts";
+import { mapKey, parseAzureUrl, parseS3Url } from "../../shared/locations.ts";
 import { ConfigError } from "../../shared/errors.ts";
 
 function configError(fn: () => unknown): ConfigError {

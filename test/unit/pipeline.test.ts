@@ -5,7 +5,9 @@ import type { ShardManifest } from "../../shared/state/layout.ts";
 import { createWorkerHandler } from "../../shared/worker/handler.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { memoryDeps } from "../support/memory-pipeline.ts";
-import { InProcessBus, queueEvent } from "../../shared/queue/in-process.ts";
+import { InProcessBus } from "../../shared/local/in-process-bus.ts";
+import { queueEvent } from "../../shared/runtime/http.ts";
+import { InstrumentedSink } from "../fakes/instrumented.ts";
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 
@@ -217,11 +219,36 @@ describe("giant objects", () => {
     expect(world.sink.calls.completeMultipart).toBe(1);
     expect(world.sink.openUploads()).toBe(0);
   });
+
+  it("a part corrupted on its way fails the giant object with the same code as any multipart copy, upload aborted", async () => {
+    // Prepare: the corruption keeps a matching Content-MD5 (as a broken proxy would): only the ETag check can see it.
+    const world = memoryWorld();
+    const MiB = 1024 * 1024;
+    world.source.putBlob("src", "giant.bin", randomBytes(23 * MiB), { withMd5: false });
+    const sink = new InstrumentedSink(world.sink, {
+      tamperPart: (call, body) => {
+        if (call.partNumber !== 3) return undefined;
+        const bad = Buffer.from(body);
+        bad[7] = bad[7]! ^ 0xff;
+        return { body: bad, md5Base64: createHash("md5").update(bad).digest("base64") };
+      },
+    });
+    // Act
+    const { report, ledger } = await runPipeline(world, startRequest(), {
+      tuning: { giantObjectThreshold: 20 * MiB, giantRangeBytes: 10 * MiB, partSize: 5 * MiB },
+      sink,
+    });
+    // Assess
+    expect(report.objects).toMatchObject({ planned: 1, copied: 0, failed: 1 });
+    expect(ledger.find((l: { key: string }) => l.key === "giant.bin")).toMatchObject({ outcome: "failed", code: "part-corrupted" });
+    expect(world.sink.getObject("dst", "giant.bin")).toBeUndefined();
+    expect(world.sink.openUploads()).toBe(0);
+  });
 });
 
 describe("worker deadlines", () => {
   it("a shard that needs several invocations under a short deadline completes byte-exact, large objects resumed part by part", async () => {
-    const { InstrumentedSink } = await import("../../shared/memory/instrumented.ts");
+    const { InstrumentedSink } = await import("../fakes/instrumented.ts");
     const world = memoryWorld();
     const MiB = 1024 * 1024;
     const bodies = new Map<string, Buffer>();

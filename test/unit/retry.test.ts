@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { classify, withRetry } from "../../shared/retry.ts";
 import { BlobArchivedError, SourceChangedError, PreconditionFailedError } from "../../shared/errors.ts";
-import { FakeAzureError, FakeS3Error } from "../../shared/memory/s3-error.ts";
+import { FakeAzureError, FakeS3Error } from "../fakes/s3-error.ts";
 
 const net = (code: string, message = code) => Object.assign(new Error(message), { code });
 

@@ -38,7 +38,7 @@ function seed(world: ReturnType<typeof memoryWorld>, n: number, archivedEvery: n
 
 describe("a run of many shards", () => {
   it("detects its last shard without listing results, and its report stays bounded", { timeout: 120_000 }, async () => {
-    const world = memoryWorld();
+    const world = memoryWorld({ stateMinPartBytes: 1024 });
     seed(world, 20_000, 10);
     const counts = countState(world);
     const { report, ledger } = await runPipeline(world, startRequest({ options: { shardMaxObjects: 10 } }), { tuning: { ledgerPartBytes: 256 * 1024 } });
@@ -62,10 +62,10 @@ describe("a run of many shards", () => {
   });
 
   it("aggregates across invocations when each has little time, with the same report and ledger", { timeout: 120_000 }, async () => {
-    const relaxedWorld = memoryWorld();
+    const relaxedWorld = memoryWorld({ stateMinPartBytes: 1024 });
     seed(relaxedWorld, 3_000, 7);
     const relaxed = await runPipeline(relaxedWorld, startRequest({ options: { shardMaxObjects: 5 } }), { tuning: { ledgerPartBytes: 16 * 1024 } });
-    const rushedWorld = memoryWorld();
+    const rushedWorld = memoryWorld({ stateMinPartBytes: 1024 });
     seed(rushedWorld, 3_000, 7);
     const rushed = await runPipeline(rushedWorld, startRequest({ options: { shardMaxObjects: 5 } }), { tuning: { ledgerPartBytes: 16 * 1024 }, coordinatorTimeoutMs: 40 });
 

@@ -5,13 +5,14 @@
  */
 import { describe, it, expect } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
-import { copyObject, isUnchanged } from "../../shared/copy/copy-object.ts";
-import { MemoryBlobSource } from "../../shared/memory/blob-source.ts";
-import { MemoryObjectSink } from "../../shared/memory/object-sink.ts";
-import { InstrumentedSink } from "../../shared/memory/instrumented.ts";
+import { copyObject } from "../../shared/copy/copy-object.ts";
+import { isUnchanged } from "../../shared/copy/skip-checks.ts";
+import { MemoryBlobSource } from "../fakes/blob-source.ts";
+import { MemoryObjectSink } from "../fakes/object-sink.ts";
+import { InstrumentedSink } from "../fakes/instrumented.ts";
 import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";
 import type { CopyOptions, MultipartCheckpoint } from "../../shared/copy/types.ts";
-import { parseSseCustomerKey } from "../../shared/scaleway/sse-c.ts";
+import { parseSseCustomerKey } from "../../shared/s3/sse-c.ts";
 import { loadSseCustomerKey } from "../../shared/config.ts";
 import { redact } from "../../shared/redact.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";

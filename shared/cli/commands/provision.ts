@@ -1,8 +1,10 @@
 import { Command } from "commander";
 import { createS3Client, createSqsClient } from "../../clients.ts";
-import { loadRetryPolicy, loadS3Config, type Env } from "../../config.ts";
+import { loadProvisionEnv, loadRetryPolicy, loadS3Config, type Env, type ProvisionEnv } from "../../config.ts";
 import { ConfigError } from "../../errors.ts";
-import { DAY, DEFAULT_PROVISION_OPTIONS, formatProvisionReport, provision, type ProvisionDeps, type SqsCredentials } from "../../provision/provision.ts";
+import { DAY, DEFAULT_PROVISION_OPTIONS } from "../../provision/options.ts";
+import { formatProvisionReport } from "../../provision/report.ts";
+import { provision, type ProvisionDeps } from "../../provision/provision.ts";
 import { createScalewayQueuesApi } from "../../provision/scaleway-queues.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -12,19 +14,6 @@ function integer(flag: string) {
     if (!/^\d+$/.test(value)) throw new ConfigError(`${flag} must be a whole number (got "${value.slice(0, 40)}")`);
     return Number(value);
   };
-}
-
-function env(e: Env, name: string): string | undefined {
-  const v = e[name]?.trim();
-  return v ? v : undefined;
-}
-
-function credentialsFrom(e: Env, idName: string, secretName: string): SqsCredentials | undefined {
-  const accessKeyId = env(e, idName);
-  const secretAccessKey = env(e, secretName);
-  if (!accessKeyId && !secretAccessKey) return undefined;
-  if (!accessKeyId || !secretAccessKey) throw new ConfigError(`set both ${idName} and ${secretName}, or neither`);
-  return { accessKeyId, secretAccessKey };
 }
 
 interface ProvisionFlags {
@@ -52,31 +41,13 @@ interface ProvisionFlags {
  *  - Any SQS server (--sqs-endpoint): SQS_ADMIN_* or else SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY.
  *  - Buckets: S3_* as for every other command.
  */
-export function provisionDeps(flags: ProvisionFlags, e: Env, region: string): ProvisionDeps {
-  const admin = credentialsFrom(e, "SQS_ADMIN_ACCESS_KEY_ID", "SQS_ADMIN_SECRET_ACCESS_KEY");
+export function provisionDeps(flags: ProvisionFlags, e: ProvisionEnv, s3Env: Env): ProvisionDeps {
   const wantsBuckets = flags.bucket.length > 0 || flags.stateBucket !== undefined;
-  const retry = loadRetryPolicy(e);
-  const s3 = wantsBuckets ? createS3Client(loadS3Config(e), retry) : undefined;
+  const retry = loadRetryPolicy(s3Env);
+  const s3 = wantsBuckets ? createS3Client(loadS3Config(s3Env), retry) : undefined;
   const sqsClient = (config: Parameters<typeof createSqsClient>[0]) => createSqsClient(config, retry);
-  if (flags.sqsEndpoint) {
-    return {
-      sqsEndpoint: flags.sqsEndpoint,
-      adminCredentials: admin ?? credentialsFrom(e, "SQS_ACCESS_KEY_ID", "SQS_SECRET_ACCESS_KEY"),
-      createSqsClient: sqsClient,
-      s3,
-    };
-  }
-  const accessKey = env(e, "SCW_ACCESS_KEY");
-  const secretKey = env(e, "SCW_SECRET_KEY");
-  const projectId = flags.projectId ?? env(e, "SCW_DEFAULT_PROJECT_ID") ?? env(e, "SCW_PROJECT_ID");
-  if (!accessKey || !secretKey) throw new ConfigError("SCW_ACCESS_KEY and SCW_SECRET_KEY must be set (an IAM API key allowed to manage Queues), or give --sqs-endpoint");
-  if (!projectId) throw new ConfigError("no project: give --project-id or set SCW_DEFAULT_PROJECT_ID");
-  return {
-    scaleway: createScalewayQueuesApi({ accessKey, secretKey, projectId, region, apiUrl: env(e, "SCW_API_URL") }),
-    adminCredentials: admin,
-    createSqsClient: sqsClient,
-    s3,
-  };
+  if (flags.sqsEndpoint) return { sqsEndpoint: flags.sqsEndpoint, adminCredentials: e.sqsCredentials(), createSqsClient: sqsClient, s3 };
+  return { scaleway: createScalewayQueuesApi({ ...e.scaleway(flags.projectId), region: e.region }), adminCredentials: e.admin, createSqsClient: sqsClient, s3 };
 }
 
 export function registerProvision(program: Command): void {
@@ -102,9 +73,8 @@ export function registerProvision(program: Command): void {
     .option("--no-abort-multipart-rule", "do not add the lifecycle rule aborting incomplete multipart uploads (the runs still abort what they abandon)")
     .option("--hds", "the buckets are HDS-certified (health data): they must exist (created in the console), in fr-par; no lifecycle rule is added", false)
     .action(async (flags: ProvisionFlags) => {
-      const e: Env = process.env;
-      const region = flags.region ?? env(e, "SCW_DEFAULT_REGION") ?? env(e, "SCW_REGION") ?? "fr-par";
-      const deps = provisionDeps(flags, e, region);
+      const e = loadProvisionEnv(process.env, flags.region);
+      const deps = provisionDeps(flags, e, process.env);
       const result = await provision(
         {
           queuePrefix: flags.queuePrefix,
@@ -114,11 +84,11 @@ export function registerProvision(program: Command): void {
           maxReceiveCount: flags.maxReceiveCount,
           retentionSeconds: flags.retentionDays * DAY,
           deadLetterRetentionSeconds: flags.dlqRetentionDays * DAY,
-          sqsRegion: env(e, "SQS_REGION") ?? region,
+          sqsRegion: e.sqsRegion,
           buckets: flags.bucket,
           stateBucket: flags.stateBucket,
           abortIncompleteMultipartDays: flags.abortMultipartDays,
-          ...(flags.hds ? { hds: true, s3Region: loadS3Config(e).region } : {}),
+          ...(flags.hds ? { hds: true, s3Region: loadS3Config(process.env).region } : {}),
           ...(flags.abortMultipartRule === false ? { abortMultipartRule: false } : {}),
         },
         deps,

@@ -6,8 +6,8 @@ import { ConfigError } from "../../errors.ts";
 import { readJson } from "../../state/json.ts";
 import type { LedgerEntry, RunReport } from "../../state/layout.ts";
 import { openState } from "../state-access.ts";
-import { printSummary } from "./run.ts";
-import { EXIT } from "../main.ts";
+import { printSummary } from "../summary.ts";
+import { EXIT } from "../exit-codes.ts";
 
 function csvField(v: unknown): string {
   const s = v === undefined || v === null ? "" : String(v);

@@ -3,11 +3,11 @@ import { serveHandler } from "@scaleway/serverless-functions";
 import { loadConfig } from "../../config.ts";
 import { createSqsClient } from "../../clients.ts";
 import { ConfigError } from "../../errors.ts";
-import { buildDeps } from "../../runtime/build.ts";
+import { buildDeps } from "../../runtime/composition-root.ts";
 import { createCoordinatorHandler } from "../../coordinator/handler.ts";
 import { createWorkerHandler } from "../../worker/handler.ts";
-import { QueuePoller } from "../../queue/sqs.ts";
-import type { FunctionHandler } from "../../queue/in-process.ts";
+import { QueuePoller } from "../../local/queue-poller.ts";
+import type { FunctionHandler } from "../../runtime/http.ts";
 import { describeError } from "../../redact.ts";
 import { scheduleEvents, startScheduleTrigger } from "../../local/schedule-trigger.ts";
 

@@ -1,11 +1,10 @@
 import type { Command } from "commander";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { loadQueueConfig, loadRetryPolicy } from "../../config.ts";
+import { loadQueueConfig, loadRetryPolicy, loadStartEnv } from "../../config.ts";
 import { createSqsClient } from "../../clients.ts";
 import { ConfigError, MigrationError } from "../../errors.ts";
 import { encode } from "../../messages.ts";
-import { registerSecret } from "../../redact.ts";
-import { requestFromOptions, withRequestOptions } from "./run.ts";
+import { requestFromOptions, withRequestOptions } from "../request-options.ts";
 
 /**
  * Starts a migration on the deployed functions: an authenticated HTTP call to the
@@ -26,12 +25,9 @@ export function registerStart(program: Command): void {
         await sqs.send(new SendMessageCommand({ QueueUrl: q.controlQueueUrl, MessageBody: body }));
         sqs.destroy();
       } else {
-        const url = opts.url ?? process.env.COORDINATOR_URL;
+        const { coordinatorUrl, coordinatorToken: token, startToken } = loadStartEnv(process.env);
+        const url = opts.url ?? coordinatorUrl;
         if (!url) throw new ConfigError("--url (or COORDINATOR_URL) is required, or use --via-queue");
-        const token = process.env.COORDINATOR_TOKEN;
-        const startToken = process.env.START_TOKEN;
-        registerSecret(token);
-        registerSecret(startToken);
         // X-Migrate-Client marks an HTTP call: refusals come back as 400/401/409, not recorded as a queue delivery's.
         const headers: Record<string, string> = { "content-type": "application/json", "X-Migrate-Client": "migrate-start" };
         if (token) headers["X-Auth-Token"] = token;

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { ConfigError } from "../../errors.ts";
-import { runStatus, type RunStatus } from "../../coordinator/status.ts";
+import { runStatus, type RunStatus } from "../../state/run-status.ts";
 import { openState } from "../state-access.ts";
-import { EXIT } from "../main.ts";
+import { EXIT } from "../exit-codes.ts";
 
 function line(s: RunStatus): string {
   const mb = (n: number) => (n / 1e6).toFixed(1);

@@ -1,8 +1,10 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { createBlobServiceClient, createS3Client } from "../../clients.ts";
-import { parseAzureUrl, parseS3Url } from "../locations.ts";
+import { parseAzureUrl, parseS3Url } from "../../locations.ts";
 import { verifyMigration, type Finding } from "../../verify/compare.ts";
+import { AzureBlobSource } from "../../azure/blob-source.ts";
+import { S3ObjectSink } from "../../s3/object-sink.ts";
 
 const HELP = `
 Compares every blob under the source prefix with its object under the
@@ -76,7 +78,7 @@ export function registerVerify(program: Command): void {
       const destination = parseS3Url(opts.to, "--to");
       const config = loadConfig();
       const s3 = createS3Client(config.s3, config.retry);
-      const blob = createBlobServiceClient(config.azure, config.retry);
+      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)), sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey }) };
 
       const differences: Array<{ key: string; problem: string }> = [];
       const extra: string[] = [];
@@ -88,10 +90,7 @@ export function registerVerify(program: Command): void {
         else archived.push(f.key);
       };
       try {
-        const summary = await verifyMigration(
-          { blob, s3 },
-          { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding, sseCustomerKey: config.s3.sseCustomerKey },
-        );
+        const summary = await verifyMigration(ports, { source, destination, concurrency: opts.concurrency, content: opts.content, onFinding });
         if (opts.json) {
           const out = {
             checked: summary.checked,

@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { BlobEntry, BlobSource, ListPage } from "../ports.ts";
-import { BlobArchivedError, SourceChangedError } from "../errors.ts";
+import type { BlobEntry, BlobSource, ListPage } from "../../shared/ports.ts";
+import { BlobArchivedError, SourceChangedError } from "../../shared/errors.ts";
 
 interface StoredBlob {
   entry: BlobEntry;

@@ -1,8 +1,7 @@
 /** Progress of a run, read from the state store only (works for local and deployed runs). */
 import type { StateStore } from "../ports.ts";
-import { readJson } from "../state/json.ts";
-import { shardId, type ListingCursor, type RunRecord, type RunReport, type ShardCheckpoint, type StateLayout } from "../state/layout.ts";
-import { doneSoFar } from "./completion.ts";
+import { readJson } from "./json.ts";
+import { groupsOf, shardId, type DoneGroup, type ListingCursor, type OutcomeCounts, type RunRecord, type RunReport, type ShardCheckpoint, type StateLayout } from "./layout.ts";
 
 /** Runs of up to this many shards also count the objects of shards in progress. */
 const CHECKPOINTS_READ_UP_TO = 200;
@@ -72,4 +71,20 @@ export async function runStatus(store: StateStore, layout: StateLayout, runId: s
     bytesPerSecond,
     etaSeconds: !report && bytesPerSecond > 0 && cursor?.done ? remaining / bytesPerSecond : undefined,
   };
+}
+
+/** Counts of the shards done so far, from the group objects (the status read model). */
+export async function doneSoFar(deps: { layout: StateLayout }, store: StateStore, runId: string, plannedShards: number): Promise<{ shards: number; counts: OutcomeCounts }> {
+  const keys = deps.layout.run(runId);
+  const out = { shards: 0, counts: { copied: 0, skipped: 0, failed: 0, bytesCopied: 0 } };
+  for (let g = 0; g < groupsOf(plannedShards); g++) {
+    const group = (await readJson<DoneGroup>(store, keys.doneGroup(g)))?.value;
+    if (!group) continue;
+    out.shards += group.shards.length;
+    out.counts.copied += group.counts.copied;
+    out.counts.skipped += group.counts.skipped;
+    out.counts.failed += group.counts.failed;
+    out.counts.bytesCopied += group.counts.bytesCopied;
+  }
+  return out;
 }

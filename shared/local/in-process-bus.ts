@@ -6,27 +6,7 @@
  */
 import type { MessageBus, QueueTarget } from "../ports.ts";
 import { QUEUE_LIMITS } from "../limits.ts";
-
-export interface FunctionEvent {
-  httpMethod: string;
-  path: string;
-  headers: Record<string, string>;
-  queryStringParameters?: Record<string, string>;
-  body: string;
-  isBase64Encoded: boolean;
-}
-
-export interface FunctionResponse {
-  statusCode: number;
-  body?: string;
-  headers?: Record<string, string>;
-}
-
-export type FunctionHandler = (event: FunctionEvent, context: Record<string, unknown>) => Promise<FunctionResponse>;
-
-export function queueEvent(body: string): FunctionEvent {
-  return { httpMethod: "POST", path: "/", headers: { "content-type": "application/json" }, body, isBase64Encoded: false };
-}
+import { queueEvent, type FunctionHandler } from "../runtime/http.ts";
 
 interface Pending {
   body: string;

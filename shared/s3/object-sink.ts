@@ -30,8 +30,8 @@ import {
   type S3Client,
   type StorageClass,
 } from "@aws-sdk/client-s3";
-import type { Readable } from "node:stream";
-import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
+import { Readable } from "node:stream";
+import { CONTENT_HEADERS, type ObjectHead, type ObjectHeaders, type ObjectLock, type ObjectSink, type UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
 import { ObjectFailure } from "../errors.ts";
 import { sseParams, type SseCustomerKey } from "./sse-c.ts";
@@ -39,13 +39,15 @@ import { sseParams, type SseCustomerKey } from "./sse-c.ts";
 const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
 const quoted = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
 
+/** The SDK's name of a content header: its wire name without the hyphen (Content-Type -> ContentType). */
+type SdkContentHeader = "ContentType" | "ContentEncoding" | "ContentLanguage" | "ContentDisposition" | "CacheControl";
+const sdkName = (wire: (typeof CONTENT_HEADERS)[number][1]) => wire.replace("-", "") as SdkContentHeader;
+
 function headerParams(h: ObjectHeaders) {
+  const content: Partial<Record<SdkContentHeader, string>> = {};
+  for (const [field, wire] of CONTENT_HEADERS) content[sdkName(wire)] = h[field];
   return {
-    ContentType: h.contentType,
-    ContentEncoding: h.contentEncoding,
-    ContentLanguage: h.contentLanguage,
-    ContentDisposition: h.contentDisposition,
-    CacheControl: h.cacheControl,
+    ...content,
     Metadata: h.metadata,
     StorageClass: h.storageClass as StorageClass | undefined,
     ...(h.objectLock?.mode && h.objectLock.retainUntil
@@ -122,11 +124,10 @@ export class S3ObjectSink implements ObjectSink {
       const head: ObjectHead = { size: r.ContentLength ?? 0, etag: bare(r.ETag), metadata: { ...(r.Metadata ?? {}) } };
       if (r.SSECustomerAlgorithm) head.sseCustomerKeyMd5 = r.SSECustomerKeyMD5 ?? "";
       if (r.LastModified) head.lastModified = r.LastModified.toISOString();
-      if (r.ContentType) head.contentType = r.ContentType;
-      if (r.ContentEncoding) head.contentEncoding = r.ContentEncoding;
-      if (r.ContentLanguage) head.contentLanguage = r.ContentLanguage;
-      if (r.ContentDisposition) head.contentDisposition = r.ContentDisposition;
-      if (r.CacheControl) head.cacheControl = r.CacheControl;
+      for (const [field, wire] of CONTENT_HEADERS) {
+        const value = r[sdkName(wire)];
+        if (value) head[field] = value;
+      }
       if (r.StorageClass) head.storageClass = r.StorageClass;
       if (r.ObjectLockMode || r.ObjectLockLegalHoldStatus === "ON") {
         head.objectLock = {
@@ -141,9 +142,9 @@ export class S3ObjectSink implements ObjectSink {
     }
   }
 
-  async get(bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
+  async get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable> {
     try {
-      const r = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...this.#sse }), { abortSignal: signal });
+      const r = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag === undefined ? undefined : quoted(etag), ...this.#sse }), { abortSignal: signal });
       return r.Body as Readable;
     } catch (err) {
       throw keyMismatch(key, err, !!this.options.sseCustomerKey) ?? err;

@@ -2,8 +2,8 @@
 import type { AppConfig } from "../config.ts";
 import { createBlobServiceClient, createS3Client, createSqsClient } from "../clients.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
-import { S3ObjectSink } from "../scaleway/object-sink.ts";
-import { S3StateStore } from "../scaleway/state-store.ts";
+import { S3ObjectSink } from "../s3/object-sink.ts";
+import { S3StateStore } from "../s3/state-store.ts";
 import { SqsMessageBus } from "../queue/sqs.ts";
 import { ByteBudget } from "../copy/memory-budget.ts";
 import { StateLayout } from "../state/layout.ts";

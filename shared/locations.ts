@@ -1,13 +1,14 @@
 /**
- * The `--from azure://CONTAINER[/PREFIX]` and `--to s3://BUCKET[/PREFIX]` locations
- * of the CLI, and the key mapping between them.
+ * Source and destination locations (`azure://CONTAINER[/PREFIX]`,
+ * `s3://BUCKET[/PREFIX]`) and the key mapping between them: used by listing,
+ * verification and the command line alike.
  *
  * The prefix is taken literally, byte for byte: no percent-decoding and no
  * collapsing of `//`, because `%`, `#`, `?`, `+` and `//` are legal in blob
  * names and a URL parser would silently change which blobs are selected.
  */
-import { ConfigError } from "../errors.ts";
-import { DEFAULT_STATE_PREFIX } from "../config.ts";
+import { ConfigError } from "./errors.ts";
+import { DEFAULT_STATE_PREFIX } from "./config.ts";
 
 export interface AzureLocation {
   container: string;

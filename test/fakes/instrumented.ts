@@ -4,7 +4,7 @@
  * fakes and against Azurite + RGW.
  */
 import { Transform, type Readable } from "node:stream";
-import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
+import type { BlobEntry, BlobSource, ListPage, ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../../shared/ports.ts";
 
 export interface SinkCall {
   op: string;
@@ -46,9 +46,9 @@ export class InstrumentedSink implements ObjectSink {
     await this.#enter("head", key);
     return this.inner.head(bucket, key);
   }
-  async get(bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
+  async get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable> {
     await this.#enter("get", key);
-    return this.inner.get(bucket, key, signal);
+    return this.inner.get(bucket, key, signal, etag);
   }
   async bucketProtection(bucket: string) {
     await this.#enter("bucketProtection", "");

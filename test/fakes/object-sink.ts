@@ -13,8 +13,8 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../ports.ts";
-import { S3_LIMITS } from "../limits.ts";
+import type { ObjectHead, ObjectHeaders, ObjectLock, ObjectSink, UploadedPart } from "../../shared/ports.ts";
+import { S3_LIMITS } from "../../shared/limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
 
 interface StoredObject {
@@ -61,11 +61,12 @@ export class MemoryObjectSink implements ObjectSink {
     if (o.sseCustomerKeyMd5 !== this.customerKeyMd5) throw new FakeS3Error("InvalidArgument", 400, `object ${key} is encrypted with another SSE-C key (or none)`);
   }
 
-  async get(bucket: string, key: string): Promise<Readable> {
+  async get(bucket: string, key: string, _signal?: AbortSignal, etag?: string): Promise<Readable> {
     this.#count("get");
     const o = this.#objects.get(id(bucket, key));
     if (!o) throw new FakeS3Error("NoSuchKey", 404, "The specified key does not exist.");
     this.#readable(o, key);
+    if (etag !== undefined && o.etag !== etag.replace(/"/g, "")) throw new FakeS3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold");
     return Readable.from([Buffer.from(o.body)]);
   }
 

@@ -1,0 +1,38 @@
+/** Sizes and sections of `npm run bench`, from BENCH_* variables (see bench/run.ts), and the goals measured against. */
+import { MiB } from "../shared/limits.ts";
+
+export const QUICK = /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? "");
+export function num(name: string, full: number, quick: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return QUICK ? quick : full;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number >= 0 (got "${raw}")`);
+  return n;
+}
+
+export const P = {
+  runs: num("BENCH_RUNS", 3, 1),
+  largeCount: num("BENCH_LARGE_COUNT", 2, 2),
+  largeBytes: num("BENCH_LARGE_MB", 512, 64) * MiB,
+  smallCount: num("BENCH_SMALL_COUNT", 5000, 500),
+  smallBytes: num("BENCH_SMALL_KB", 16, 16) * 1024,
+  mixLargeBytes: num("BENCH_MIX_LARGE_MB", 256, 32) * MiB,
+  mixMediumCount: num("BENCH_MIX_MEDIUM_COUNT", 20, 5),
+  mixMediumBytes: 4 * MiB,
+  mixSmallCount: num("BENCH_MIX_SMALL_COUNT", 1000, 100),
+  memoryBytes: num("BENCH_MEMORY_MB", 2048, 256) * MiB,
+  planBlobs: num("BENCH_PLAN_BLOBS", 100_000, 5000),
+  requestBlobs: num("BENCH_REQUEST_BLOBS", 200, 50),
+  rawRounds: num("BENCH_RAW_ROUNDS", 3, 1),
+  smallInFlight: 32,
+  cpuProfile: /^(1|true)$/i.test(process.env.BENCH_CPU_PROFILE ?? ""),
+};
+export const SKIP = new Set((process.env.BENCH_SKIP ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+
+export const GOALS = {
+  largeFraction: 0.9,
+  smallFraction: 0.9,
+  rssMiB: 256,
+  planRssMiB: 200,
+  importMs: 300,
+};

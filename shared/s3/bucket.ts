@@ -1,0 +1,34 @@
+/**
+ * A destination or state bucket exists, or is created: the one check used by
+ * `migrate run` before anything is written and by `migrate provision`.
+ * What retrying can not fix is a ConfigError (denied, never reachable); a
+ * server that kept answering 5xx/429 past the client's retry budget is
+ * unavailable for now, not misconfigured.
+ */
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { ConfigError, MigrationError } from "../errors.ts";
+import { describeError } from "../redact.ts";
+import { answeredStatus } from "../retry.ts";
+
+export async function ensureBucket(s3: S3Client, bucket: string): Promise<"exists" | "created"> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return "exists";
+  } catch (err) {
+    const status = answeredStatus(err);
+    if (status === 403) {
+      throw new ConfigError(`access to bucket ${bucket} is denied (403): it belongs to another account, or S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY may not use it`);
+    }
+    if (status === undefined) throw new ConfigError(`bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
+    if (status !== 404) throw new MigrationError("destination-unavailable", `bucket ${bucket}: S3_ENDPOINT kept answering ${status} (throttled or unavailable); nothing was written, run again later: ${describeError(err)}`);
+  }
+  try {
+    // No LocationConstraint: Scaleway takes the region from the endpoint; RGW refuses unknown ones.
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    return "created";
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name === "BucketAlreadyOwnedByYou" || name === "BucketAlreadyExists") return "exists";
+    throw new MigrationError("destination-unreachable", `bucket ${bucket} does not exist and could not be created: ${describeError(err)}`);
+  }
+}
