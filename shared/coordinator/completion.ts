@@ -32,6 +32,17 @@ export function countsOf(result: ShardResult): OutcomeCounts {
   return c;
 }
 
+/** Counts plus (or minus) a shard's counts. */
+function shifted(a: OutcomeCounts, b: OutcomeCounts, sign: 1 | -1): OutcomeCounts {
+  return { copied: a.copied + sign * b.copied, skipped: a.skipped + sign * b.skipped, failed: a.failed + sign * b.failed, bytesCopied: a.bytesCopied + sign * b.bytesCopied };
+}
+
+/** A shard's group and its place within it. */
+function place(index: number): { g: number; local: number } {
+  const g = Math.floor(index / SHARDS_PER_GROUP);
+  return { g, local: index - g * SHARDS_PER_GROUP };
+}
+
 /** Shards in group g, once the listing has said how many shards there are. */
 function groupSize(g: number, totalShards: number | undefined): number | undefined {
   if (totalShards === undefined) return undefined;
@@ -58,22 +69,12 @@ async function addToIndex(deps: Deps, runId: string, stateBucket: string, g: num
 export async function markShardDone(deps: Deps, runId: string, stateBucket: string, index: number, result: ShardResult): Promise<boolean> {
   const store = deps.state(stateBucket);
   const keys = deps.layout.run(runId);
-  const g = Math.floor(index / SHARDS_PER_GROUP);
-  const local = index - g * SHARDS_PER_GROUP;
+  const { g, local } = place(index);
   const counts = countsOf(result);
   const group = await updateJson<DoneGroup>(store, keys.doneGroup(g), (current) => {
     const now = current ?? { group: g, shards: [], counts: { copied: 0, skipped: 0, failed: 0, bytesCopied: 0 } };
     if (now.shards.includes(local)) return undefined;
-    return {
-      group: g,
-      shards: [...now.shards, local],
-      counts: {
-        copied: now.counts.copied + counts.copied,
-        skipped: now.counts.skipped + counts.skipped,
-        failed: now.counts.failed + counts.failed,
-        bytesCopied: now.counts.bytesCopied + counts.bytesCopied,
-      },
-    };
+    return { group: g, shards: [...now.shards, local], counts: shifted(now.counts, counts, 1) };
   });
   // Read after the group write: a listing that finished meanwhile either is seen here or sees this write.
   const cursor = (await readJson<ListingCursor>(store, keys.listing))?.value;
@@ -126,21 +127,9 @@ export function shardIndex(id: string): number {
 export async function unmarkShard(deps: Deps, runId: string, stateBucket: string, index: number, result: ShardResult): Promise<void> {
   const store = deps.state(stateBucket);
   const keys = deps.layout.run(runId);
-  const g = Math.floor(index / SHARDS_PER_GROUP);
-  const local = index - g * SHARDS_PER_GROUP;
-  const counts = countsOf(result);
+  const { g, local } = place(index);
   await updateJson<DoneIndex>(store, keys.doneIndex, (current) => (current?.complete.includes(g) ? { complete: current.complete.filter((x) => x !== g) } : undefined));
-  await updateJson<DoneGroup>(store, keys.doneGroup(g), (current) => {
-    if (!current?.shards.includes(local)) return undefined;
-    return {
-      group: g,
-      shards: current.shards.filter((x) => x !== local),
-      counts: {
-        copied: current.counts.copied - counts.copied,
-        skipped: current.counts.skipped - counts.skipped,
-        failed: current.counts.failed - counts.failed,
-        bytesCopied: current.counts.bytesCopied - counts.bytesCopied,
-      },
-    };
-  });
+  await updateJson<DoneGroup>(store, keys.doneGroup(g), (current) =>
+    current?.shards.includes(local) ? { group: g, shards: current.shards.filter((x) => x !== local), counts: shifted(current.counts, countsOf(result), -1) } : undefined,
+  );
 }

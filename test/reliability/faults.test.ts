@@ -9,7 +9,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { startFaultProxy, type FaultProxy, type FaultRule } from "../support/fault-proxy.ts";
 import { runCli } from "../support/cli.ts";
 import { newBucket, newContainer, serverEnv } from "../support/env.ts";
-import { destinationDigests, duplicates, ledgerOf, md5, openUploads, SMALL_PARTS, seedCorpus } from "./support.ts";
+import { azureThrough, destinationDigests, duplicates, ledgerOf, md5, openUploads, SMALL_PARTS, seedCorpus } from "./support.ts";
 import type { RunReport } from "../../shared/state/layout.ts";
 
 const AZURE_RULES: FaultRule[] = [
@@ -53,13 +53,12 @@ describe("migration through faulty networks and throttling servers", () => {
     const bucket = await newBucket("faults");
     const direct = serverEnv();
     const viaProxies = {
-      ...direct,
-      AZURE_STORAGE_CONNECTION_STRING: direct.AZURE_STORAGE_CONNECTION_STRING!.replace(/BlobEndpoint=http:\/\/[^/;]+/, `BlobEndpoint=${azureProxy.endpoint}`),
+      ...azureThrough(direct, azureProxy.endpoint),
       S3_ENDPOINT: s3Proxy.endpoint,
       ...SMALL_PARTS,
       MAX_ATTEMPTS: "8",
     };
-    expect(viaProxies.AZURE_STORAGE_CONNECTION_STRING).toContain(azureProxy.endpoint);
+    expect((viaProxies as Record<string, string>).AZURE_STORAGE_CONNECTION_STRING).toContain(azureProxy.endpoint);
 
     const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}`, "--json", "--run-id", "faults", "--shard-objects", "25"], viaProxies, { timeoutMs: 170_000 });
     const report = JSON.parse(res.stdout || "{}") as RunReport;

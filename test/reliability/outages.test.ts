@@ -23,7 +23,7 @@ import { startAzurite, startFauxqs, startRgw, freePort, type RunningServer } fro
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { runCli } from "../support/cli.ts";
 import { clients, newBucket, newContainer, serverEnv, uniqueName, s3Config } from "../support/env.ts";
-import { MiB, md5, SMALL_PARTS, upload } from "./support.ts";
+import { azureThrough, MiB, md5, SMALL_PARTS, upload } from "./support.ts";
 import type { RunReport } from "../../shared/state/layout.ts";
 
 /** Resolves once an open upload of `bucket` has at least `parts` parts. */
@@ -47,6 +47,16 @@ async function destinationMd5(s3: S3Client, bucket: string, key: string): Promis
 }
 
 const BIG = 60 * MiB + 77;
+
+/** The outage run ended by itself: exit 0, both objects copied, the big one byte-exact, no upload open. */
+async function finishedExact(res: { code: number | null; stdout: string; stderr: string }, s3: S3Client, bucket: string, big: Buffer): Promise<void> {
+  const report = JSON.parse(res.stdout || "{}") as RunReport;
+  expect(res.code, res.stderr.slice(-800)).toBe(0);
+  expect(report.objects).toMatchObject({ planned: 2, copied: 2, failed: 0 });
+  expect(await destinationMd5(s3, bucket, "big.bin")).toBe(md5(big));
+  expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+  s3.destroy();
+}
 // One part at a time, each slowed on the other side, so the copy is mid-way when the outage starts.
 const SLOW_COPY = { ...SMALL_PARTS, PART_CONCURRENCY: "1", OBJECT_CONCURRENCY: "2" };
 
@@ -72,7 +82,7 @@ describe("short outages in the middle of a multipart copy", () => {
     cleanup.push(() => slow.stop());
     const env = {
       ...serverEnv(),
-      AZURE_STORAGE_CONNECTION_STRING: serverEnv().AZURE_STORAGE_CONNECTION_STRING!.replace(/BlobEndpoint=http:\/\/[^/;]+/, `BlobEndpoint=${slow.endpoint}`),
+      ...azureThrough(serverEnv(), slow.endpoint),
       S3_ENDPOINT: rgw.endpoint,
       S3_ACCESS_KEY_ID: rgw.accessKeyId,
       S3_SECRET_ACCESS_KEY: rgw.secretAccessKey,
@@ -81,13 +91,7 @@ describe("short outages in the middle of a multipart copy", () => {
     const running = runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}`, "--json", "--run-id", "rgw-outage"], env, { timeoutMs: 220_000 });
     await partsUploaded(s3, bucket, 2);
     await rgw.bounce!(10);
-    const res = await running;
-    const report = JSON.parse(res.stdout || "{}") as RunReport;
-    expect(res.code, res.stderr.slice(-800)).toBe(0);
-    expect(report.objects).toMatchObject({ planned: 2, copied: 2, failed: 0 });
-    expect(await destinationMd5(s3, bucket, "big.bin")).toBe(md5(big));
-    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
-    s3.destroy();
+    await finishedExact(await running, s3, bucket, big);
   });
 
   it("Azurite down for 10 s and restarted on its data: exit 0 without a rerun, byte-exact, no open upload", { timeout: 240_000 }, async () => {
@@ -112,13 +116,7 @@ describe("short outages in the middle of a multipart copy", () => {
     await azurite.stop();
     await new Promise((r) => setTimeout(r, 10_000));
     azurite = await startAzurite({ port, location });
-    const res = await running;
-    const report = JSON.parse(res.stdout || "{}") as RunReport;
-    expect(res.code, res.stderr.slice(-800)).toBe(0);
-    expect(report.objects).toMatchObject({ planned: 2, copied: 2, failed: 0 });
-    expect(await destinationMd5(s3, bucket, "big.bin")).toBe(md5(big));
-    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
-    s3.destroy();
+    await finishedExact(await running, s3, bucket, big);
   });
 
   it("the SQS endpoint down for 10 s under migrate serve: the run finishes by itself, exact", { timeout: 240_000 }, async () => {

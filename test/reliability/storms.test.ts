@@ -10,7 +10,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { startFaultProxy, type FaultProxy, type FaultRule } from "../support/fault-proxy.ts";
 import { runCli } from "../support/cli.ts";
 import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
-import { destinationDigests, duplicates, ledgerOf, md5, openUploads, SMALL_PARTS, seedCorpus } from "./support.ts";
+import { azureThrough, destinationDigests, duplicates, ledgerOf, md5, openUploads, SMALL_PARTS, seedCorpus } from "./support.ts";
 import type { RunReport } from "../../shared/state/layout.ts";
 
 const STORM: FaultRule[] = [
@@ -41,8 +41,7 @@ describe("a throttling storm on both sides from the first request", () => {
     const bucket = await newBucket("storm");
     const direct = serverEnv();
     const viaProxies = {
-      ...direct,
-      AZURE_STORAGE_CONNECTION_STRING: direct.AZURE_STORAGE_CONNECTION_STRING!.replace(/BlobEndpoint=http:\/\/[^/;]+/, `BlobEndpoint=${azureProxy.endpoint}`),
+      ...azureThrough(direct, azureProxy.endpoint),
       S3_ENDPOINT: s3Proxy.endpoint,
       ...SMALL_PARTS,
     };

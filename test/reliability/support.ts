@@ -7,6 +7,11 @@ import type { LedgerEntry } from "../../shared/state/layout.ts";
 import { clients } from "../support/env.ts";
 
 export const MiB = 1024 * 1024;
+
+/** The suite's environment with the Azure endpoint of its connection string replaced (a proxy in front of Azurite). */
+export function azureThrough<T extends { AZURE_STORAGE_CONNECTION_STRING?: string }>(env: T, endpoint: string): T {
+  return { ...env, AZURE_STORAGE_CONNECTION_STRING: env.AZURE_STORAGE_CONNECTION_STRING!.replace(/BlobEndpoint=http:\/\/[^/;]+/, `BlobEndpoint=${endpoint}`) };
+}
 export const md5 = (b: Buffer | Uint8Array) => createHash("md5").update(b).digest("hex");
 /** Multipart from 5 MiB, 5 MiB parts: a 12 MiB blob is three parts. */
 export const SMALL_PARTS = { MULTIPART_THRESHOLD_MB: "5", PART_SIZE_MB: "5" };
