@@ -37,7 +37,7 @@ export class ProgressView {
   start(): void {
     if (this.mode === "bar") {
       this.bar = new cliProgress.SingleBar(
-        { format: "{bar} {percentage}% | {objects} objects | {done} | {rate}/s | {failed} failed", hideCursor: true, stream: process.stderr },
+        { format: "{bar} {percentage}% | {objects} | {done} | {rate}/s | {failed} failed", hideCursor: true, stream: process.stderr },
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(1, 0, this.payload());
@@ -63,7 +63,11 @@ export class ProgressView {
     const n = (v: number) => v.toLocaleString("en-US");
     const t = this.totals;
     // While the listing goes on, totals are what is listed so far, and say so; never "0+" or "0 B" as a total.
-    const objects = t.listingDone ? `${n(this.objects)} of ${n(t.objects)}` : t.objects > 0 ? `${n(this.objects)} of ${n(t.objects)} listed so far` : `${n(this.objects)} (listing)`;
+    const objects = t.listingDone
+      ? `${n(this.objects)} of ${n(t.objects)} objects`
+      : t.objects > 0
+        ? `${n(this.objects)} of ${n(t.objects)} objects listed so far`
+        : `${n(this.objects)} objects, listing`;
     const done = t.listingDone || t.bytes > 0 ? `${fmtBytes(this.bytes)} of ${fmtBytes(t.bytes)}${t.listingDone ? "" : " so far"}` : fmtBytes(this.bytes);
     return {
       objects,
@@ -80,7 +84,7 @@ export class ProgressView {
     } else if (this.mode === "lines" && Date.now() - this.lastLine >= 5000 && (this.objects > 0 || this.bytes > 0)) {
       this.lastLine = Date.now();
       const p = this.payload();
-      this.write(`progress: ${p.objects} objects done, ${p.done}, ${p.rate}/s, ${p.failed} failed, ${this.retries} retries\n`);
+      this.write(`progress: ${p.objects}, ${p.done}, ${p.rate}/s, ${p.failed} failed, ${this.retries} retries\n`);
     }
   }
 
