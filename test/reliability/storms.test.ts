@@ -53,7 +53,6 @@ describe("a throttling storm on both sides from the first request", () => {
     expect(report.failures, res.stderr.slice(-800)).toEqual([]);
     expect(res.code, res.stderr.slice(-800)).toBe(0);
     expect(report.objects).toMatchObject({ planned: bodies.size, copied: bodies.size, failed: 0 });
-    console.log(JSON.stringify({ azure: azureProxy.stats, s3: s3Proxy.stats, retries: report.retries }));
     for (const p of [azureProxy, s3Proxy]) {
       expect(p.stats.faults["slow-down"]).toBeGreaterThan(0.2 * p.stats.requests);
       expect(p.stats.faults["reset-request"] + p.stats.faults["reset-response"]).toBeGreaterThan(0);
