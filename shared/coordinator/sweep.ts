@@ -70,19 +70,19 @@ async function sweepRun(deps: Deps, runId: string, stateBucket: string, options:
     await deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "continue-listing", runId, stateBucket, seq: cursor.value.seq })]);
     result.resentListing = true;
   }
-  // Shards with a result but unmarked lost their shard-done message: mark them (group objects read once each).
-  const groups = new Map<number, DoneGroup | undefined>();
+  // A shard marked in its done-group is finished: no read. One with a result but unmarked lost its
+  // shard-done message: mark it. Group objects are read once each, results only of unmarked shards.
+  const groups = new Map<number, Set<number>>();
   let marked = 0;
   for (let i = 0; i < cursor.value.nextShardIndex; i++) {
     const id = shardId(i);
+    const g = Math.floor(i / SHARDS_PER_GROUP);
+    if (!groups.has(g)) groups.set(g, new Set((await readJson<DoneGroup>(store, keys.doneGroup(g)))?.value.shards ?? []));
+    if (groups.get(g)!.has(i - g * SHARDS_PER_GROUP)) continue;
     const done = await readJson<ShardResult>(store, keys.result(id));
     if (done) {
-      const g = Math.floor(i / SHARDS_PER_GROUP);
-      if (!groups.has(g)) groups.set(g, (await readJson<DoneGroup>(store, keys.doneGroup(g)))?.value);
-      if (!groups.get(g)?.shards.includes(i - g * SHARDS_PER_GROUP)) {
-        await markShardDone(deps, runId, stateBucket, i, done.value);
-        marked++;
-      }
+      await markShardDone(deps, runId, stateBucket, i, done.value);
+      marked++;
       continue;
     }
     const lease = await readJson<ShardLease>(store, keys.lease(id));

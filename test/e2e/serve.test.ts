@@ -10,16 +10,21 @@ import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../supp
 import { runCli } from "../support/cli.ts";
 import { freePort } from "../../shared/servers/launch.ts";
 
+/** A control queue and two worker queues on fauxqs, named after `prefix`: [control, worker-0, worker-1]. */
+async function controlAndWorkerQueues(prefix: string): Promise<[string, string, string]> {
+  const sqs = clients.sqs();
+  const base = uniqueName(prefix);
+  const url = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: `${base}-${name}`, Attributes: { VisibilityTimeout: "60" } }))).QueueUrl!;
+  return [await url("control"), await url("worker-0"), await url("worker-1")];
+}
+
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "migrate.js");
 
 describe("migrate serve and migrate start: the deployed shape, locally", () => {
   it("a start on the control queue is listed, copied by the served worker through its queue trigger, and reported", async () => {
     // Prepare: queues on fauxqs, a container, a bucket.
     const q = inject("sqs");
-    const sqs = clients.sqs();
-    const prefix = uniqueName("srv");
-    const url = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${name}`, Attributes: { VisibilityTimeout: "60" } }))).QueueUrl!;
-    const [control, w0, w1] = [await url("control"), await url("worker-0"), await url("worker-1")];
+    const [control, w0, w1] = await controlAndWorkerQueues("srv");
     const container = await newContainer("srv");
     for (let i = 0; i < 12; i++) await container.getBlockBlobClient(`in/${i}.txt`).upload(`payload ${i}`, `payload ${i}`.length);
     const bucket = await newBucket("srv");
@@ -63,10 +68,7 @@ describe("migrate serve fires the schedule trigger", () => {
   it("a run whose server was killed with -9 and whose queued messages were lost finishes under a restarted migrate serve, by its sweep alone", async () => {
     // Prepare: queues, 80 blobs, one object per shard so that the kill lands mid-run.
     const q = inject("sqs");
-    const sqs = clients.sqs();
-    const prefix = uniqueName("swp");
-    const url = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${name}`, Attributes: { VisibilityTimeout: "60" } }))).QueueUrl!;
-    const queues = [await url("control"), await url("worker-0"), await url("worker-1")];
+    const queues = await controlAndWorkerQueues("swp");
     const container = await newContainer("swp");
     const blobs = new Map<string, Buffer>();
     for (let i = 0; i < 80; i++) blobs.set(`in/${i}.bin`, randomBytes(64 * 1024 + i));
@@ -110,10 +112,10 @@ describe("migrate serve fires the schedule trigger", () => {
       first.child.kill("SIGKILL");
       await new Promise((r) => first.child.once("exit", r));
       const doneAtKill = await count(".migrate-state/runs/killed/results/");
-      for (const u of queues) await sqs.send(new PurgeQueueCommand({ QueueUrl: u }));
+      for (const u of queues) await clients.sqs().send(new PurgeQueueCommand({ QueueUrl: u }));
       await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: ".migrate-state/runs/killed/report.json" }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
       second = await serve(["--sweep-every", "2"]);
-      const watch = await runCli(["status", "killed", "--watch", "--json"], env, { timeoutMs: 120_000 });
+      const watch = await runCli(["status", "killed", "--watch", "--json"], env, { timeoutMs: 200_000 });
       // Assess
       expect(watch.code, watch.stderr + second.stderr()).toBe(0);
       expect(doneAtKill).toBeLessThan(80);
