@@ -9,6 +9,7 @@ import { Agent as HttpsAgent } from "node:https";
 import type { TokenCredential } from "@azure/identity";
 import type { AzureConfig, S3Config, SqsConfig } from "./config.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
+import { S3Http } from "./s3/signed-http.ts";
 
 /*
  * Every client is built here, and each carries the one retry policy of
@@ -211,4 +212,9 @@ export function createScalewayClient(config: ScalewayApiConfig): ScalewayClient 
       ],
     }),
   );
+}
+
+/** Signed HTTP requests for the hot writes (PutObject, UploadPart), with the same endpoint, keys and retry policy as createS3Client. */
+export function createS3Http(config: S3Config, retry: RetryPolicy | undefined): S3Http {
+  return new S3Http(config, retry);
 }

@@ -1,6 +1,6 @@
 /** Builds the real dependencies from configuration: Azure source, Scaleway S3 sink and state, SQS bus. */
 import type { AppConfig } from "../config.ts";
-import { createBlobServiceClient, createS3Client, createSqsClient } from "../clients.ts";
+import { createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../clients.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { S3ObjectSink } from "../s3/object-sink.ts";
 import { S3StateStore } from "../s3/state-store.ts";
@@ -25,7 +25,7 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
   }
   return {
     source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)),
-    sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey }),
+    sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey, http: createS3Http(config.s3, config.retry) }),
     state: (bucket) => {
       let s = stores.get(bucket);
       if (!s) stores.set(bucket, (s = new S3StateStore(s3, bucket, undefined, config.s3.encryptState ? config.s3.sseCustomerKey : undefined)));

@@ -34,7 +34,8 @@ import { Readable } from "node:stream";
 import { CONTENT_HEADERS, type ObjectHead, type ObjectHeaders, type ObjectLock, type ObjectSink, type UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
 import { ObjectFailure } from "../errors.ts";
-import { sseParams, type SseCustomerKey } from "./sse-c.ts";
+import { SSE_C_ALGORITHM, sseParams, type SseCustomerKey } from "./sse-c.ts";
+import type { S3Http } from "./signed-http.ts";
 
 const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
 const quoted = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
@@ -83,6 +84,32 @@ function unsignedPayload<T extends { middlewareStack: { add: (mw: never, options
   return command;
 }
 
+/** The date form the SDK sends in headers (ISO 8601 without milliseconds when they are zero). */
+const headerDate = (iso: string) => new Date(iso).toISOString().replace(".000Z", "Z");
+
+/** Wire headers of a PutObject or CreateMultipartUpload: what headerParams gives the SDK, by hand. */
+export function wireHeaders(h: ObjectHeaders, sse: SseCustomerKey | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, wire] of CONTENT_HEADERS) if (h[field]) out[wire] = h[field]!;
+  for (const [name, value] of Object.entries(h.metadata)) out[`x-amz-meta-${name}`] = value;
+  if (h.storageClass) out["x-amz-storage-class"] = h.storageClass;
+  if (h.objectLock?.mode && h.objectLock.retainUntil) {
+    out["x-amz-object-lock-mode"] = h.objectLock.mode;
+    out["x-amz-object-lock-retain-until-date"] = headerDate(h.objectLock.retainUntil);
+  }
+  if (h.objectLock?.legalHold) out["x-amz-object-lock-legal-hold"] = "ON";
+  return { ...out, ...sseHeaders(sse) };
+}
+
+function sseHeaders(sse: SseCustomerKey | undefined): Record<string, string> {
+  if (!sse) return {};
+  return {
+    "x-amz-server-side-encryption-customer-algorithm": SSE_C_ALGORITHM,
+    "x-amz-server-side-encryption-customer-key": sse.keyBase64,
+    "x-amz-server-side-encryption-customer-key-md5": sse.keyMd5,
+  };
+}
+
 function isGone(err: unknown): boolean {
   return classify(err) === "gone";
 }
@@ -107,7 +134,8 @@ export class S3ObjectSink implements ObjectSink {
 
   constructor(
     private readonly s3: S3Client,
-    private readonly options: { sseCustomerKey?: SseCustomerKey } = {},
+    /** `http`: the signed requests of signed-http.ts for PutObject and UploadPart, in place of the SDK's. */
+    private readonly options: { sseCustomerKey?: SseCustomerKey; http?: S3Http } = {},
   ) {
     this.customerKeyMd5 = options.sseCustomerKey?.keyMd5;
     this.etagsAreMd5 = !options.sseCustomerKey;
@@ -172,6 +200,12 @@ export class S3ObjectSink implements ObjectSink {
 
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>): Promise<{ etag: string }> {
     const tagging = tags && Object.keys(tags).length > 0 ? encodeTagging(tags) : undefined;
+    const http = this.options.http;
+    if (http) {
+      const wire = { ...wireHeaders(headers, this.options.sseCustomerKey), "content-md5": md5Base64, ...(tagging ? { "x-amz-tagging": tagging } : {}) };
+      const r = await http.send("PUT", bucket, key, { headers: wire, body });
+      return { etag: bare(r.headers.etag as string | undefined) };
+    }
     const r = await this.s3.send(
       unsignedPayload(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5Base64, Tagging: tagging, ...headerParams(headers), ...this.#sse })),
     );
@@ -185,6 +219,12 @@ export class S3ObjectSink implements ObjectSink {
   }
 
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<{ etag: string }> {
+    const http = this.options.http;
+    if (http) {
+      const query = { partNumber: String(partNumber), uploadId };
+      const r = await http.send("PUT", bucket, key, { query, headers: { "content-md5": md5Base64, ...sseHeaders(this.options.sseCustomerKey) }, body, signal });
+      return { etag: bare(r.headers.etag as string | undefined) };
+    }
     const r = await this.s3.send(
       unsignedPayload(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ContentMD5: md5Base64, ...this.#sse })),
       { abortSignal: signal },

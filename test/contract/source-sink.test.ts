@@ -300,3 +300,5 @@ sourceContract("Azurite", async () => {
   };
 });
 sinkContract("Ceph RGW", async () => ({ sink: new S3ObjectSink(clients.s3()), bucket: await newBucket("contract") }));
+// The deployed sink: PutObject and UploadPart as signed requests of their own, the rest through the SDK.
+sinkContract("Ceph RGW, signed requests for writes", async () => ({ sink: new S3ObjectSink(clients.s3(), { http: clients.s3Http() }), bucket: await newBucket("contract") }));

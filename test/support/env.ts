@@ -1,7 +1,7 @@
 import { inject } from "vitest";
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { createBlobServiceClient, createS3Client, createSqsClient } from "../../shared/clients.ts";
+import { createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../../shared/clients.ts";
 import type { AzureConfig, S3Config, SqsConfig } from "../../shared/config.ts";
 
 export function azureConfig(): AzureConfig {
@@ -38,6 +38,8 @@ export function uniqueName(prefix: string): string {
 export const clients = {
   blob: () => createBlobServiceClient(azureConfig(), undefined),
   s3: () => createS3Client(s3Config(), undefined),
+  /** Signed requests for the hot writes, as the deployed sink uses them. */
+  s3Http: () => createS3Http(s3Config(), undefined),
   sqs: () => createSqsClient(sqsConfig(), undefined),
 };
 
