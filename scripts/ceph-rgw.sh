@@ -113,7 +113,10 @@ mon warn on pool no redundancy = false
 [mon.a]
 mon addr = v1:127.0.0.1:$monport
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$port
+# tcp_nodelay: without it, an answer written as headers then body waits for the client's
+# delayed ACK (40 ms on Linux) before its body leaves: every small GET and error answer took
+# 45 ms on loopback. Production front ends answer without that stall.
+rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
 rgw data = $dir/rgw
 rgw gc obj min wait = 10
 rgw gc processor period = 10

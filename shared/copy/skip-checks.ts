@@ -28,3 +28,15 @@ export function isUnchanged(blob: BlobEntry, head: ObjectHead, keyMd5?: string):
   if (blob.contentMd5 && head.metadata[MARKERS.md5] === hexToBase64(blob.contentMd5)) return "same size and MD5";
   return undefined;
 }
+
+/**
+ * The same decision from a destination listing, without a HEAD: the listed
+ * object has the blob's size and its ETag is the blob's Content-MD5, so the
+ * destination holds these very bytes. Only where ETags are MD5s (no SSE-C) and
+ * only for single-PUT objects (a multipart ETag is never a plain MD5); a blob
+ * without Content-MD5 gets its HEAD as before.
+ */
+export function isUnchangedByListing(blob: BlobEntry, listed: { size: number; etag: string }, etagsAreMd5: boolean): string | undefined {
+  if (!etagsAreMd5 || !blob.contentMd5 || listed.size !== blob.size) return undefined;
+  return listed.etag.replace(/"/g, "").toLowerCase() === blob.contentMd5.toLowerCase() ? "same size and MD5 (destination listing)" : undefined;
+}

@@ -47,6 +47,8 @@ export interface CopyOptions {
   force?: boolean;
   /** The caller listed the destination and found no object at this key: no HEAD needed to decide a skip. */
   knownAbsent?: boolean;
+  /** The caller listed the destination and found this size and ETag at this key: enough to skip an unchanged blob without a HEAD. */
+  listed?: { size: number; etag: string };
   /** "ignore": a blob read again after a change has its Content-MD5 set aside, as the listing did. */
   sourceMd5?: "verify" | "ignore";
   /** Shared byte budget for part buffers across every copy of the process. */

@@ -17,7 +17,7 @@ import type { ObjectOutcome, RunRecord, ShardCheckpoint, ShardManifest, ShardRes
 import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
 import { Lease } from "./lease.ts";
-import { absentKeys } from "./destination-index.ts";
+import { indexDestination, type DestinationIndex } from "./destination-index.ts";
 import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { failGiant, giantOutcome, isGiant, startGiant } from "./giant.ts";
@@ -100,10 +100,21 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   let saving: Promise<void> = Promise.resolve();
   let dirty = false;
   let lastSave = 0;
+  let queued = false;
+  /**
+   * At most one checkpoint write a second (a forced one at once: a new upload
+   * id, the end). Only the caller that queued a write waits for it; the others
+   * go on copying, their objects written by the next one (a crash before it
+   * costs a HEAD or a listing entry per object on resume, never a wrong skip).
+   * A lost lease fails the queued write and every later one.
+   */
   const save = (force = false): Promise<void> => {
     dirty = true;
-    if (!force && deps.now() - lastSave < 1000) return saving;
+    if (!force && (queued || deps.now() - lastSave < 1000)) return Promise.resolve();
+    queued = true;
+    lastSave = deps.now();
     saving = saving.then(async () => {
+      queued = false;
       if (!dirty) return;
       dirty = false;
       lastSave = deps.now();
@@ -123,11 +134,11 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   const objectLockAvailable = run.value.destinationObjectLock;
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
   const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
-  const absent = force
-    ? new Set<string>()
-    : await absentKeys(deps.sink, manifest.bucket, pending.map((i) => manifest.keys[i]!), { attempts: deps.tuning.maxAttempts }).catch((err) => {
+  const known: DestinationIndex = force
+    ? { absent: new Set(), listed: new Map() }
+    : await indexDestination(deps.sink, manifest.bucket, pending.map((i) => manifest.keys[i]!), { attempts: deps.tuning.maxAttempts }).catch((err) => {
         deps.log.warn("destination-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
-        return new Set<string>();
+        return { absent: new Set<string>(), listed: new Map() };
       });
   let interrupted = false;
   let delegated = 0;
@@ -183,7 +194,8 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               mustProgress: first,
               requireImmutability,
               sourceMd5: run.value.request.options.sourceMd5,
-              knownAbsent: absent.has(key),
+              knownAbsent: known.absent.has(key),
+              listed: known.listed.get(key),
               verifyReadback: run.value.request.options.verifyReadback,
               objectLockAvailable,
             },

@@ -8,6 +8,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { inject } from "vitest";
 import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
+import { startFaultProxy } from "../support/fault-proxy.ts";
 
 const md5 = (b: Buffer | Uint8Array) => createHash("md5").update(b).digest("hex");
 const MiB = 1024 * 1024;
@@ -135,11 +136,36 @@ describe("migrate run against Azurite and Ceph RGW", () => {
     expect(unknown.stderr).toMatch(/no-such-run/);
   });
 
-  it("a second run over unchanged data copies nothing", async () => {
-    const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/copy`, "--json"], { ...serverEnv(), ...tuning });
-    expect(res.code).toBe(0);
-    const report = JSON.parse(res.stdout);
-    expect(report.objects).toMatchObject({ planned: bodies.size, copied: 0, skipped: bodies.size, failed: 0 });
+  it("a second run over unchanged data copies nothing, decided from the listings: no source read, a HEAD only where no MD5 can be compared", async () => {
+    // Prepare: count the requests of both servers through proxies that only forward
+    const seen: Array<{ side: "azure" | "s3"; method: string; path: string }> = [];
+    const azurite = inject("azurite").connectionString;
+    const blobEndpoint = /BlobEndpoint=([^;]+)/.exec(azurite)![1]!;
+    const azureProxy = await startFaultProxy({ target: new URL(blobEndpoint).origin, onRequest: (method, path) => seen.push({ side: "azure", method, path }) });
+    const s3Proxy = await startFaultProxy({ target: inject("rgw").endpoint, onRequest: (method, path) => seen.push({ side: "s3", method, path }) });
+    try {
+      const env = { ...serverEnv(), ...tuning, S3_ENDPOINT: s3Proxy.endpoint, AZURE_STORAGE_CONNECTION_STRING: azurite.replace(new URL(blobEndpoint).origin, azureProxy.endpoint) };
+      // Act
+      const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/copy`, "--json"], env);
+      // Assess
+      expect(res.code).toBe(0);
+      const report = JSON.parse(res.stdout);
+      expect(report.objects).toMatchObject({ planned: bodies.size, copied: 0, skipped: bodies.size, failed: 0 });
+      // Which blobs the listing can decide: a Content-MD5, and copied by one PUT (its ETag is that MD5).
+      const undecidable: string[] = [];
+      for await (const b of container.listBlobsFlat()) {
+        if (b.name.endsWith("/")) continue;
+        if (!b.properties.contentMD5 || (b.properties.contentLength ?? 0) >= 5 * MiB) undecidable.push(b.name);
+      }
+      expect(undecidable).toEqual(["big/blocks.bin"]);
+      const heads = seen.filter((r) => r.side === "s3" && r.method === "HEAD" && r.path.includes("/copy/"));
+      expect(heads.map((r) => decodeURIComponent(r.path.split("/copy/")[1]!))).toEqual(undecidable);
+      const sourceReads = seen.filter((r) => r.side === "azure" && r.method === "GET" && !r.path.includes("comp=list"));
+      expect(sourceReads).toEqual([]);
+    } finally {
+      await azureProxy.stop();
+      await s3Proxy.stop();
+    }
   });
 
   it("exit 2 with a message naming the flag or variable, and nothing written", async () => {

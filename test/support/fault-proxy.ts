@@ -57,6 +57,8 @@ export interface FaultProxyOptions {
   rules?: FaultRule[];
   /** PRNG seed; the same seed and request order give the same faults. */
   seed?: number;
+  /** Called with the method and path (as sent) of every request received. */
+  onRequest?: (method: string, path: string) => void;
   /** Error body dialect; by default guessed per request from its headers. */
   flavour?: "s3" | "azure";
 }
@@ -244,6 +246,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const server = createServer((req, res) => {
     stats.requests++;
+    options.onRequest?.(req.method ?? "", req.url ?? "");
     const fault = pick(req);
     switch (fault?.kind) {
       case "slow-down":

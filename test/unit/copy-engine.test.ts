@@ -317,6 +317,42 @@ describe("copyObject on in-memory ports: source states", () => {
   });
 });
 
+describe("copyObject deciding from the destination listing", () => {
+  it("skips without a HEAD or a read when the listed size and ETag are the source's Content-MD5, and copies when either differs", async () => {
+    const h = harness(1000);
+    expect(h.blob.contentMd5).toBeDefined();
+    const first = await h.copy();
+    expect(first.outcome).toBe("copied");
+    const md5Hex = createHash("md5").update(h.body).digest("hex");
+    const heads = h.sink.calls.head ?? 0;
+    const reads = h.source.calls.read ?? 0;
+    // Act: a re-run that listed the destination
+    const again = await h.copy({ listed: { size: 1000, etag: md5Hex } });
+    // Assess: decided from the listing alone
+    expect(again).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and MD5 (destination listing)" });
+    expect(h.sink.calls.head ?? 0).toBe(heads);
+    expect(h.source.calls.read ?? 0).toBe(reads);
+    // A listed ETag that is not the source's MD5 (another version, or a multipart ETag) falls back to the HEAD
+    const other = await h.copy({ listed: { size: 1000, etag: `${md5Hex}-2` } });
+    expect(h.sink.calls.head ?? 0).toBe(heads + 1);
+    expect(other).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and source ETag" });
+    // Another size: never skipped on the listing
+    await h.copy({ listed: { size: 999, etag: md5Hex } });
+    expect(h.sink.calls.head ?? 0).toBe(heads + 2);
+  });
+
+  it("never decides from the listing without a source Content-MD5", async () => {
+    const h = harness(1000, { withMd5: false });
+    expect(h.blob.contentMd5).toBeUndefined();
+    await h.copy();
+    const heads = h.sink.calls.head ?? 0;
+    const md5Hex = createHash("md5").update(h.body).digest("hex");
+    const again = await h.copy({ listed: { size: 1000, etag: md5Hex } });
+    expect(h.sink.calls.head ?? 0).toBe(heads + 1);
+    expect(again).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and source ETag" });
+  });
+});
+
 describe("copyObject reading one stream per blob (READ_MODE=stream)", () => {
   it("cuts one GET into parts, byte-exact and verified, and reopens at the right offset after a cut", async () => {
     const h = harness(23 * MiB + 11, { withMd5: false });
