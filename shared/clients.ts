@@ -10,6 +10,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { AzureConfig, S3Config, SqsConfig } from "./config.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import { S3Http } from "./s3/signed-http.ts";
+import { BlobHttp } from "./azure/blob-http.ts";
 
 /*
  * Every client is built here, and each carries the one retry policy of
@@ -217,4 +218,9 @@ export function createScalewayClient(config: ScalewayApiConfig): ScalewayClient 
 /** Signed HTTP requests for the hot writes (PutObject, UploadPart), with the same endpoint, keys and retry policy as createS3Client. */
 export function createS3Http(config: S3Config, retry: RetryPolicy | undefined): S3Http {
   return new S3Http(config, retry);
+}
+
+/** Get Blob of block-blob ranges as plain requests, with the SDK client's endpoint and credential and the same retry policy (undefined: an authentication it does not know). */
+export function createBlobHttp(service: BlobServiceClient, retry: RetryPolicy | undefined): BlobHttp | undefined {
+  return BlobHttp.of(service, retry);
 }

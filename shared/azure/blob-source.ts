@@ -15,6 +15,7 @@ import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.
 import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
 import { AZURE_LIMITS } from "../limits.ts";
+import type { BlobHttp } from "./blob-http.ts";
 
 interface AzureErrorLike {
   statusCode?: number;
@@ -141,7 +142,11 @@ export class AzureBlobSource implements BlobSource {
   /** What listing asks for beyond metadata; narrowed once when the identity is refused a part. */
   #include = { tags: true, history: true };
 
-  constructor(private readonly service: BlobServiceClient) {}
+  /** `http`: Get Blob of block-blob ranges as plain requests (blob-http.ts), in place of the SDK's. */
+  constructor(
+    private readonly service: BlobServiceClient,
+    private readonly http?: BlobHttp,
+  ) {}
 
   async listPage(container: string, options: { prefix?: string; marker?: string; pageSize?: number }): Promise<ListPage> {
     // Ask for everything; an identity refused a part of it (403) gets the rest, each loss said once.
@@ -222,6 +227,15 @@ export class AzureBlobSource implements BlobSource {
     // Azure reads "count 0" as "to the end": an empty range of a non-empty blob must not go to the server.
     if (range.count === 0 && range.offset > 0) return Readable.from([]);
     if (hint?.blobType === "PageBlob" && range.count > 0) return this.#readSparse(container, name, range, etag, signal);
+    if (this.http && range.count > 0) {
+      try {
+        const body = await this.http.readRange(container, name, range.offset, range.count, etag, signal);
+        this.readStats.bytesDownloaded += range.count;
+        return body;
+      } catch (err) {
+        throw mapReadError(err, name, etag);
+      }
+    }
     const blob = this.service.getContainerClient(container).getBlobClient(name);
     try {
       const res = await blob.download(range.offset, range.count === 0 ? undefined : range.count, {

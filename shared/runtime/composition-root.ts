@@ -1,6 +1,6 @@
 /** Builds the real dependencies from configuration: Azure source, Scaleway S3 sink and state, SQS bus. */
 import type { AppConfig } from "../config.ts";
-import { createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../clients.ts";
+import { createBlobHttp, createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../clients.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { S3ObjectSink } from "../s3/object-sink.ts";
 import { S3StateStore } from "../s3/state-store.ts";
@@ -11,6 +11,11 @@ import { jsonLogger, type Logger } from "../logger.ts";
 import type { MessageBus, StateStore } from "../ports.ts";
 import type { Deps } from "./deps.ts";
 import { ConfigError } from "../errors.ts";
+
+function sourceOf(config: AppConfig): AzureBlobSource {
+  const service = createBlobServiceClient(config.azure, config.retry);
+  return new AzureBlobSource(service, createBlobHttp(service, config.retry));
+}
 
 export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?: Logger } = {}): Deps {
   const s3 = createS3Client(config.s3, config.retry);
@@ -24,7 +29,7 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
     bus = new SqsMessageBus(createSqsClient(sqs, config.retry), { control: controlQueueUrl, workers: workerQueueUrls });
   }
   return {
-    source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)),
+    source: sourceOf(config),
     sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey, http: createS3Http(config.s3, config.retry) }),
     state: (bucket) => {
       let s = stores.get(bucket);
