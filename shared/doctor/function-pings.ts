@@ -3,13 +3,15 @@
  * a short-lived namespace token for the private functions, the ping signed
  * with the queue credential's secret): does it load its bundle, run this
  * version, and hold the configuration the operator exported? The answer's
- * fingerprint is compared with the one computed here from the same exports.
+ * fingerprint is compared with the one computed here from the same exports,
+ * and each access check the function ran on itself becomes a line.
  */
 import { randomUUID } from "node:crypto";
 import type { Ping } from "../messages.ts";
 import { describeError, redact } from "../redact.ts";
 import { fingerprintDifferences, type ConfigFingerprint } from "../runtime/fingerprint.ts";
 import type { FunctionName, PingAnswer } from "../runtime/ping.ts";
+import type { AccessCheck } from "../runtime/access-checks.ts";
 import { signPing, type PingFields } from "../runtime/ping-signature.ts";
 import type { Check } from "./deployment.ts";
 
@@ -36,13 +38,30 @@ export interface FunctionPingOptions {
   /** The fingerprint each function should answer, from the operator's exports. */
   expected: Record<FunctionName, ConfigFingerprint>;
   probe?: PingFields["probe"];
+  /** Queue names, to name the queues of the functions' own checks. */
+  queues: { workers: string[]; control: string };
   timeoutMs: number;
+}
+
+const ACCESS_FIX: Record<AccessCheck["kind"], string> = {
+  source: "the functions' Azure credential needs read and list on the container: a SAS with sp=rl, or the role Storage Blob Data Reader",
+  bucket: "the functions' Object Storage key (S3_ACCESS_KEY_ID) needs ObjectStorageObjectsWrite and ObjectStorageObjectsDelete on this bucket",
+  queue: "the functions' queue credential (SQS_ACCESS_KEY_ID) needs publish rights: the <prefix>-functions credential that migrate provision creates has them",
+};
+
+/** One line per access check a function ran on itself. */
+function accessLines(fn: FunctionName, checks: AccessCheck[], queues: FunctionPingOptions["queues"]): Check[] {
+  return checks.map((c) => {
+    const target = c.queue ? `queue ${c.queue.kind === "control" ? queues.control : (queues.workers[c.queue.index] ?? c.target)}` : c.target;
+    const verb = c.kind === "source" ? "list" : c.kind === "bucket" ? "write and delete in" : "send to";
+    return c.ok ? { ok: true, what: `function ${fn} can ${verb} ${target} (${c.detail})` } : { ok: false, what: `function ${fn} can not ${verb} ${target} (${c.detail})`, fix: ACCESS_FIX[c.kind] };
+  });
 }
 
 export interface FunctionPingResult {
   checks: Check[];
   /** What each function answered, when it answered. */
-  answers: Partial<Record<FunctionName, PingAnswer & { checks?: unknown }>>;
+  answers: Partial<Record<FunctionName, PingAnswer>>;
 }
 
 export async function pingFunctions(functions: Array<{ name: FunctionName; domainName: string }>, options: FunctionPingOptions): Promise<FunctionPingResult> {
@@ -101,6 +120,10 @@ export async function pingFunctions(functions: Array<{ name: FunctionName; domai
             fix: "run npm run deploy with your current exports",
           },
     );
+    if (options.probe && !body.configError) {
+      if (Array.isArray(body.checks)) checks.push(...accessLines(fn.name, body.checks, options.queues));
+      else checks.push({ ok: false, what: `function ${fn.name} ran no access check`, fix: "run npm run deploy from this checkout" });
+    }
   }
   return { checks, answers };
 }

@@ -2,7 +2,8 @@
  * How a function answers `migrate doctor`'s ping (a `ping` message, over HTTP
  * or through a queue): with its version and the fingerprint of the
  * configuration it loaded, even when that configuration is refused (the
- * answer then says why). The ping is signed (ping-signature.ts): an unsigned
+ * answer then says why); over HTTP, with a probe, after its own access checks
+ * (access-checks.ts). The ping is signed (ping-signature.ts): an unsigned
  * or stale one is refused, 401 over HTTP, 2xx from a queue (a refusal would
  * only be retried). It never touches run state.
  */
@@ -14,7 +15,8 @@ import { buildVersion } from "../version.ts";
 import type { Deps } from "./deps.ts";
 import { fingerprint, type ConfigFingerprint } from "./fingerprint.ts";
 import { isHttpCall, json, type FunctionEvent, type FunctionResponse } from "./http.ts";
-import { pingRefusal } from "./ping-signature.ts";
+import { pingRefusal, signPing } from "./ping-signature.ts";
+import { accessChecks, type AccessCheck } from "./access-checks.ts";
 
 export type FunctionName = "coordinator" | "worker";
 
@@ -31,6 +33,8 @@ export interface PingAnswer {
   config: ConfigFingerprint;
   /** Why the function can not build its dependencies (names the variable, never a value). */
   configError?: string;
+  /** Over HTTP, with a probe: the function's own access checks. */
+  checks?: AccessCheck[];
   at: string;
 }
 
@@ -61,6 +65,10 @@ export async function answerPing(name: FunctionName, msg: Ping, event: FunctionE
       return json(200, { ...answer, error: `could not write the answer: ${describeError(err)}` });
     }
     return json(200, { answered: msg.queue });
+  }
+  if (deps && msg.probe) {
+    const secret = config.pingSecret;
+    answer.checks = await accessChecks(deps, name, msg.id, msg.probe, (fields) => JSON.stringify({ v: 1, type: "ping", ...fields, sig: signPing(fields, secret) }));
   }
   return json(200, answer);
 }

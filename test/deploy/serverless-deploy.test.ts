@@ -174,7 +174,7 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
     await serveDeployed();
     api.startTriggers(clients.sqs());
     const doctor = (env: Record<string, string> = {}) =>
-      runIn(clone.dir, process.execPath, [join(ROOT, "bin", "migrate.js"), "doctor", "--from", `azure://${source.containerName}/a`, "--to", `s3://${destinationBucket}`], deployEnv(env), 180_000);
+      runIn(clone.dir, process.execPath, [join(ROOT, "bin", "migrate.js"), "doctor", "--from", `azure://${source.containerName}/a`, "--to", `s3://${destinationBucket}`, "--wait", "20"], deployEnv(env), 180_000);
     const before = await doctor();
     expect(before.code, before.output).toBe(1);
     expect(before.stdout).toMatch(/FAIL {2}the sweep has never run \(schedule "0\/5 \* \* \* \*"\)/);
@@ -192,6 +192,16 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
       expect(good.stdout).toContain(`ok    function ${fn} answers the ping: version 0.1.0`);
       expect(good.stdout).toMatch(new RegExp(`ok {4}function ${fn} loaded your configuration \\(fingerprint [0-9a-f]{12}\\): variables and secrets reached it`));
     }
+    for (const [queue, fn] of [["migrate-worker-0", "worker"], ["migrate-worker-1", "worker"], ["migrate-control", "coordinator"]]) {
+      expect(good.stdout).toMatch(new RegExp(`ok {4}a ping through queue ${queue} reached the ${fn} \\(\\d+ s\\)`));
+      expect(api.invocations).toContainEqual({ function: fn, via: `queue ${queue}`, status: 200 });
+    }
+    // Each function checked its own access: one page of the source, a probe written and deleted in both buckets, a send to each queue.
+    for (const fn of ["coordinator", "worker"]) {
+      expect(good.stdout).toContain(`ok    function ${fn} can list azure://${source.containerName}/a/ (listed one page (1 blob))`);
+      for (const b of [destinationBucket, stateBucket]) expect(good.stdout).toMatch(new RegExp(`ok {4}function ${fn} can write and delete in s3://${b} \\(wrote and deleted \\.migrate-state/doctor/`));
+      for (const q of ["migrate-worker-0", "migrate-worker-1", "migrate-control"]) expect(good.stdout).toContain(`ok    function ${fn} can send to queue ${q} (sent a no-op ping)`);
+    }
     expect(good.stdout).toMatch(/ok {4}the sweep ran \d+ s ago/);
     expect(good.stdout).toMatch(/doctor: all \d+ checks passed/);
     // The private functions were called with a namespace token, revoked afterwards; nothing was copied.
@@ -200,6 +210,24 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
     expect(api.tokens.size).toBe(0);
     const copied = await clients.s3().send(new ListObjectsV2Command({ Bucket: destinationBucket }));
     expect(copied.Contents ?? []).toEqual([]);
+    // The answers through the queues are cleaned up; no run was touched.
+    const left = await clients.s3().send(new ListObjectsV2Command({ Bucket: stateBucket, Prefix: ".migrate-state/" }));
+    expect((left.Contents ?? []).map((o) => o.Key)).toEqual([".migrate-state/sweep.json"]);
+
+    // A trigger listed ready that delivers nothing (say its queue credential was revoked): only the ping through its queue shows it.
+    api.stall("migrate-worker-1");
+    try {
+      const unwired = await doctor();
+      expect(unwired.code).toBe(1);
+      expect(unwired.stdout).toMatch(/ok {4}trigger migrate-worker-1 wired to queue migrate-worker-1/);
+      expect(unwired.stdout).toMatch(
+        /FAIL {2}no function consumed the ping sent to queue migrate-worker-1 within \d+ s: is its trigger wired\?: check the trigger of queue migrate-worker-1 on the worker/,
+      );
+      expect(unwired.stdout).toMatch(/ok {4}a ping through queue migrate-worker-0 reached the worker/);
+      expect(unwired.stdout).toMatch(/doctor: 1 of \d+ checks failed/);
+    } finally {
+      api.unstall("migrate-worker-1");
+    }
 
     // A secret that never reached the platform: the API shows it, and the functions, redeployed, say what it breaks.
     const ns = [...api.namespaces.values()][0]!;
@@ -212,9 +240,32 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
       expect(bad.stdout).toMatch(/FAIL {2}secret S3_SECRET_ACCESS_KEY is not set on the namespace \(the functions can not read it\): export it and run npm run deploy/);
       expect(bad.stdout).toMatch(/FAIL {2}function worker can not load its configuration: S3_SECRET_ACCESS_KEY is not set: export what it names and run npm run deploy/);
       expect(bad.stdout).toMatch(/FAIL {2}function coordinator's configuration differs from yours \(fingerprint [0-9a-f]{12}, yours [0-9a-f]{12}\): secret S3_SECRET_ACCESS_KEY is not set there: run npm run deploy with your current exports/);
+      expect(bad.stdout).toMatch(/FAIL {2}the ping sent to queue migrate-worker-0 got no answer within \d+ s: the worker can not load its configuration \(above\)/);
       expect(bad.output).not.toContain(s3Env().S3_SECRET_ACCESS_KEY);
     } finally {
       ns.secret_environment_variables = secretsBefore;
+      await serveDeployed();
+    }
+
+    // A queue credential without publish rights given to the functions (the proxy in front of fauxqs answers 403 AccessDenied
+    // to its key, as Scaleway Queues would): each function says which queue it can not send to. Doctor's own credential still can.
+    sqsProxy.deny("SCWQUEUERECEIVEONLY", ["SendMessage", "SendMessageBatch"]);
+    await serveDeployed({ SQS_ACCESS_KEY_ID: "SCWQUEUERECEIVEONLY" });
+    try {
+      const denied = await doctor();
+      expect(denied.code).toBe(1);
+      for (const fn of ["coordinator", "worker"]) {
+        for (const q of ["migrate-worker-0", "migrate-worker-1", "migrate-control"]) {
+          expect(denied.stdout).toMatch(
+            new RegExp(`FAIL {2}function ${fn} can not send to queue ${q} \\(AccessDenied: HTTP 403: Access to the resource is denied[^)]*\\): the functions' queue credential \\(SQS_ACCESS_KEY_ID\\) needs publish rights`),
+          );
+        }
+      }
+      expect(denied.stdout).toMatch(/ok {4}a ping through queue migrate-worker-0 reached the worker/);
+      expect(denied.stdout).toMatch(/doctor: 6 of \d+ checks failed/);
+      expect(sqsProxy.refused.length).toBeGreaterThanOrEqual(6);
+    } finally {
+      sqsProxy.allowAll();
       await serveDeployed();
     }
 

@@ -466,7 +466,8 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
         }
         const fnName = functions.get(t.function_id as string)?.name as string;
         const poller = new QueuePoller(sqs, url, async (event) => {
-          const res = await fetch(target.handlerUrl, { method: "POST", headers: { "content-type": "application/json" }, body: event.body });
+          // The function as deployed now (a redeploy serves it elsewhere).
+          const res = await fetch(attached.get(t.function_id as string)?.handlerUrl ?? target.handlerUrl, { method: "POST", headers: { "content-type": "application/json" }, body: event.body });
           await res.arrayBuffer();
           invocations.push({ function: fnName, via: `queue ${queue}`, status: res.status });
           return { statusCode: res.status };

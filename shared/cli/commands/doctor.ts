@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { createS3Client } from "../../clients.ts";
-import { DEFAULT_STATE_PREFIX, loadConfigValues, loadRetryPolicy, loadS3Config } from "../../config.ts";
+import { createS3Client, createSqsClient } from "../../clients.ts";
+import { DEFAULT_STATE_PREFIX, loadConfigValues, loadQueueConfig, loadRetryPolicy, loadS3Config } from "../../config.ts";
+import { S3StateStore } from "../../s3/state-store.ts";
+import { pingThroughQueues } from "../../doctor/queue-pings.ts";
 import { ConfigError } from "../../errors.ts";
 import { StateLayout } from "../../state/layout.ts";
 import { checkSweep } from "../../doctor/sweep.ts";
@@ -36,7 +37,8 @@ function seconds(raw: string, flag: string): number {
  * `migrate doctor`: after a deploy, checks what serverless.yml and the
  * operator's exports should have produced on Scaleway (through the Functions
  * API), then the functions themselves: each answers a signed ping with its
- * version and configuration, and runs its own access checks; and that the
+ * version and configuration, and runs its own access checks; a ping through
+ * each queue reaches the function its trigger calls; and that the
  * sweep's schedule fires (its last time in the state bucket). Prints a
  * checklist; exit 0 only when every line passes. It copies no data.
  */
@@ -45,9 +47,10 @@ export function registerDoctor(program: Command): void {
     .command("doctor")
     .description("After a deploy: check the namespace, functions, secrets, variables and triggers on Scaleway against your exports and serverless.yml, ping each function, and have it check its own access")
     .option("--serverless-yml <file>", "the deployed serverless.yml", "serverless.yml")
-    .option("--from <azure://CONTAINER[/PREFIX]>", "source the functions must be able to list (one page)")
-    .option("--to <s3://BUCKET>", "destination bucket the functions must be able to write (a probe object, deleted at once)")
+    .requiredOption("--from <azure://CONTAINER[/PREFIX]>", "source the functions must be able to list (one page)")
+    .requiredOption("--to <s3://BUCKET>", "destination bucket the functions must be able to write (a probe object, deleted at once)")
     .option("--timeout <seconds>", "how long a function may take to answer its ping", "60")
+    .option("--wait <seconds>", "how long to wait for the pings sent through the queues to be answered", "60")
     .action(async (opts) => {
       const e = process.env;
       const secretKey = set(e, "SCW_SECRET_KEY");
@@ -64,10 +67,10 @@ export function registerDoctor(program: Command): void {
       registerSecret(pingSecret);
       const stateBucket = set(e, "STATE_BUCKET");
       if (!stateBucket) throw new ConfigError("STATE_BUCKET must be set, as for the deploy: the sweep leaves its time there");
-      const source = opts.from === undefined ? undefined : parseAzureUrl(opts.from, "--from");
-      const destination = opts.to === undefined ? undefined : parseS3Url(opts.to, "--to");
-      if ((source === undefined) !== (destination === undefined)) throw new ConfigError("--from and --to go together: the functions check both");
+      const source = parseAzureUrl(opts.from, "--from");
+      const destination = parseS3Url(opts.to, "--to");
       const timeoutMs = seconds(opts.timeout, "--timeout") * 1000;
+      const waitMs = seconds(opts.wait, "--wait") * 1000;
       const schedule = scheduleEvents(opts.serverlessYml).find((s) => s.functionName === "coordinator");
       if (!schedule) throw new ConfigError(`${opts.serverlessYml} declares no schedule trigger for the coordinator`);
       const secrets = secretNames(opts.serverlessYml);
@@ -94,36 +97,48 @@ export function registerDoctor(program: Command): void {
           return [fn, fingerprint({ values: local.values, secretsSet: local.secretsSet.filter((n) => given.has(n)) })];
         }),
       ) as Record<FunctionName, ReturnType<typeof fingerprint>>;
+      const id = newPingId();
+      const configErrors: Partial<Record<FunctionName, string>> = {};
       if (view.namespaceId && view.functions.length > 0) {
         const token = await namespaceToken(api, view.namespaceId, 15);
         registerSecret(token.token);
         try {
           const pinged = await pingFunctions(view.functions, {
-            id: newPingId(),
+            id,
             secret: pingSecret,
             token: token.token,
             version: buildVersion(),
             expected,
-            ...(source && destination ? { probe: { container: source.container, prefix: source.prefix, bucket: destination.bucket } } : {}),
+            probe: { container: source.container, prefix: source.prefix, bucket: destination.bucket },
+            queues: { workers: workerUrls.map(lastSegment), control: lastSegment(control) },
             timeoutMs,
           });
           checks.push(...pinged.checks);
+          for (const [fn, answer] of Object.entries(pinged.answers)) if (answer?.configError) configErrors[fn as FunctionName] = answer.configError;
         } finally {
           await token.revoke().catch(() => undefined);
         }
       }
 
-      const s3 = createS3Client(loadS3Config(e), { ...loadRetryPolicy(e), budgetMs: 15_000 });
-      let heartbeat: string | undefined;
+      // The state bucket, read and cleaned with your Object Storage key (and SSE-C key when the state is encrypted).
+      const s3Config = loadS3Config(e);
+      const retry = { ...loadRetryPolicy(e), budgetMs: 15_000 };
+      const s3 = createS3Client(s3Config, retry);
+      const state = new S3StateStore(s3, stateBucket, undefined, s3Config.encryptState ? s3Config.sseCustomerKey : undefined);
+      const layout = new StateLayout(DEFAULT_STATE_PREFIX);
+      const sqs = createSqsClient(loadQueueConfig(e, s3Config).sqs!, retry);
       try {
-        const got = await s3.send(new GetObjectCommand({ Bucket: stateBucket, Key: new StateLayout(DEFAULT_STATE_PREFIX).sweepHeartbeat() }));
-        heartbeat = await got.Body!.transformToString();
-      } catch (err) {
-        if ((err as { name?: string }).name !== "NoSuchKey") throw err;
+        checks.push(
+          ...(await pingThroughQueues(
+            [...workerUrls.map((url) => ({ queue: lastSegment(url), url, function: "worker" as const })), { queue: lastSegment(control), url: control, function: "coordinator" as const }],
+            { id, secret: pingSecret, sqs, stateBucket, state, layout, waitMs, configErrors },
+          )),
+        );
+        checks.push(checkSweep((await state.get(layout.sweepHeartbeat()))?.body, schedule.rate, new Date()));
       } finally {
         s3.destroy();
+        sqs.destroy();
       }
-      checks.push(checkSweep(heartbeat, schedule.rate, new Date()));
 
       for (const c of checks) process.stdout.write(c.ok ? `  ok    ${c.what}\n` : `  FAIL  ${c.what}: ${c.fix}\n`);
       const failed = checks.filter((c) => !c.ok).length;
