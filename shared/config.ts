@@ -502,7 +502,7 @@ export function loadConfigValues(env: Env = process.env): ConfigValues {
   value("STATE_BUCKET", () => str(env, "STATE_BUCKET"));
   value("SQS_ENDPOINT", () => url(env, "SQS_ENDPOINT"));
   value("SQS_REGION", () => str(env, "SQS_REGION") ?? s3Region);
-  value("WORKER_QUEUE_URLS", () => loadQueueConfig({ WORKER_QUEUE_URLS: env.WORKER_QUEUE_URLS }, undefined).workerQueueUrls.join(","));
+  value("WORKER_QUEUE_URLS", () => (str(env, "WORKER_QUEUE_URLS") ?? "").split(",").map((u) => u.trim()).filter(Boolean).join(","));
   value("CONTROL_QUEUE_URL", () => url(env, "CONTROL_QUEUE_URL"));
   value("DEADLINE_MARGIN_SECONDS", () => String(int(env, "DEADLINE_MARGIN_SECONDS", 60, 1, 1800)));
   value("TUNING", () => JSON.stringify(loadTuning(env)));

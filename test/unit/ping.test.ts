@@ -82,6 +82,9 @@ describe("a function answering a ping", () => {
     const mine = fingerprint(loadConfigValues(ENV));
     const theirs = fingerprint(loadConfigValues({ ...ENV, STATE_BUCKET: "other", S3_SECRET_ACCESS_KEY: "" }));
     expect(fingerprintDifferences(mine, theirs)).toEqual(["STATE_BUCKET differs", "secret S3_SECRET_ACCESS_KEY is not set there"]);
+    const moved = fingerprint(loadConfigValues({ ...ENV, WORKER_QUEUE_URLS: "http://127.0.0.1:2/q/w0" }));
+    expect(fingerprintDifferences(mine, moved)).toEqual(["WORKER_QUEUE_URLS differs"]);
+    expect(Object.values(loadConfigValues(ENV).values).filter((v) => v.startsWith("invalid"))).toEqual([]);
     // Defaults are applied on both sides: an unset S3_REGION is fr-par.
     expect(fingerprint(loadConfigValues({ ...ENV, S3_REGION: "fr-par" })).hash).toBe(mine.hash);
     expect(fingerprint(loadConfigValues({ ...ENV, S3_REGION: "nl-ams" })).hash).not.toBe(mine.hash);
