@@ -6,7 +6,7 @@ import { pingThroughQueues } from "../../doctor/queue-pings.ts";
 import { ConfigError } from "../../errors.ts";
 import { StateLayout } from "../../state/layout.ts";
 import { checkSweep } from "../../doctor/sweep.ts";
-import { registerSecret } from "../../redact.ts";
+import { describeError, registerSecret } from "../../redact.ts";
 import { checkDeployment, functionsApi, namespaceToken, type Check } from "../../doctor/deployment.ts";
 import { newPingId, pingFunctions } from "../../doctor/function-pings.ts";
 import { fingerprint } from "../../runtime/fingerprint.ts";
@@ -100,13 +100,16 @@ export function registerDoctor(program: Command): void {
       const id = newPingId();
       const configErrors: Partial<Record<FunctionName, string>> = {};
       if (view.namespaceId && view.functions.length > 0) {
-        const token = await namespaceToken(api, view.namespaceId, 15);
-        registerSecret(token.token);
+        const token = await namespaceToken(api, view.namespaceId, 15).catch((err: unknown) => {
+          checks.push({ ok: false, what: `could not create a namespace token to call the private functions (${describeError(err)})`, fix: "your SCW_SECRET_KEY needs FunctionsFullAccess on the project" });
+          return { token: undefined, revoke: async () => undefined };
+        });
+        if (token.token) registerSecret(token.token);
         try {
           const pinged = await pingFunctions(view.functions, {
             id,
             secret: pingSecret,
-            token: token.token,
+            ...(token.token ? { token: token.token } : {}),
             version: buildVersion(),
             expected,
             probe: { container: source.container, prefix: source.prefix, bucket: destination.bucket },
