@@ -80,6 +80,8 @@ export function bundleOptions(entry, outfile) {
     sourcemap: false,
     legalComments: "none",
     banner: { js: BANNER },
+    // The version a function answers a ping with (shared/version.ts).
+    define: { __MIGRATE_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version) },
     // Prefer packages' ES module builds: they tree-shake (the AWS SDK's CommonJS builds do not).
     mainFields: ["module", "main"],
     plugins: [zodEnglishOnly],

@@ -448,3 +448,65 @@ export function loadDeployEnv(env: Env): DeployEnv {
     stateBucket: str(env, "STATE_BUCKET"),
   };
 }
+
+/** Every variable that serverless.yml gives the functions as a secret: a ping reports which are set, never their values. */
+export const SECRET_VARIABLES = [
+  "AZURE_STORAGE_CONNECTION_STRING",
+  "AZURE_STORAGE_KEY",
+  "AZURE_STORAGE_SAS_TOKEN",
+  "AZURE_CLIENT_SECRET",
+  "AZURE_CLIENT_CERTIFICATE_PEM",
+  "S3_ACCESS_KEY_ID",
+  "S3_SECRET_ACCESS_KEY",
+  "S3_SSE_C_KEY",
+  "SQS_ACCESS_KEY_ID",
+  "SQS_SECRET_ACCESS_KEY",
+  "START_TOKEN",
+] as const;
+
+/**
+ * What a function's configuration is made of, as the loaders above read it
+ * (defaults applied, so an unset S3_REGION and `fr-par` are the same value):
+ * the non-secret routing and tuning values, and the names of the secrets that
+ * are set. A deployed function and the operator's shell compute it the same
+ * way, so equal values mean the variables reached the function (shared/runtime/fingerprint.ts).
+ * A value the loader refuses is `invalid: <why>`; secrets are never read as values.
+ */
+export interface ConfigValues {
+  values: Record<string, string>;
+  secretsSet: string[];
+  /** SQS_SECRET_ACCESS_KEY, from which the ping signing key is derived (shared/runtime/ping-signature.ts). */
+  pingSecret?: string;
+}
+
+export function loadConfigValues(env: Env = process.env): ConfigValues {
+  const values: Record<string, string> = {};
+  const value = (name: string, read: () => string | undefined) => {
+    try {
+      values[name] = read() ?? "";
+    } catch (err) {
+      values[name] = `invalid: ${err instanceof ConfigError ? err.message : "unreadable"}`;
+    }
+  };
+  value("AZURE_SOURCE", () => {
+    const a = loadAzureConfig(env);
+    if (a.kind === "connection-string") return "connection-string";
+    if (a.kind === "service-principal") return [a.kind, a.accountName, a.endpoint, a.tenantId, a.clientId, a.authorityHost ?? ""].join(" ");
+    return [a.kind, a.accountName, a.endpoint].join(" ");
+  });
+  const s3Region = str(env, "S3_REGION") ?? "fr-par";
+  value("S3_REGION", () => s3Region);
+  value("S3_ENDPOINT", () => url(env, "S3_ENDPOINT") ?? `https://s3.${s3Region}.scw.cloud`);
+  value("S3_FORCE_PATH_STYLE", () => String(bool(env, "S3_FORCE_PATH_STYLE", false)));
+  value("S3_SSE_C_ENCRYPT_STATE", () => String(bool(env, "S3_SSE_C_ENCRYPT_STATE", false)));
+  value("STATE_BUCKET", () => str(env, "STATE_BUCKET"));
+  value("SQS_ENDPOINT", () => url(env, "SQS_ENDPOINT"));
+  value("SQS_REGION", () => str(env, "SQS_REGION") ?? s3Region);
+  value("WORKER_QUEUE_URLS", () => (str(env, "WORKER_QUEUE_URLS") ?? "").split(",").map((u) => u.trim()).filter(Boolean).join(","));
+  value("CONTROL_QUEUE_URL", () => url(env, "CONTROL_QUEUE_URL"));
+  value("DEADLINE_MARGIN_SECONDS", () => String(int(env, "DEADLINE_MARGIN_SECONDS", 60, 1, 1800)));
+  value("TUNING", () => JSON.stringify(loadTuning(env)));
+  const pingSecret = str(env, "SQS_SECRET_ACCESS_KEY");
+  registerSecret(pingSecret);
+  return { values, secretsSet: SECRET_VARIABLES.filter((n) => str(env, n) !== undefined), ...(pingSecret ? { pingSecret } : {}) };
+}

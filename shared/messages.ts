@@ -118,9 +118,35 @@ export const ContinueAggregation = z.object({ v: z.literal(MESSAGE_VERSION), typ
 
 export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("sweep"), runId: RUN_ID.optional(), stateBucket: STATE_BUCKET.optional() });
 
-export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, ContinueAggregation, Sweep]);
+/**
+ * Either function (`migrate doctor`): answer with the version and the configuration's
+ * fingerprint. `http`: in the response, after the access checks of `probe`; `state`: as
+ * a small object under the state bucket's doctor/ prefix (a ping through a queue);
+ * `none`: nothing (the queue-send probe of the access checks). Signed
+ * (shared/runtime/ping-signature.ts); it reads and writes no run state.
+ */
+export const Ping = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  type: z.literal("ping"),
+  id: z.string().regex(/^[a-z0-9-]{8,64}$/, "ping id: 8-64 lowercase letters, digits, -"),
+  at: z.iso.datetime({ offset: true }),
+  reply: z.enum(["http", "state", "none"]),
+  stateBucket: STATE_BUCKET.optional(),
+  queue: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, "queue name").optional(),
+  probe: z
+    .object({
+      container: StartRequest.shape.source.shape.container,
+      prefix: z.string().max(1024),
+      bucket: StartRequest.shape.destination.shape.bucket,
+    })
+    .optional(),
+  sig: z.string().regex(/^[0-9a-f]{64}$/, "signature"),
+});
+export type Ping = z.infer<typeof Ping>;
+
+export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, ContinueAggregation, Sweep, Ping]);
 export type ControlMessage = z.infer<typeof ControlMessage>;
-export const WorkerMessage = z.discriminatedUnion("type", [ShardMessage, RangeMessage]);
+export const WorkerMessage = z.discriminatedUnion("type", [ShardMessage, RangeMessage, Ping]);
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 /** Parses a raw body; throws BadMessageError naming the problem. */

@@ -1,7 +1,7 @@
-// Coordinator function: HTTP start, control-queue trigger, schedule trigger (sweep).
-import { loadConfig } from "../../shared/config.ts";
+// Coordinator function: HTTP start, control-queue trigger, schedule trigger (sweep), migrate doctor's ping.
+import { loadConfig, loadConfigValues } from "../../shared/config.ts";
 import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { lazy } from "../lazy.ts";
 
-export const handle = createCoordinatorHandler(lazy(() => buildDeps(loadConfig())));
+export const handle = createCoordinatorHandler(lazy(() => buildDeps(loadConfig())), { configValues: lazy(() => loadConfigValues()) });

@@ -1,7 +1,7 @@
-// Worker function: one shard message per invocation (Scaleway queue trigger).
-import { loadConfig } from "../../shared/config.ts";
+// Worker function: one shard message per invocation (Scaleway queue trigger), migrate doctor's ping.
+import { loadConfig, loadConfigValues } from "../../shared/config.ts";
 import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { createWorkerHandler } from "../../shared/worker/handler.ts";
 import { lazy } from "../lazy.ts";
 
-export const handle = createWorkerHandler(lazy(() => buildDeps(loadConfig())));
+export const handle = createWorkerHandler(lazy(() => buildDeps(loadConfig())), { configValues: lazy(() => loadConfigValues()) });

@@ -16,6 +16,7 @@ import { listStep } from "./listing.ts";
 import { refuseStart } from "./refusal.ts";
 import { startRun } from "./start.ts";
 import { sweep } from "./sweep.ts";
+import { answerPing, type HandlerOptions } from "../runtime/ping.ts";
 
 /** START_TOKEN, when set, is a second lock on starts besides the platform's function token. */
 function tokenMatches(event: FunctionEvent, token: string): boolean {
@@ -25,14 +26,14 @@ function tokenMatches(event: FunctionEvent, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export function createCoordinatorHandler(getDeps: () => Deps) {
+export function createCoordinatorHandler(getDeps: () => Deps, options: HandlerOptions = {}) {
   return async (event: FunctionEvent, _context?: unknown): Promise<FunctionResponse> => {
-    const deps = getDeps();
     const raw = eventBody(event);
     let msg: ControlMessage;
     try {
       msg = parseMessage(ControlMessage, raw);
     } catch (err) {
+      const deps = getDeps();
       if (err instanceof BadMessageError) {
         // A bad start is refused: 400 over HTTP with nothing written, recorded and 2xx from the queue.
         if (/"type"\s*:\s*"start"/.test(raw)) return refuseStart(deps, event, raw, 400, err.message);
@@ -41,6 +42,8 @@ export function createCoordinatorHandler(getDeps: () => Deps) {
       }
       throw err;
     }
+    if (msg.type === "ping") return answerPing("coordinator", msg, event, options.configValues, getDeps);
+    const deps = getDeps();
     if (msg.type === "start" && deps.startToken && !tokenMatches(event, deps.startToken)) {
       deps.log.warn("start-refused", { runId: msg.runId, reason: "missing or wrong X-Migrate-Token" });
       return refuseStart(deps, event, raw, 401, "start refused: missing or wrong X-Migrate-Token");

@@ -15,13 +15,7 @@ import { safeRunId } from "../messages.ts";
 import type { FunctionEvent, FunctionResponse } from "../runtime/http.ts";
 import { describeError } from "../redact.ts";
 import type { Deps } from "../runtime/deps.ts";
-import { json } from "../runtime/http.ts";
-
-const HTTP_CALLER_HEADERS = new Set(["x-auth-token", "x-migrate-token", "x-migrate-client", "authorization"]);
-
-export function isHttpCall(event: Partial<FunctionEvent> | undefined): boolean {
-  return Object.keys(event?.headers ?? {}).some((h) => HTTP_CALLER_HEADERS.has(h.toLowerCase()));
-}
+import { isHttpCall, json } from "../runtime/http.ts";
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 

@@ -28,18 +28,40 @@ export interface Expected {
 
 export interface FunctionsApi {
   get(path: string): Promise<unknown>;
+  post(path: string, body: unknown): Promise<unknown>;
+  delete(path: string): Promise<unknown>;
 }
 
 /** The Functions API over fetch, with the operator's key in X-Auth-Token. */
 export function functionsApi(baseUrl: string, secretKey: string): FunctionsApi {
-  return {
-    async get(path) {
-      const res = await fetch(`${baseUrl.replace(/\/+$/, "")}/${path}`, { headers: { "X-Auth-Token": secretKey } });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`GET ${path.split("?")[0]} answered ${res.status}: ${text.slice(0, 200)}`);
-      return JSON.parse(text) as unknown;
-    },
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${baseUrl.replace(/\/+$/, "")}/${path}`, {
+      method,
+      headers: { "X-Auth-Token": secretKey, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path.split("?")[0]} answered ${res.status}: ${text.slice(0, 200)}`);
+    return JSON.parse(text || "{}") as unknown;
   };
+  return { get: (path) => call("GET", path), post: (path, body) => call("POST", path, body), delete: (path) => call("DELETE", path) };
+}
+
+/**
+ * A namespace token (X-Auth-Token of the private functions) that expires in
+ * `minutes`; `revoke` deletes it. Tokens are secrets: registered for redaction.
+ */
+export async function namespaceToken(api: FunctionsApi, namespaceId: string, minutes: number): Promise<{ token: string; revoke(): Promise<void> }> {
+  const expiresAt = new Date(Date.now() + minutes * 60_000).toISOString();
+  const t = (await api.post("tokens", { namespace_id: namespaceId, description: "migrate doctor (deleted after the check)", expires_at: expiresAt })) as { id: string; token: string };
+  return { token: t.token, revoke: async () => void (await api.delete(`tokens/${t.id}`)) };
+}
+
+/** What the API shows of the deployment: checks, and where the functions answer. */
+export interface DeploymentView {
+  checks: Check[];
+  namespaceId?: string;
+  functions: Array<{ name: "coordinator" | "worker"; domainName: string }>;
 }
 
 interface Named {
@@ -61,10 +83,10 @@ interface Cron extends Named {
 
 const REDEPLOY = "export it and run npm run deploy";
 
-export async function checkDeployment(api: FunctionsApi, expected: Expected): Promise<Check[]> {
+export async function checkDeployment(api: FunctionsApi, expected: Expected): Promise<DeploymentView> {
   const checks: Check[] = [];
   const ns = ((await api.get(`namespaces?name=${encodeURIComponent(expected.namespace)}&project_id=${expected.projectId}`)) as { namespaces: Ns[] }).namespaces[0];
-  if (!ns) return [{ ok: false, what: `namespace ${expected.namespace} not found in project ${expected.projectId}`, fix: "run npm run deploy" }];
+  if (!ns) return { checks: [{ ok: false, what: `namespace ${expected.namespace} not found in project ${expected.projectId}`, fix: "run npm run deploy" }], functions: [] };
   checks.push(ns.status === "ready" ? { ok: true, what: `namespace ${ns.name} ready` } : { ok: false, what: `namespace ${ns.name} is ${ns.status}${ns.error_message ? `: ${ns.error_message}` : ""}`, fix: "wait, or run npm run deploy again" });
 
   const nsSecrets = new Set((ns.secret_environment_variables ?? []).map((s) => s.key));
@@ -76,7 +98,7 @@ export async function checkDeployment(api: FunctionsApi, expected: Expected): Pr
     checks.push(deployed === value ? { ok: true, what: `variable ${key} as yours` } : { ok: false, what: `variable ${key} on the namespace ${deployed === undefined ? "is missing" : "differs from yours"}`, fix: "run npm run deploy with your current exports" });
   }
 
-  const functions = ((await api.get(`namespaces/${ns.id}/functions`)) as { functions: Array<Named & { secret_environment_variables?: Array<{ key: string }> }> }).functions;
+  const functions = ((await api.get(`namespaces/${ns.id}/functions`)) as { functions: Array<Named & { domain_name?: string; secret_environment_variables?: Array<{ key: string }> }> }).functions;
   const byName = new Map(functions.map((f) => [f.name, f]));
   for (const name of ["coordinator", "worker"]) {
     const fn = byName.get(name);
@@ -105,5 +127,9 @@ export async function checkDeployment(api: FunctionsApi, expected: Expected): Pr
   const cron = crons.find((c) => c.schedule === expected.schedule);
   if (!cron) checks.push({ ok: false, what: `no schedule trigger "${expected.schedule}" on the coordinator: the sweep never runs`, fix: "run npm run deploy" });
   else checks.push(cron.status === "ready" ? { ok: true, what: `schedule "${cron.schedule}" (sweep) wired` } : { ok: false, what: `schedule "${cron.schedule}" is ${cron.status}`, fix: "run npm run deploy to replace it" });
-  return checks;
+  const reachable = (["coordinator", "worker"] as const).flatMap((name) => {
+    const domainName = byName.get(name)?.domain_name;
+    return domainName ? [{ name, domainName }] : [];
+  });
+  return { checks, namespaceId: ns.id, functions: reachable };
 }

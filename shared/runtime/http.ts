@@ -34,3 +34,15 @@ export function eventBody(event: Partial<FunctionEvent> | undefined): string {
   const raw = event?.body ?? "";
   return event?.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
 }
+
+const HTTP_CALLER_HEADERS = new Set(["x-auth-token", "x-migrate-token", "x-migrate-client", "authorization"]);
+
+/**
+ * An HTTP call, not a queue delivery: Scaleway's queue triggers POST the bare
+ * message (no identifying header), while an HTTP caller of a private function
+ * sends its function token (X-Auth-Token), and `migrate start` / `migrate
+ * doctor` also send X-Migrate-Client.
+ */
+export function isHttpCall(event: Partial<FunctionEvent> | undefined): boolean {
+  return Object.keys(event?.headers ?? {}).some((h) => HTTP_CALLER_HEADERS.has(h.toLowerCase()));
+}

@@ -22,6 +22,8 @@
  *   {prefix}destinations/{bucket}.json               DestinationRecord: the SSE-C key digest each destination prefix was written under
  *   {prefix}rejected/{id}.json                       a queue-delivered start refused before any run id was readable
  *   {prefix}sweep.json                               when the scheduled sweep last ran (SweepHeartbeat), read by migrate doctor
+ *   {prefix}doctor/{pingId}/queue-{queue}.json       PingAnswer of a function that consumed migrate doctor's ping sent to that queue
+ *   {prefix}doctor/{pingId}/probe-{function}         a few bytes written and deleted at once by a function's access check
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
@@ -67,6 +69,11 @@ export class StateLayout {
   /** The scheduled sweep's last run. */
   sweepHeartbeat(): string {
     return `${this.prefix}sweep.json`;
+  }
+  /** Objects of one `migrate doctor` ping: the answers through the queues, the access probes. */
+  doctor(pingId: string) {
+    const base = `${this.prefix}doctor/${pingId}/`;
+    return { prefix: base, queueAnswer: (queue: string) => `${base}queue-${queue}.json`, probe: (fn: string) => `${base}probe-${fn}` };
   }
   runsPrefix(): string {
     return `${this.prefix}runs/`;

@@ -6,6 +6,7 @@
  */
 import { BadMessageError } from "../errors.ts";
 import { parseMessage, WorkerMessage } from "../messages.ts";
+import { answerPing, type HandlerOptions } from "../runtime/ping.ts";
 import { describeError } from "../redact.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { eventBody, json, type FunctionEvent, type FunctionResponse } from "../runtime/http.ts";
@@ -15,12 +16,20 @@ import { runRange } from "./giant.ts";
 import { readJson } from "../state/json.ts";
 import type { ShardManifest } from "../state/layout.ts";
 
-export function createWorkerHandler(getDeps: () => Deps, options: ShardOptions = {}) {
+export function createWorkerHandler(getDeps: () => Deps, options: ShardOptions & HandlerOptions = {}) {
   return async (event: FunctionEvent, _context?: unknown): Promise<FunctionResponse> => {
-    const deps = getDeps();
     const raw = eventBody(event);
+    let msg: WorkerMessage;
     try {
-      const msg = parseMessage(WorkerMessage, raw);
+      msg = parseMessage(WorkerMessage, raw);
+    } catch (err) {
+      if (!(err instanceof BadMessageError)) throw err;
+      await recordRejected(getDeps(), raw, err);
+      return json(200, { rejected: err.message });
+    }
+    if (msg.type === "ping") return answerPing("worker", msg, event, options.configValues, getDeps);
+    const deps = getDeps();
+    try {
       if (msg.type === "range") {
         const manifest = (await readJson<ShardManifest>(deps.state(msg.stateBucket), deps.layout.run(msg.runId).shard(msg.shardId)))?.value;
         if (!manifest) throw new BadMessageError(`shard ${msg.shardId} of run ${msg.runId} has no manifest`, { context: { runId: msg.runId } });

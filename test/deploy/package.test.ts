@@ -5,17 +5,17 @@
  * driven through real queues, Azurite and Ceph RGW.
  */
 import { describe, it, expect, beforeAll } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createSqsClient } from "../../shared/clients.ts";
-import { freePort } from "../../shared/servers/launch.ts";
 import { DEFAULT_PROVISION_OPTIONS } from "../../shared/provision/options.ts";
 import { provision } from "../../shared/provision/provision.ts";
 import { clients, newBucket, newContainer, serverEnv, sqsConfig, uniqueName } from "../support/env.ts";
+import { serveBundle } from "../support/served-bundle.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BUNDLES = ["dist/coordinator/handler.js", "dist/worker/handler.js"];
@@ -185,39 +185,6 @@ describe("serverless package and print, offline", () => {
 
 // ---------------------------------------------------------------------------
 
-/** Serves a built bundle's handler in its own Node process, the way the platform calls it. */
-async function serveBundle(bundle: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess; logs: () => string }> {
-  const port = await freePort();
-  const script = [
-    'import { createRequire } from "node:module";',
-    `const { serveHandler } = createRequire(${JSON.stringify(join(ROOT, "package.json"))})("@scaleway/serverless-functions");`,
-    `const { handle } = await import(${JSON.stringify(pathToFileURL(join(ROOT, bundle)).href)});`,
-    "serveHandler(handle, Number(process.env.PORT));",
-  ].join("\n");
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env, PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const until = Date.now() + 20_000;
-  while (!out.includes("Server listening")) {
-    if (child.exitCode !== null) throw new Error(`${bundle} exited: ${out}`);
-    if (Date.now() > until) throw new Error(`${bundle} did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `http://127.0.0.1:${port}/`, child, logs: () => out };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -253,8 +220,8 @@ describe("built bundles behind the platform's event shape, on Azurite, Ceph RGW 
       FUNCTION_TIMEOUT_SECONDS: "60",
       DEADLINE_MARGIN_SECONDS: "5",
     };
-    const coordinator = await serveBundle("dist/coordinator/handler.js", env);
-    const worker = await serveBundle("dist/worker/handler.js", env);
+    const coordinator = await serveBundle(join(ROOT, "dist/coordinator/handler.js"), env);
+    const worker = await serveBundle(join(ROOT, "dist/worker/handler.js"), env);
     const sqs = clients.sqs();
     const workerUrls = exported.WORKER_QUEUE_URLS!.split(",");
     const controlUrl = exported.CONTROL_QUEUE_URL!;
@@ -306,7 +273,7 @@ describe("built bundles behind the platform's event shape, on Azurite, Ceph RGW 
       const bad = await post(worker.url, '{"v":1,"type":"shard"}');
       expect(bad.status).toBe(200);
     } finally {
-      await Promise.all([stop(coordinator.child), stop(worker.child)]);
+      await Promise.all([coordinator.stop(), worker.stop()]);
     }
   });
 });

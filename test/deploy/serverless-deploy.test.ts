@@ -7,12 +7,11 @@
  */
 import { describe, it, expect, beforeAll, afterAll, inject } from "vitest";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
-import { clients, newBucket, serverEnv, uniqueName } from "../support/env.ts";
-import { loadConfig } from "../../shared/config.ts";
-import { buildDeps } from "../../shared/runtime/composition-root.ts";
-import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
-import { InProcessBus } from "../../shared/local/in-process-bus.ts";
-import { queueEvent } from "../../shared/runtime/http.ts";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
+import { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters, type ContainerClient } from "@azure/storage-blob";
+import { startSqsDenyProxy, type SqsDenyProxy } from "../support/sqs-deny-proxy.ts";
+import { serveBundle, type ServedBundle } from "../support/served-bundle.ts";
 import { join } from "node:path";
 import { freshClone, ROOT, runIn, type FreshClone } from "../support/fresh-clone.ts";
 import { startFunctionsStandIn, type FunctionsStandIn, type RecordedRequest } from "../support/scaleway-functions-api.ts";
@@ -32,6 +31,12 @@ const urls = (...names: string[]) => names.map((n) => queueUrls.get(n)!).join(",
 let api: FunctionsStandIn;
 let stateBucket: string;
 let clone: FreshClone;
+let sqsProxy: SqsDenyProxy;
+let source: ContainerClient;
+let sourceSas: string;
+let destinationBucket: string;
+
+const s3Env = () => Object.fromEntries(Object.entries(serverEnv()).filter(([k]) => k.startsWith("S3_")));
 const queues = new Set<string>();
 
 function deployEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -41,14 +46,15 @@ function deployEnv(extra: Record<string, string> = {}): Record<string, string> {
     SCW_DEFAULT_PROJECT_ID: PROJECT,
     SCW_REGION: "fr-par",
     SCW_FUNCTION_URL: api.functionUrl,
-    AZURE_STORAGE_ACCOUNT: "srcaccount",
-    // A SAS token: AZURE_STORAGE_KEY and AZURE_STORAGE_CONNECTION_STRING stay unset (empty in serverless.yml).
-    AZURE_STORAGE_SAS_TOKEN: "sv=2024-01-01&sp=rl&sig=sas-signature",
-    S3_ACCESS_KEY_ID: "SCWS3ACCESSKEY",
-    S3_SECRET_ACCESS_KEY: "s3-secret-one",
-    S3_REGION: "fr-par",
+    // The suite's servers, so that the deployed bundles, served locally, reach them (migrate doctor).
+    // A container SAS with read and list: AZURE_STORAGE_KEY and AZURE_STORAGE_CONNECTION_STRING stay unset (empty in serverless.yml).
+    AZURE_STORAGE_ACCOUNT: inject("azurite").account,
+    AZURE_STORAGE_BLOB_ENDPOINT: inject("azurite").endpoint,
+    AZURE_STORAGE_SAS_TOKEN: sourceSas,
+    ...s3Env(),
     STATE_BUCKET: stateBucket,
-    SQS_ENDPOINT: inject("sqs").endpoint,
+    // Through a proxy that can refuse a credential what Scaleway Queues would (fauxqs checks none).
+    SQS_ENDPOINT: sqsProxy.endpoint,
     SQS_REGION: inject("sqs").region,
     SQS_ACCESS_KEY_ID: inject("sqs").accessKeyId,
     SQS_SECRET_ACCESS_KEY: inject("sqs").secretAccessKey,
@@ -77,6 +83,18 @@ function sentValues(reqs: RecordedRequest[]): Array<{ where: string; key: string
   return out;
 }
 
+const served = new Map<string, ServedBundle>();
+
+/** (Re)starts each function's bundle, built in the clone, with what the platform gives it now, behind its URL. */
+async function serveDeployed(overrides: Record<string, string> = {}): Promise<void> {
+  for (const name of ["coordinator", "worker"]) {
+    await served.get(name)?.stop();
+    const f = await serveBundle(join(clone.dir, "dist", name, "handler.js"), { ...api.runtimeEnv(name), ...overrides });
+    served.set(name, f);
+    await api.attach(name, f.url);
+  }
+}
+
 function triggersOf(name: string) {
   const fn = [...api.functions.values()].find((f) => f.name === name)!;
   return [...api.triggers.values()].filter((t) => t.function_id === fn.id);
@@ -84,7 +102,16 @@ function triggersOf(name: string) {
 
 beforeAll(async () => {
   api = await startFunctionsStandIn({ secretKey: SECRET_KEY, queues: () => [...queues] });
+  sqsProxy = await startSqsDenyProxy(inject("sqs").endpoint);
   stateBucket = await newBucket("deploy-state");
+  destinationBucket = await newBucket("deploy-dst");
+  source = await newContainer("deploy-src");
+  await source.getBlockBlobClient("a/one.txt").upload("one", 3);
+  const a = inject("azurite");
+  sourceSas = generateBlobSASQueryParameters(
+    { containerName: source.containerName, permissions: ContainerSASPermissions.parse("rl"), expiresOn: new Date(Date.now() + 3 * 3600_000) },
+    new StorageSharedKeyCredential(a.account, a.key),
+  ).toString();
   clone = freshClone();
   for (const q of ["migrate-control", "migrate-worker-0", "migrate-worker-1"]) {
     queues.add(q);
@@ -94,7 +121,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  for (const f of served.values()) await f.stop();
   await api?.close();
+  await sqsProxy?.stop();
   clone?.remove();
 });
 
@@ -140,47 +169,116 @@ describe("serverless deploy against the recorded Functions API, from a fresh clo
     expect(r.output).not.toMatch(/Unhandled|uncaught/i);
   });
 
-  it("migrate doctor passes on the deployment, and names a missing secret, an unwired trigger and a variable that did not arrive", async () => {
-    // The operator's Object Storage access (the suite's RGW) lets doctor read the sweep's last run.
-    const s3 = Object.fromEntries(Object.entries(serverEnv()).filter(([k]) => k.startsWith("S3_")));
-    const doctor = (env: Record<string, string> = {}) => runIn(clone.dir, process.execPath, [join(ROOT, "bin", "migrate.js"), "doctor"], deployEnv({ ...s3, ...env }));
+  it("migrate doctor passes on the deployment served locally, and names a missing secret, an unwired trigger, a queue without permissions and a variable that did not arrive", async () => {
+    // The built bundles of the clone, served with what the platform gives them, behind the URLs and triggers of the stand-in.
+    await serveDeployed();
+    api.startTriggers(clients.sqs());
+    const doctor = (env: Record<string, string> = {}) =>
+      runIn(clone.dir, process.execPath, [join(ROOT, "bin", "migrate.js"), "doctor", "--from", `azure://${source.containerName}/a`, "--to", `s3://${destinationBucket}`, "--wait", "20"], deployEnv(env), 180_000);
     const before = await doctor();
     expect(before.code, before.output).toBe(1);
     expect(before.stdout).toMatch(/FAIL {2}the sweep has never run \(schedule "0\/5 \* \* \* \*"\)/);
     expect(before.stdout).toMatch(/doctor: 1 of \d+ checks failed/);
 
     // The schedule trigger fires: it POSTs its input to the coordinator.
-    const coordinator = createCoordinatorHandler(() => buildDeps(loadConfig({ ...serverEnv(), STATE_BUCKET: stateBucket }), { bus: new InProcessBus() }));
-    expect((await coordinator(queueEvent(JSON.stringify({ v: 1, type: "sweep" })), {})).statusCode).toBe(200);
+    const swept = await fetch(served.get("coordinator")!.url, { method: "POST", body: JSON.stringify({ v: 1, type: "sweep" }) });
+    expect(swept.status).toBe(200);
 
     const good = await doctor();
     expect(good.code, good.output).toBe(0);
     expect(good.stdout).toMatch(/trigger migrate-worker-1 wired to queue migrate-worker-1/);
     expect(good.stdout).toMatch(/schedule "0\/5 \* \* \* \*" \(sweep\) wired/);
+    for (const fn of ["coordinator", "worker"]) {
+      expect(good.stdout).toContain(`ok    function ${fn} answers the ping: version 0.1.0`);
+      expect(good.stdout).toMatch(new RegExp(`ok {4}function ${fn} loaded your configuration \\(fingerprint [0-9a-f]{12}\\): variables and secrets reached it`));
+    }
+    for (const [queue, fn] of [["migrate-worker-0", "worker"], ["migrate-worker-1", "worker"], ["migrate-control", "coordinator"]]) {
+      expect(good.stdout).toMatch(new RegExp(`ok {4}a ping through queue ${queue} reached the ${fn} \\(\\d+ s\\)`));
+      expect(api.invocations).toContainEqual({ function: fn, via: `queue ${queue}`, status: 200 });
+    }
+    // Each function checked its own access: one page of the source, a probe written and deleted in both buckets, a send to each queue.
+    for (const fn of ["coordinator", "worker"]) {
+      expect(good.stdout).toContain(`ok    function ${fn} can list azure://${source.containerName}/a/ (listed one page (1 blob))`);
+      for (const b of [destinationBucket, stateBucket]) expect(good.stdout).toMatch(new RegExp(`ok {4}function ${fn} can write and delete in s3://${b} \\(wrote and deleted \\.migrate-state/doctor/`));
+      for (const q of ["migrate-worker-0", "migrate-worker-1", "migrate-control"]) expect(good.stdout).toContain(`ok    function ${fn} can send to queue ${q} (sent a no-op ping)`);
+    }
     expect(good.stdout).toMatch(/ok {4}the sweep ran \d+ s ago/);
     expect(good.stdout).toMatch(/doctor: all \d+ checks passed/);
+    // The private functions were called with a namespace token, revoked afterwards; nothing was copied.
+    expect(api.invocations.filter((i) => i.via === "http").map((i) => i.status)).toEqual(expect.arrayContaining([200]));
+    expect(api.invocations.filter((i) => i.via === "http" && i.status === 403)).toEqual([]);
+    expect(api.tokens.size).toBe(0);
+    const copied = await clients.s3().send(new ListObjectsV2Command({ Bucket: destinationBucket }));
+    expect(copied.Contents ?? []).toEqual([]);
+    // The answers through the queues are cleaned up; no run was touched.
+    const left = await clients.s3().send(new ListObjectsV2Command({ Bucket: stateBucket, Prefix: ".migrate-state/" }));
+    expect((left.Contents ?? []).map((o) => o.Key)).toEqual([".migrate-state/sweep.json"]);
 
-    // A secret that never reached the platform, a trigger that was removed: each named on its own line.
+    // A trigger listed ready that delivers nothing (say its queue credential was revoked): only the ping through its queue shows it.
+    api.stall("migrate-worker-1");
+    try {
+      const unwired = await doctor();
+      expect(unwired.code).toBe(1);
+      expect(unwired.stdout).toMatch(/ok {4}trigger migrate-worker-1 wired to queue migrate-worker-1/);
+      expect(unwired.stdout).toMatch(
+        /FAIL {2}no function consumed the ping sent to queue migrate-worker-1 within \d+ s: is its trigger wired\?: check the trigger of queue migrate-worker-1 on the worker/,
+      );
+      expect(unwired.stdout).toMatch(/ok {4}a ping through queue migrate-worker-0 reached the worker/);
+      expect(unwired.stdout).toMatch(/doctor: 1 of \d+ checks failed/);
+    } finally {
+      api.unstall("migrate-worker-1");
+    }
+
+    // A secret that never reached the platform: the API shows it, and the functions, redeployed, say what it breaks.
     const ns = [...api.namespaces.values()][0]!;
     const secretsBefore = ns.secret_environment_variables as Array<{ key: string }>;
     ns.secret_environment_variables = secretsBefore.filter((x) => x.key !== "S3_SECRET_ACCESS_KEY");
-    const trigger = triggersOf("worker").find((t) => t.name === "migrate-worker-1")!;
-    api.triggers.delete(trigger.id);
+    await serveDeployed();
     try {
-      const bad = await doctor({ WORKER_QUEUE_URLS: urls("migrate-worker-0", "migrate-worker-1") });
+      const bad = await doctor();
       expect(bad.code).toBe(1);
       expect(bad.stdout).toMatch(/FAIL {2}secret S3_SECRET_ACCESS_KEY is not set on the namespace \(the functions can not read it\): export it and run npm run deploy/);
-      expect(bad.stdout).toMatch(/FAIL {2}no trigger reads queue migrate-worker-1 for function worker/);
-      expect(bad.stdout).toMatch(/doctor: 2 of \d+ checks failed/);
-      // Queue URLs that differ from the deployed ones: the functions would route elsewhere.
-      const moved = await doctor({ CONTROL_QUEUE_URL: urls("migrate-worker-2").replace(/worker-2$/, "control") + "-x" });
-      expect(moved.stdout).toMatch(/FAIL {2}variable CONTROL_QUEUE_URL on the namespace differs from yours/);
-      for (const out of [before.output, good.output, bad.output, moved.output]) expect(out).not.toContain(s3.S3_SECRET_ACCESS_KEY);
+      expect(bad.stdout).toMatch(/FAIL {2}function worker can not load its configuration: S3_SECRET_ACCESS_KEY is not set: export what it names and run npm run deploy/);
+      expect(bad.stdout).toMatch(/FAIL {2}function coordinator's configuration differs from yours \(fingerprint [0-9a-f]{12}, yours [0-9a-f]{12}\): secret S3_SECRET_ACCESS_KEY is not set there: run npm run deploy with your current exports/);
+      expect(bad.stdout).toMatch(/FAIL {2}the ping sent to queue migrate-worker-0 got no answer within \d+ s: the worker can not load its configuration \(above\)/);
+      expect(bad.output).not.toContain(s3Env().S3_SECRET_ACCESS_KEY);
     } finally {
       ns.secret_environment_variables = secretsBefore;
-      api.triggers.set(trigger.id, trigger);
+      await serveDeployed();
     }
-  });
+
+    // A queue credential without publish rights given to the functions (the proxy in front of fauxqs answers 403 AccessDenied
+    // to its key, as Scaleway Queues would): each function says which queue it can not send to. Doctor's own credential still can.
+    sqsProxy.deny("SCWQUEUERECEIVEONLY", ["SendMessage", "SendMessageBatch"]);
+    await serveDeployed({ SQS_ACCESS_KEY_ID: "SCWQUEUERECEIVEONLY" });
+    try {
+      const denied = await doctor();
+      expect(denied.code).toBe(1);
+      for (const fn of ["coordinator", "worker"]) {
+        for (const q of ["migrate-worker-0", "migrate-worker-1", "migrate-control"]) {
+          expect(denied.stdout).toMatch(
+            new RegExp(`FAIL {2}function ${fn} can not send to queue ${q} \\(AccessDenied: HTTP 403: Access to the resource is denied[^)]*\\): the functions' queue credential \\(SQS_ACCESS_KEY_ID\\) needs publish rights`),
+          );
+        }
+      }
+      expect(denied.stdout).toMatch(/ok {4}a ping through queue migrate-worker-0 reached the worker/);
+      expect(denied.stdout).toMatch(/doctor: 6 of \d+ checks failed/);
+      expect(sqsProxy.refused.length).toBeGreaterThanOrEqual(6);
+    } finally {
+      sqsProxy.allowAll();
+      await serveDeployed();
+    }
+
+    // Queue URLs that differ from the deployed ones: the functions would route elsewhere.
+    const moved = await doctor({ CONTROL_QUEUE_URL: urls("migrate-control") + "-x" });
+    expect(moved.stdout).toMatch(/FAIL {2}variable CONTROL_QUEUE_URL on the namespace differs from yours/);
+    expect(moved.stdout).toMatch(/FAIL {2}function worker's configuration differs from yours \(fingerprint [0-9a-f]{12}, yours [0-9a-f]{12}\): CONTROL_QUEUE_URL differs:/);
+    for (const out of [before.output, good.output, moved.output]) {
+      expect(out).not.toContain(s3Env().S3_SECRET_ACCESS_KEY);
+      expect(out).not.toContain(inject("sqs").secretAccessKey);
+      expect(out).not.toContain(sourceSas);
+    }
+  }, 600_000);
 
   it("redeploy with a third worker queue, a rotated secret and a key switched off: namespace updated first, triggers replaced without racing", async () => {
     queues.add("migrate-worker-2");

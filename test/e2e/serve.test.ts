@@ -2,13 +2,16 @@ import { describe, it, expect } from "vitest";
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CreateQueueCommand, PurgeQueueCommand } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, PurgeQueueCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
 import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
 import { freePort } from "../../shared/servers/launch.ts";
+import { signedPing } from "../../shared/doctor/function-pings.ts";
+import { fingerprint } from "../../shared/runtime/fingerprint.ts";
+import { loadConfigValues } from "../../shared/config.ts";
 
 /** A control queue and two worker queues on fauxqs, named after `prefix`: [control, worker-0, worker-1]. */
 async function controlAndWorkerQueues(prefix: string): Promise<[string, string, string]> {
@@ -55,6 +58,23 @@ describe("migrate serve and migrate start: the deployed shape, locally", () => {
       expect(JSON.parse(watch.stdout)).toMatchObject({ state: "finished", objects: { planned: 12, copied: 12, failed: 0 }, shards: { planned: 3, done: 3 } });
       const got = await clients.s3().send(new GetObjectCommand({ Bucket: bucket, Key: "out/7.txt" }));
       expect(await got.Body!.transformToString()).toBe("payload 7");
+
+      // migrate doctor's ping: answered by both served handlers with this environment's fingerprint, and through a queue trigger.
+      for (const p of [port, port + 1]) {
+        const ping = signedPing({ id: "doctor-serve-1", at: new Date().toISOString(), reply: "http" }, q.secretAccessKey);
+        const res = await fetch(`http://127.0.0.1:${p}/`, { method: "POST", headers: { "X-Migrate-Client": "test" }, body: JSON.stringify(ping) });
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { config: { hash: string } }).config.hash).toBe(fingerprint(loadConfigValues(env)).hash);
+      }
+      const queued = signedPing({ id: "doctor-serve-2", at: new Date().toISOString(), reply: "state", stateBucket: bucket, queue: "w1" }, q.secretAccessKey);
+      await clients.sqs().send(new SendMessageCommand({ QueueUrl: w1, MessageBody: JSON.stringify(queued) }));
+      const answerKey = ".migrate-state/doctor/doctor-serve-2/queue-w1.json";
+      let answer: string | undefined;
+      for (let i = 0; i < 100 && !answer; i++) {
+        answer = await clients.s3().send(new GetObjectCommand({ Bucket: bucket, Key: answerKey })).then((o) => o.Body!.transformToString(), () => undefined);
+        if (!answer) await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(JSON.parse(answer!)).toMatchObject({ function: "worker", version: "0.1.0" });
     } finally {
       const exited = new Promise((r) => server.once("exit", r));
       server.kill("SIGTERM");

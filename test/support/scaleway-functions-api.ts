@@ -15,11 +15,19 @@
  *   a POST racing the DELETE of its namesake answers 409;
  * - a message trigger on a queue that does not exist answers 404;
  * - every request needs X-Auth-Token.
+ * And the functions' side, for `migrate doctor`: `attach` gives a function a
+ * URL (`domain_name`) in front of a locally served handler, with the private
+ * functions' token check (namespace or function tokens from POST /tokens), and
+ * `startTriggers` delivers the queues' messages to the functions through their
+ * ready triggers, as the platform does.
  * Every request is recorded with its body and the times it arrived and was answered.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { QueuePoller } from "../../shared/local/queue-poller.ts";
 
 const require = createRequire(import.meta.url);
 // The hash the platform shows for a secret (argon2id), as the Scaleway plugin verifies it.
@@ -59,7 +67,25 @@ export interface StandInOptions {
   settleMs?: number;
 }
 
+/** A call the platform made to a function: over its URL, or from a trigger. */
+export interface Invocation {
+  function: string;
+  via: string;
+  status: number;
+}
+
 export interface FunctionsStandIn {
+  /** Points the function's URL (`domain_name`) at a locally served handler, behind the private functions' token check. */
+  attach(functionName: string, handlerUrl: string): Promise<void>;
+  /** The variables and secrets (with values) the platform gives the function if deployed now. */
+  runtimeEnv(functionName: string): Record<string, string>;
+  /** Runs the ready message triggers against the attached functions. */
+  startTriggers(sqs: SQSClient): void;
+  /** The trigger stays listed `ready` but delivers nothing; `unstall` undoes it. */
+  stall(triggerName: string): void;
+  unstall(triggerName: string): void;
+  invocations: Invocation[];
+  tokens: Map<string, { id: string; token: string; namespace_id?: string; function_id?: string }>;
   /** Base URL of the API: give it to @scaleway/sdk as apiURL. */
   baseUrl: string;
   /** Regional URL, for the Serverless plugin's SCW_FUNCTION_URL. */
@@ -90,6 +116,9 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
   const triggers = new Map<string, Resource>();
   const crons = new Map<string, Resource>();
   const uploads = new Map<string, { bytes: number; sha256: string }>();
+  const tokens = new Map<string, { id: string; token: string; namespace_id?: string; function_id?: string }>();
+  /** Secret values by their hash, as the platform keeps them to give the functions (never shown by the API). */
+  const secretValues = new Map<string, string>();
   let seq = 0;
   let baseUrl = "";
 
@@ -116,7 +145,11 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
     const out = new Map(previous.map((s) => [s.key, s.hashed_value]));
     for (const s of (Array.isArray(list) ? list : []) as Array<{ key: string; value: string | null }>) {
       if (s.value === null) out.delete(s.key);
-      else out.set(s.key, await argon2.hash(String(s.value)));
+      else {
+        const hashed = await argon2.hash(String(s.value));
+        out.set(s.key, hashed);
+        secretValues.set(hashed, String(s.value));
+      }
     }
     return [...out].map(([key, hashed_value]) => ({ key, hashed_value }));
   }
@@ -234,6 +267,23 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
       }
     }
 
+    if (kind === "tokens") {
+      if (!id && method === "POST") {
+        if (!body?.namespace_id === !body?.function_id) return error(400, "exactly one of namespace_id and function_id is required");
+        if (body.namespace_id && !namespaces.has(body.namespace_id)) return error(404, "namespace not found", "not_found");
+        if (body.function_id && !functions.has(body.function_id)) return error(404, "function not found", "not_found");
+        const t = { id: randomUUID(), token: randomBytes(32).toString("base64url"), ...(body.namespace_id ? { namespace_id: body.namespace_id } : { function_id: body.function_id }) };
+        tokens.set(t.id, t);
+        return [200, { ...t, public_key: "", status: "ready", description: body.description ?? "", expires_at: body.expires_at ?? null }];
+      }
+      const t = tokens.get(id ?? "");
+      if (!t) return error(404, "token not found", "not_found");
+      if (method === "DELETE") {
+        tokens.delete(t.id);
+        return [200, { ...t, status: "deleting" }];
+      }
+    }
+
     const triggerTable = kind === "triggers" ? triggers : kind === "crons" ? crons : undefined;
     if (triggerTable) {
       if (!id && method === "GET") {
@@ -329,7 +379,135 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
   if (!address || typeof address === "string") throw new Error("stand-in did not bind");
   baseUrl = `http://127.0.0.1:${address.port}`;
 
+  // ---- The functions' side of the platform: their URLs and their queue triggers. ----
+  const attached = new Map<string, { handlerUrl: string; gateway: Server }>();
+  const invocations: Invocation[] = [];
+  const functionNamed = (name: string) => [...functions.values()].find((f) => f.name === name);
+
+  /** The private functions' gate: a live token of the function or its namespace in X-Auth-Token, as the platform asks. */
+  function authorized(fn: Resource, header: string | string[] | undefined): boolean {
+    if (fn.privacy !== "private") return true;
+    const given = Array.isArray(header) ? header[0] : header;
+    return [...tokens.values()].some((t) => t.token === given && (t.function_id === fn.id || t.namespace_id === fn.namespace_id));
+  }
+
+  async function attach(functionName: string, handlerUrl: string): Promise<void> {
+    const fn = functionNamed(functionName);
+    if (!fn) throw new Error(`no function ${functionName} deployed`);
+    await attached.get(fn.id)?.gateway.close();
+    const gateway = createServer((req, res) => {
+      void (async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const ok = authorized(fn, req.headers["x-auth-token"]);
+        let status = 403;
+        let payload = JSON.stringify({ message: "missing or invalid X-Auth-Token for this private function", type: "permissions_denied" });
+        let contentType = "application/json";
+        if (ok) {
+          try {
+            const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length", "x-auth-token"].includes(k)).map(([k, v]) => [k, String(v)]));
+            const answer = await fetch(attached.get(fn.id)!.handlerUrl, { method: req.method, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+            status = answer.status;
+            payload = await answer.text();
+            contentType = answer.headers.get("content-type") ?? "text/plain";
+          } catch (err) {
+            status = 502;
+            payload = JSON.stringify({ message: `function did not answer: ${String(err)}` });
+          }
+        }
+        invocations.push({ function: functionName, via: "http", status });
+        res.writeHead(status, { "content-type": contentType });
+        res.end(payload);
+      })();
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+    attached.set(fn.id, { handlerUrl, gateway });
+    fn.domain_name = `127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+  }
+
+  /**
+   * The environment a function gets from the platform if deployed now: its
+   * namespace's variables and its own, then their secrets, with their values.
+   */
+  function runtimeEnv(functionName: string): Record<string, string> {
+    const fn = functionNamed(functionName);
+    if (!fn) throw new Error(`no function ${functionName} deployed`);
+    const ns = namespaces.get(fn.namespace_id as string)!;
+    const env: Record<string, string> = { ...(ns.environment_variables as Record<string, string>), ...(fn.environment_variables as Record<string, string>) };
+    for (const r of [ns, fn]) for (const sec of r.secret_environment_variables as Array<{ key: string; hashed_value: string }>) env[sec.key] = secretValues.get(sec.hashed_value)!;
+    return env;
+  }
+
+  const stalled = new Set<string>();
+  const pollers = new Map<string, QueuePoller>();
+  const queueUrlOf = new Map<string, string>();
+  let reconciling: NodeJS.Timeout | undefined;
+
+  /**
+   * Runs the ready message triggers as the platform does: each polls its queue
+   * (through `sqs`, the platform's own access) and POSTs every message to its
+   * function's handler, at most 10 in flight, 3 retries. A stalled trigger is
+   * still listed `ready` but delivers nothing (e.g. its queue credential revoked).
+   */
+  function startTriggers(sqs: SQSClient): void {
+    const reconcile = async () => {
+      settleAll();
+      const wanted = new Set<string>();
+      for (const t of triggers.values()) {
+        const target = attached.get(t.function_id as string);
+        if (t.status !== "ready" || stalled.has(t.name as string) || !target) continue;
+        wanted.add(t.id);
+        if (pollers.has(t.id)) continue;
+        const queue = (t.scw_sqs_config as { queue: string }).queue;
+        let url = queueUrlOf.get(queue);
+        if (!url) {
+          url = (await sqs.send(new GetQueueUrlCommand({ QueueName: queue }))).QueueUrl!;
+          queueUrlOf.set(queue, url);
+        }
+        const fnName = functions.get(t.function_id as string)?.name as string;
+        const poller = new QueuePoller(sqs, url, async (event) => {
+          // The function as deployed now (a redeploy serves it elsewhere).
+          const res = await fetch(attached.get(t.function_id as string)?.handlerUrl ?? target.handlerUrl, { method: "POST", headers: { "content-type": "application/json" }, body: event.body });
+          await res.arrayBuffer();
+          invocations.push({ function: fnName, via: `queue ${queue}`, status: res.status });
+          return { statusCode: res.status };
+        });
+        pollers.set(t.id, poller);
+        poller.start();
+      }
+      for (const [id, poller] of pollers) {
+        if (wanted.has(id)) continue;
+        pollers.delete(id);
+        await poller.stop();
+      }
+    };
+    let busy = false;
+    reconciling = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      reconcile().catch(() => undefined).finally(() => (busy = false));
+    }, 200);
+  }
+
+  async function stopFunctions(): Promise<void> {
+    clearInterval(reconciling);
+    await Promise.all([...pollers.values()].map((p) => p.stop()));
+    pollers.clear();
+    for (const a of attached.values()) {
+      a.gateway.closeAllConnections();
+      await new Promise((r) => a.gateway.close(r));
+    }
+    attached.clear();
+  }
+
   return {
+    attach,
+    runtimeEnv,
+    startTriggers,
+    stall: (triggerName: string) => void stalled.add(triggerName),
+    unstall: (triggerName: string) => void stalled.delete(triggerName),
+    invocations,
+    tokens,
     baseUrl,
     functionUrl: `${baseUrl}${prefix.replace(/\/$/, "")}`,
     region,
@@ -339,9 +517,12 @@ export async function startFunctionsStandIn(options: StandInOptions): Promise<Fu
     triggers,
     crons,
     uploads,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: async () => {
+      await stopFunctions();
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
   };
 }

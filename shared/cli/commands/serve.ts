@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { serveHandler } from "@scaleway/serverless-functions";
-import { loadConfig } from "../../config.ts";
+import { loadConfig, loadConfigValues } from "../../config.ts";
 import { createSqsClient } from "../../clients.ts";
 import { ConfigError } from "../../errors.ts";
 import { buildDeps } from "../../runtime/composition-root.ts";
@@ -40,8 +40,10 @@ export function registerServe(program: Command): void {
         throw new ConfigError("serve needs CONTROL_QUEUE_URL, WORKER_QUEUE_URLS, SQS_ENDPOINT, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
       }
       const deps = buildDeps(config);
-      const coordinator = serveHandler(createCoordinatorHandler(() => deps) as never, port);
-      const worker = serveHandler(createWorkerHandler(() => deps) as never, port + 1);
+      // Both answer migrate doctor's ping with this environment's configuration, as the deployed functions do.
+      const configValues = loadConfigValues(process.env);
+      const coordinator = serveHandler(createCoordinatorHandler(() => deps, { configValues: () => configValues }) as never, port);
+      const worker = serveHandler(createWorkerHandler(() => deps, { configValues: () => configValues }) as never, port + 1);
       const client = createSqsClient(sqs, config.retry);
       const pollers = [
         new QueuePoller(client, controlQueueUrl, postTo(`http://127.0.0.1:${port}/`)),
