@@ -36,23 +36,37 @@ const CLI_BANNER =
   'import { createRequire as __migrateCreateRequire } from "node:module"; import { fileURLToPath as __migrateFileUrl } from "node:url"; import { dirname as __migrateDirname } from "node:path"; ' +
   "const require = __migrateCreateRequire(import.meta.url); const __filename = __migrateFileUrl(import.meta.url); const __dirname = __migrateDirname(__filename);";
 
-/** URL of an up-to-date bundle of the CLI, or undefined (use tsx). */
+/**
+ * URL of an up-to-date bundle of the CLI, or undefined (use tsx). The bundle is
+ * split: what only some commands need (the Scaleway SDK of provision, the
+ * functions framework of serve, Entra ID's MSAL) sits in chunks loaded when
+ * used, so `migrate run` compiles and evaluates about a quarter less code.
+ */
 export async function cliBundle() {
   if (/^(1|true|yes)$/i.test(process.env.MIGRATE_NO_BUNDLE ?? "")) return undefined;
   try {
-    const dir = join(ROOT, "node_modules", ".cache", "migrate-cli");
-    const file = join(dir, `cli-${sourceKey()}.mjs`);
+    const cache = join(ROOT, "node_modules", ".cache", "migrate-cli");
+    const name = `cli-${sourceKey()}`;
+    const dir = join(cache, name);
+    const file = join(dir, "main.mjs");
     if (!existsSync(file)) {
       const { build } = await import("esbuild");
       const { bundleOptions } = await import("../scripts/build.mjs");
-      mkdirSync(dir, { recursive: true });
-      // Built under a unique name and renamed: concurrent starts never load a half-written file.
-      const tmp = `${file}.${process.pid}.${Date.now()}.tmp.mjs`;
-      await build({ ...bundleOptions(join(ROOT, "shared", "cli", "main.ts"), tmp), metafile: false, logLevel: "silent",
-        banner: { js: CLI_BANNER } });
-      renameSync(tmp, file);
-      // Older bundles of edited sources.
-      for (const f of readdirSync(dir)) if (f !== `cli-${sourceKey()}.mjs` && f.startsWith("cli-") && !f.endsWith(".tmp.mjs")) rmSync(join(dir, f), { force: true });
+      mkdirSync(cache, { recursive: true });
+      // Built in a directory of its own and renamed: concurrent starts never load a half-written bundle.
+      const tmp = join(cache, `${name}.${process.pid}.${Date.now()}.tmp`);
+      const { outfile: _unused, ...options } = bundleOptions(join(ROOT, "shared", "cli", "main.ts"), join(tmp, "main.mjs"));
+      await build({ ...options, outdir: tmp, entryNames: "[name]", chunkNames: "chunk-[hash]", outExtension: { ".js": ".mjs" }, splitting: true,
+        metafile: false, logLevel: "silent", banner: { js: CLI_BANNER } });
+      try {
+        renameSync(tmp, dir);
+      } catch (err) {
+        // Another start renamed its build first: use that one.
+        rmSync(tmp, { recursive: true, force: true });
+        if (!existsSync(file)) throw err;
+      }
+      // Bundles of edited sources.
+      for (const f of readdirSync(cache)) if (f !== name && f.startsWith("cli-") && !f.endsWith(".tmp")) rmSync(join(cache, f), { recursive: true, force: true });
     }
     return pathToFileURL(file).href;
   } catch {

@@ -284,6 +284,12 @@ export function loadQueueConfig(env: Env, s3: S3Config | undefined): QueueConfig
   return { sqs, workerQueueUrls, controlQueueUrl };
 }
 
+function wholeObjectMd5(env: Env): Tuning["wholeObjectMd5"] {
+  const raw = str(env, "WHOLE_OBJECT_MD5") ?? DEFAULT_TUNING.wholeObjectMd5;
+  if (raw !== "auto" && raw !== "always") throw new ConfigError(`WHOLE_OBJECT_MD5 must be auto or always (got "${raw.slice(0, 40)}")`);
+  return raw;
+}
+
 function readMode(env: Env): Tuning["readMode"] {
   const raw = str(env, "READ_MODE") ?? DEFAULT_TUNING.readMode;
   if (raw !== "stream" && raw !== "ranges") throw new ConfigError(`READ_MODE must be stream or ranges (got "${raw.slice(0, 40)}")`);
@@ -306,6 +312,7 @@ export function loadTuning(env: Env): Tuning {
     maxAttempts: int(env, "MAX_ATTEMPTS", DEFAULT_TUNING.maxAttempts, 1, 20),
     listPageSize: int(env, "LIST_PAGE_SIZE", DEFAULT_TUNING.listPageSize, 1, 5000),
     readMode: readMode(env),
+    wholeObjectMd5: wholeObjectMd5(env),
     ledgerPartBytes: DEFAULT_TUNING.ledgerPartBytes,
   };
   return t;

@@ -58,11 +58,18 @@ export interface Tuning {
   listPageSize: number;
   /** How a multipart copy reads its blob: one stream cut into parts, or one ranged GET per part. */
   readMode: "stream" | "ranges";
+  /**
+   * The MD5 of a whole multipart object: "auto" computes it when the source's Content-MD5 or a read
+   * back compares with it; "always" also for blobs without one, so the ledger holds it (a second
+   * MD5 pass over every byte).
+   */
+  wholeObjectMd5: "auto" | "always";
   /** Smallest part of the streamed run ledger (S3 needs 5 MiB but for the last part; lower only in tests on fakes). */
   ledgerPartBytes: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
+  wholeObjectMd5: "auto",
   partSize: 16 * MiB,
   multipartThreshold: 16 * MiB,
   partConcurrency: 6,

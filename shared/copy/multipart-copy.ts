@@ -92,7 +92,11 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const slots: PartSlot[] = plan.parts.map((p) => ({ ...p, held: 0, uploaded: false, hashed: false }));
   const confirmed = new Map<number, UploadedPart>();
   // Whole-object MD5, fed in part order; updates run off the event loop and settle in order.
-  const whole = incrementalMd5();
+  // It is a second MD5 pass over every byte (the parts have theirs): computed when something
+  // compares with it (the source's Content-MD5, --verify-readback) or when WHOLE_OBJECT_MD5=always
+  // asks for it in the ledger. Without it every byte is still checked: each part by the server
+  // against its Content-MD5 and by us against its ETag, then the multipart ETag and the size.
+  const whole = tuning.wholeObjectMd5 === "always" || blob.contentMd5 || run.options.verifyReadback ? incrementalMd5() : undefined;
   let nextToHash = 0;
   const hashing: Promise<void>[] = [];
   // A part holds its slot until it is both uploaded and hashed: what this object holds in memory.
@@ -132,6 +136,10 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const drainHash = () => {
     while (nextToHash < slots.length && slots[nextToHash]!.buf) {
       const slot = slots[nextToHash++]!;
+      if (!whole) {
+        slot.hashed = true;
+        continue;
+      }
       hashing.push(
         whole.update(slot.buf!).then(
           () => {
@@ -212,7 +220,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   if (checkpointProblem) warnings.push(`checkpoint not saved: ${checkpointProblem}`);
 
   const allStored = confirmed.size === slots.length;
-  if (stop || !allStored) whole.dispose();
+  if (stop || !allStored) whole?.dispose();
   if (stop?.kind === "failed") {
     const err = stop.error;
     const abortProblem = await run.abortUpload(key, openUploadId);
@@ -229,7 +237,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   }
 
   // 3. Whole-object MD5 against the source's, before anything becomes visible.
-  const md5Hex = (await whole.digest()).toString("hex");
+  const md5Hex = whole && (await whole.digest()).toString("hex");
   if (blob.contentMd5 && blob.contentMd5 !== md5Hex) {
     const abortProblem = await run.abortUpload(key, openUploadId);
     return run.failed("md5-mismatch", `bytes read have MD5 ${md5Hex}, the source's Content-MD5 is ${blob.contentMd5}${abortProblem ? `; ${abortProblem}` : ""}`, blob.size);
@@ -248,10 +256,8 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     outcome: "copied",
     key,
     size: blob.size,
-    md5: md5Hex,
-    verifiedBy: run.sink.etagsAreMd5
-      ? `part-md5+multipart-etag+size+${blob.contentMd5 ? "source-md5" : "own-md5"}`
-      : `part-content-md5+sse-c-head-size+markers+${blob.contentMd5 ? "source-md5" : "own-md5"}`,
+    ...(md5Hex ? { md5: md5Hex } : {}),
+    verifiedBy: (run.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers") + (blob.contentMd5 ? "+source-md5" : md5Hex ? "+own-md5" : ""),
     etag: verified.head.etag,
     parts: slots.length,
     retries: run.retries,

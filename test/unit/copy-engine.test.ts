@@ -100,9 +100,17 @@ describe("copyObject on in-memory ports: multipart", () => {
     expect(events.at(-1)).toEqual({ type: "object-end", key: "dst/blob.bin", outcome: "copied" });
   });
 
-  it("verifies a blob without Content-MD5 by our own hashes and returns our MD5", async () => {
+  it("verifies a blob without Content-MD5 by its parts' MD5s, the multipart ETag and the size, without a second MD5 pass", async () => {
     const h = harness(11 * MiB, { withMd5: false });
     const result = await h.copy();
+    expect(result).toMatchObject({ outcome: "copied", verifiedBy: "part-md5+multipart-etag+size" });
+    expect(result.outcome === "copied" && result.md5).toBeFalsy();
+    expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
+  });
+
+  it("with WHOLE_OBJECT_MD5=always, also hashes the whole blob without Content-MD5 and returns our MD5", async () => {
+    const h = harness(11 * MiB, { withMd5: false });
+    const result = await h.copy({ tuning: { ...TUNING, wholeObjectMd5: "always" } });
     expect(result).toMatchObject({ outcome: "copied", md5: md5hex(h.body), verifiedBy: "part-md5+multipart-etag+size+own-md5" });
     expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
   });
@@ -356,7 +364,7 @@ describe("copyObject deciding from the destination listing", () => {
 describe("copyObject reading one stream per blob (READ_MODE=stream)", () => {
   it("cuts one GET into parts, byte-exact and verified, and reopens at the right offset after a cut", async () => {
     const h = harness(23 * MiB + 11, { withMd5: false });
-    const result = await h.copy({ tuning: { ...TUNING, readMode: "stream" } });
+    const result = await h.copy({ tuning: { ...TUNING, readMode: "stream", wholeObjectMd5: "always" } });
     expect(result).toMatchObject({ outcome: "copied", md5: md5hex(h.body) });
     expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(h.body)).toBe(true);
     expect(h.source.calls.read).toBe(1);

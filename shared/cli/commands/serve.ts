@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { serveHandler } from "@scaleway/serverless-functions";
 import { loadConfig, loadConfigValues } from "../../config.ts";
 import { createSqsClient } from "../../clients.ts";
 import { ConfigError } from "../../errors.ts";
@@ -42,6 +41,10 @@ export function registerServe(program: Command): void {
       const deps = buildDeps(config);
       // Both answer migrate doctor's ping with this environment's configuration, as the deployed functions do.
       const configValues = loadConfigValues(process.env);
+      // The functions framework (fastify and its schema compilers) is loaded by this command only.
+      // A CommonJS package: its exports are those of `default` once bundled.
+      const framework = (await import("@scaleway/serverless-functions")) as typeof import("@scaleway/serverless-functions") & { default?: typeof import("@scaleway/serverless-functions") };
+      const serveHandler = framework.serveHandler ?? framework.default!.serveHandler;
       const coordinator = serveHandler(createCoordinatorHandler(() => deps, { configValues: () => configValues }) as never, port);
       const worker = serveHandler(createWorkerHandler(() => deps, { configValues: () => configValues }) as never, port + 1);
       const client = createSqsClient(sqs, config.retry);
