@@ -74,7 +74,7 @@ export const DEFAULT_TUNING: Tuning = {
   multipartThreshold: 16 * MiB,
   partConcurrency: 6,
   objectConcurrency: 16,
-  memoryBudget: 128 * MiB,
+  memoryBudget: 96 * MiB,
   maxParts: S3_LIMITS.maxParts,
   shardMaxObjects: 1000,
   shardMaxBytes: 20 * GiB,
