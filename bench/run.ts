@@ -6,8 +6,8 @@
  *
  * Sizes (defaults; BENCH_QUICK=1 shrinks everything for a smoke run):
  *   BENCH_RUNS=3              best of N per tool and corpus, the tools alternating
- *   BENCH_LARGE_COUNT=2 BENCH_LARGE_MB=512
- *   BENCH_SMALL_COUNT=5000 BENCH_SMALL_KB=16
+ *   BENCH_LARGE_COUNT=2 BENCH_LARGE_MB=256
+ *   BENCH_SMALL_COUNT=2000 BENCH_SMALL_KB=16
  *   BENCH_MIX_LARGE_MB=256 BENCH_MIX_MEDIUM_COUNT=20 BENCH_MIX_SMALL_COUNT=1000
  *   BENCH_MEMORY_MB=2048      the blob of the memory measurement
  *   BENCH_PLAN_BLOBS=100000   zero-byte blobs of the planning measurement (listed by bench/list-server.ts;
@@ -17,6 +17,7 @@
  *   BENCH_SKIP=cold,limit,copy,memory,requests,planning   sections to leave out
  *   BENCH_RCLONE_FLAGS="..."  rclone's flags instead of the tuned set
  *   BENCH_CPU_PROFILE=1       also run one copy of each corpus with node --cpu-prof (bench/results/prof-*)
+ *   rclone also runs as a demanding user would (per corpus, RCLONE_DEMANDING in bench/tools.ts), alternating with the tuned set
  * Tuning variables of the CLI (PART_SIZE_MB, OBJECT_CONCURRENCY, ...) set here are passed on to `migrate run`.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +30,7 @@ import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import { freePort, startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/servers/launch.ts";
 import { MiB } from "../shared/limits.ts";
 import { killChildren, loadAverage, markServers, runTimed } from "./proc.ts";
-import { accountSas, RCLONE_FLAGS, ROOT, writeRcloneConfig } from "./tools.ts";
+import { accountSas, RCLONE_DEMANDING, RCLONE_FLAGS, ROOT, writeRcloneConfig } from "./tools.ts";
 import { P, QUICK, SKIP } from "./params.ts";
 import { log, rows, results, row, printTable, section } from "./table.ts";
 import { type Ctx } from "./context.ts";
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       await s3.send(new CreateBucketCommand({ Bucket: ctx.stateBucket }));
       const rc = writeRcloneConfig(dir, azurite, rgw);
       ctx.rcloneConf = rc.path;
-      results.rclone = { version: rcloneVersion, flags: RCLONE_FLAGS, config: rc.text };
+      results.rclone = { version: rcloneVersion, flags: RCLONE_FLAGS, demandingFlags: RCLONE_DEMANDING, config: rc.text };
 
       let limits: Limits | undefined;
       if (!SKIP.has("limit") || !SKIP.has("copy")) {
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
     `benchmark ${startedAt.toISOString()}: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memGiB} GiB, node ${machine.node}; ` +
     `load average at start ${machine.loadAtStart}, at end ${loadAverage()}; ${seconds.toFixed(0)} s in all` +
     (QUICK ? " (BENCH_QUICK: reduced sizes)" : "") +
-    `\nrclone: ${rcloneVersion}, flags ${RCLONE_FLAGS.join(" ")}` +
+    `\nrclone: ${rcloneVersion}, tuned flags ${RCLONE_FLAGS.join(" ")}; as a demanding user: ${Object.entries(RCLONE_DEMANDING).map(([k, v]) => `${k} ${v.join(" ")}`).join("; ")}` +
     `\nrclone.conf:\n${String((results.rclone as { config?: string } | undefined)?.config ?? "(not used)").replace(/^/gm, "  ")}`;
   process.stdout.write(`${header}${table}\n`);
   const outDir = join(ROOT, "bench", "results");
