@@ -17,6 +17,7 @@
  *   BENCH_SKIP=cold,limit,copy,memory,requests,planning   sections to leave out
  *   BENCH_RCLONE_FLAGS="..."  rclone's flags instead of the tuned set
  *   BENCH_CPU_PROFILE=1       also run one copy of each corpus with node --cpu-prof (bench/results/prof-*)
+ *   BENCH_WAN_MS=15           latency the WAN section's proxies add to every answer (sections wan, incremental, cost too)
  *   rclone also runs as a demanding user would (per corpus, RCLONE_DEMANDING in bench/tools.ts), alternating with the tuned set
  * Tuning variables of the CLI (PART_SIZE_MB, OBJECT_CONCURRENCY, ...) set here are passed on to `migrate run`.
  */
@@ -39,6 +40,7 @@ import { seedCorpora, type Limits, measureLimits, compareCopies } from "./sectio
 import { memory } from "./sections/memory.ts";
 import { requestCounts } from "./sections/requests.ts";
 import { planning } from "./sections/planning.ts";
+import { wan } from "./sections/wan.ts";
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const needServers = ["limit", "copy", "memory", "requests", "planning"].some((s) => !SKIP.has(s));
+    const needServers = ["limit", "copy", "memory", "requests", "planning", "wan", "incremental"].some((s) => !SKIP.has(s));
     if (needServers) {
       log("starting Azurite and a fresh Ceph RGW...");
       process.env.RGW_MEMSTORE_BYTES ??= String(10 * 1024 ** 3);
@@ -114,13 +116,12 @@ async function main(): Promise<void> {
       results.rclone = { version: rcloneVersion, flags: RCLONE_FLAGS, demandingFlags: RCLONE_DEMANDING, config: rc.text };
 
       let limits: Limits | undefined;
-      if (!SKIP.has("limit") || !SKIP.has("copy")) {
-        const corpora = await seedCorpora(ctx);
-        if (!SKIP.has("limit")) limits = await section("limit", () => measureLimits(ctx));
-        if (!SKIP.has("copy")) await section("copy", () => compareCopies(ctx, corpora, limits));
-      }
+      const corpora = ["limit", "copy", "wan", "incremental"].some((s) => !SKIP.has(s)) ? await seedCorpora(ctx) : [];
+      if (!SKIP.has("limit")) limits = await section("limit", () => measureLimits(ctx));
+      if (!SKIP.has("copy")) await section("copy", () => compareCopies(ctx, corpora, limits));
       if (!SKIP.has("memory")) await section("memory", () => memory(ctx));
       if (!SKIP.has("requests")) await section("requests", () => requestCounts(ctx));
+      if (!SKIP.has("wan")) await section("wan", () => wan(ctx, corpora));
       if (!SKIP.has("planning")) await section("planning", () => planning(ctx));
       s3.destroy();
     }

@@ -124,7 +124,8 @@ export async function verifyCopy(ctx: Ctx, prefix: string, corpus: Corpus): Prom
   if (got.length !== corpus.objects || bytes !== corpus.bytes) throw new Error(`copy to ${prefix}: ${got.length} objects / ${bytes} bytes, expected ${corpus.objects} / ${corpus.bytes}`);
 }
 
-export async function copyOnce(ctx: Ctx, tool: Tool, corpus: Corpus, round: number, nodeFlags: string[] = []): Promise<CopyRun> {
+/** One copy of `corpus` into an emptied destination, verified by listing; `flags` replaces rclone's flags for this corpus. */
+export async function copyOnce(ctx: Ctx, tool: Tool, corpus: Corpus, round: number, nodeFlags: string[] = [], flags?: string[]): Promise<CopyRun> {
   const dest = `${tool}-${corpus.name}-${round}/`;
   const load = loadAverage();
   const before = cpuSnapshot();
@@ -136,7 +137,7 @@ export async function copyOnce(ctx: Ctx, tool: Tool, corpus: Corpus, round: numb
     r = m;
     reportSeconds = m.report.durationSeconds;
   } else {
-    r = await runRclone(ctx.rcloneConf, `${ctx.container}/${corpus.prefix}`, `${ctx.bucket}/${dest}`, rcloneFlags(tool, corpus));
+    r = await runRclone(ctx.rcloneConf, `${ctx.container}/${corpus.prefix}`, `${ctx.bucket}/${dest}`, flags ?? rcloneFlags(tool, corpus));
   }
   const machineCpu = cpuDiff(before);
   const own = tool === "migrate" ? "migrate" : "rclone";
@@ -156,7 +157,7 @@ export interface CopyFigures {
 }
 
 /** Best time, least CPU, highest peak RSS over a tool's runs. */
-function summary(runs: CopyRun[]): { seconds: number; cpuSeconds: number; maxRssMiB: number; reportSeconds?: number } {
+export function summary(runs: CopyRun[]): { seconds: number; cpuSeconds: number; maxRssMiB: number; reportSeconds?: number } {
   const fastest = best(runs, (r) => r.seconds);
   return { seconds: fastest.seconds, cpuSeconds: Math.min(...runs.map((r) => r.cpuSeconds)), maxRssMiB: Math.max(...runs.map((r) => r.maxRssMiB)), reportSeconds: fastest.reportSeconds };
 }
