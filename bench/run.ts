@@ -41,6 +41,7 @@ import { memory } from "./sections/memory.ts";
 import { requestCounts } from "./sections/requests.ts";
 import { planning } from "./sections/planning.ts";
 import { wan } from "./sections/wan.ts";
+import { incremental } from "./sections/incremental.ts";
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
       if (!SKIP.has("memory")) await section("memory", () => memory(ctx));
       if (!SKIP.has("requests")) await section("requests", () => requestCounts(ctx));
       if (!SKIP.has("wan")) await section("wan", () => wan(ctx, corpora));
+      if (!SKIP.has("incremental")) await section("incremental", () => incremental(ctx, corpora));
       if (!SKIP.has("planning")) await section("planning", () => planning(ctx));
       s3.destroy();
     }
