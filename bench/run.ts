@@ -42,6 +42,7 @@ import { requestCounts } from "./sections/requests.ts";
 import { planning } from "./sections/planning.ts";
 import { wan } from "./sections/wan.ts";
 import { incremental } from "./sections/incremental.ts";
+import { costModel } from "./sections/cost.ts";
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -119,11 +120,12 @@ async function main(): Promise<void> {
       let limits: Limits | undefined;
       const corpora = ["limit", "copy", "wan", "incremental"].some((s) => !SKIP.has(s)) ? await seedCorpora(ctx) : [];
       if (!SKIP.has("limit")) limits = await section("limit", () => measureLimits(ctx));
-      if (!SKIP.has("copy")) await section("copy", () => compareCopies(ctx, corpora, limits));
+      const copies = SKIP.has("copy") ? undefined : await section("copy", () => compareCopies(ctx, corpora, limits));
       if (!SKIP.has("memory")) await section("memory", () => memory(ctx));
       if (!SKIP.has("requests")) await section("requests", () => requestCounts(ctx));
       if (!SKIP.has("wan")) await section("wan", () => wan(ctx, corpora));
-      if (!SKIP.has("incremental")) await section("incremental", () => incremental(ctx, corpora));
+      const incr = SKIP.has("incremental") ? undefined : await section("incremental", () => incremental(ctx, corpora));
+      if (!SKIP.has("cost")) await section("cost", () => costModel(copies, incr));
       if (!SKIP.has("planning")) await section("planning", () => planning(ctx));
       s3.destroy();
     }
