@@ -17,7 +17,8 @@
  *   BENCH_SKIP=cold,limit,copy,memory,requests,planning   sections to leave out
  *   BENCH_RCLONE_FLAGS="..."  rclone's flags instead of the tuned set
  *   BENCH_CPU_PROFILE=1       also run one copy of each corpus with node --cpu-prof (bench/results/prof-*)
- *   BENCH_WAN_MS=15           latency the WAN section's proxies add to every answer (sections wan, incremental, cost too)
+ *   BENCH_WAN_MS=15           latency the wan section's proxies add to every answer
+ *   BENCH_SKIP also takes wan, incremental (re-runs over unchanged data) and cost (per TB on Scaleway Functions)
  *   rclone also runs as a demanding user would (per corpus, RCLONE_DEMANDING in bench/tools.ts), alternating with the tuned set
  * Tuning variables of the CLI (PART_SIZE_MB, OBJECT_CONCURRENCY, ...) set here are passed on to `migrate run`.
  */
