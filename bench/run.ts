@@ -38,12 +38,12 @@ import { log, rows, results, row, printTable, section } from "./table.ts";
 import { type Ctx } from "./context.ts";
 import { coldStart } from "./sections/cold-start.ts";
 import { seedCorpora, type Limits, measureLimits, compareCopies } from "./sections/copy.ts";
-import { memory } from "./sections/memory.ts";
-import { requestCounts } from "./sections/requests.ts";
-import { planning } from "./sections/planning.ts";
 import { wan } from "./sections/wan.ts";
 import { incremental } from "./sections/incremental.ts";
 import { costModel } from "./sections/cost.ts";
+import { memory } from "./sections/memory.ts";
+import { requestCounts } from "./sections/requests.ts";
+import { planning } from "./sections/planning.ts";
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
