@@ -96,7 +96,7 @@ export function classifyS3(seen: Seen[], stateMarker: string): RequestCounts {
     const q = new URLSearchParams(query);
     const state = decodeURIComponent(path!).includes(stateMarker);
     let op: string;
-    if (q.has("uploads")) op = "CreateMultipartUpload";
+    if (q.has("uploads")) op = s.method === "POST" ? "CreateMultipartUpload" : "ListMultipartUploads";
     else if (q.has("uploadId") && s.method === "PUT") op = "UploadPart";
     else if (q.has("uploadId") && s.method === "POST") op = "CompleteMultipartUpload";
     else if (q.has("uploadId") && s.method === "DELETE") op = "AbortMultipartUpload";

@@ -13,8 +13,8 @@ export function num(name: string, full: number, quick: number): number {
 export const P = {
   runs: num("BENCH_RUNS", 3, 1),
   largeCount: num("BENCH_LARGE_COUNT", 2, 2),
-  largeBytes: num("BENCH_LARGE_MB", 512, 64) * MiB,
-  smallCount: num("BENCH_SMALL_COUNT", 5000, 500),
+  largeBytes: num("BENCH_LARGE_MB", 256, 64) * MiB,
+  smallCount: num("BENCH_SMALL_COUNT", 2000, 500),
   smallBytes: num("BENCH_SMALL_KB", 16, 16) * 1024,
   mixLargeBytes: num("BENCH_MIX_LARGE_MB", 256, 32) * MiB,
   mixMediumCount: num("BENCH_MIX_MEDIUM_COUNT", 20, 5),
@@ -26,6 +26,7 @@ export const P = {
   rawRounds: num("BENCH_RAW_ROUNDS", 3, 1),
   smallInFlight: 32,
   cpuProfile: /^(1|true)$/i.test(process.env.BENCH_CPU_PROFILE ?? ""),
+  wanMs: num("BENCH_WAN_MS", 15, 15),
 };
 export const SKIP = new Set((process.env.BENCH_SKIP ?? "").split(",").map((s) => s.trim()).filter(Boolean));
 
@@ -35,4 +36,9 @@ export const GOALS = {
   rssMiB: 256,
   planRssMiB: 200,
   importMs: 300,
+  /** Issue 17: whole-process speed against rclone (rclone seconds / migrate seconds), CPU against rclone's, WAN profile, incremental passes. */
+  speedVsRclone: { large: 1.0, small: 1.6, mix: 1.0 } as Record<string, number>,
+  cpuVsRclone: 0.8,
+  wanVsRclone: { large: 1.0, small: 2.0 } as Record<string, number>,
+  incrementalDestPerObject: 0.01,
 };

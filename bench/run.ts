@@ -6,8 +6,8 @@
  *
  * Sizes (defaults; BENCH_QUICK=1 shrinks everything for a smoke run):
  *   BENCH_RUNS=3              best of N per tool and corpus, the tools alternating
- *   BENCH_LARGE_COUNT=2 BENCH_LARGE_MB=512
- *   BENCH_SMALL_COUNT=5000 BENCH_SMALL_KB=16
+ *   BENCH_LARGE_COUNT=2 BENCH_LARGE_MB=256
+ *   BENCH_SMALL_COUNT=2000 BENCH_SMALL_KB=16
  *   BENCH_MIX_LARGE_MB=256 BENCH_MIX_MEDIUM_COUNT=20 BENCH_MIX_SMALL_COUNT=1000
  *   BENCH_MEMORY_MB=2048      the blob of the memory measurement
  *   BENCH_PLAN_BLOBS=100000   zero-byte blobs of the planning measurement (listed by bench/list-server.ts;
@@ -17,6 +17,9 @@
  *   BENCH_SKIP=cold,limit,copy,memory,requests,planning   sections to leave out
  *   BENCH_RCLONE_FLAGS="..."  rclone's flags instead of the tuned set
  *   BENCH_CPU_PROFILE=1       also run one copy of each corpus with node --cpu-prof (bench/results/prof-*)
+ *   BENCH_WAN_MS=15           latency the wan section's proxies add to every answer
+ *   BENCH_SKIP also takes wan, incremental (re-runs over unchanged data) and cost (per TB on Scaleway Functions)
+ *   rclone also runs as a demanding user would (per corpus, RCLONE_DEMANDING in bench/tools.ts), alternating with the tuned set
  * Tuning variables of the CLI (PART_SIZE_MB, OBJECT_CONCURRENCY, ...) set here are passed on to `migrate run`.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,12 +32,15 @@ import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import { freePort, startAzurite, startRgw, type AzuriteServer, type S3Server } from "../shared/servers/launch.ts";
 import { MiB } from "../shared/limits.ts";
 import { killChildren, loadAverage, markServers, runTimed } from "./proc.ts";
-import { accountSas, RCLONE_FLAGS, ROOT, writeRcloneConfig } from "./tools.ts";
+import { accountSas, RCLONE_DEMANDING, RCLONE_FLAGS, ROOT, writeRcloneConfig } from "./tools.ts";
 import { P, QUICK, SKIP } from "./params.ts";
 import { log, rows, results, row, printTable, section } from "./table.ts";
 import { type Ctx } from "./context.ts";
 import { coldStart } from "./sections/cold-start.ts";
 import { seedCorpora, type Limits, measureLimits, compareCopies } from "./sections/copy.ts";
+import { wan } from "./sections/wan.ts";
+import { incremental } from "./sections/incremental.ts";
+import { costModel } from "./sections/cost.ts";
 import { memory } from "./sections/memory.ts";
 import { requestCounts } from "./sections/requests.ts";
 import { planning } from "./sections/planning.ts";
@@ -79,7 +85,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const needServers = ["limit", "copy", "memory", "requests", "planning"].some((s) => !SKIP.has(s));
+    const needServers = ["limit", "copy", "memory", "requests", "planning", "wan", "incremental"].some((s) => !SKIP.has(s));
     if (needServers) {
       log("starting Azurite and a fresh Ceph RGW...");
       process.env.RGW_MEMSTORE_BYTES ??= String(10 * 1024 ** 3);
@@ -110,16 +116,17 @@ async function main(): Promise<void> {
       await s3.send(new CreateBucketCommand({ Bucket: ctx.stateBucket }));
       const rc = writeRcloneConfig(dir, azurite, rgw);
       ctx.rcloneConf = rc.path;
-      results.rclone = { version: rcloneVersion, flags: RCLONE_FLAGS, config: rc.text };
+      results.rclone = { version: rcloneVersion, flags: RCLONE_FLAGS, demandingFlags: RCLONE_DEMANDING, config: rc.text };
 
       let limits: Limits | undefined;
-      if (!SKIP.has("limit") || !SKIP.has("copy")) {
-        const corpora = await seedCorpora(ctx);
-        if (!SKIP.has("limit")) limits = await section("limit", () => measureLimits(ctx));
-        if (!SKIP.has("copy")) await section("copy", () => compareCopies(ctx, corpora, limits));
-      }
+      const corpora = ["limit", "copy", "wan", "incremental"].some((s) => !SKIP.has(s)) ? await seedCorpora(ctx) : [];
+      if (!SKIP.has("limit")) limits = await section("limit", () => measureLimits(ctx));
+      const copies = SKIP.has("copy") ? undefined : await section("copy", () => compareCopies(ctx, corpora, limits));
       if (!SKIP.has("memory")) await section("memory", () => memory(ctx));
       if (!SKIP.has("requests")) await section("requests", () => requestCounts(ctx));
+      if (!SKIP.has("wan")) await section("wan", () => wan(ctx, corpora));
+      const incr = SKIP.has("incremental") ? undefined : await section("incremental", () => incremental(ctx, corpora));
+      if (!SKIP.has("cost")) await section("cost", () => costModel(copies, incr));
       if (!SKIP.has("planning")) await section("planning", () => planning(ctx));
       s3.destroy();
     }
@@ -138,7 +145,7 @@ async function main(): Promise<void> {
     `benchmark ${startedAt.toISOString()}: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memGiB} GiB, node ${machine.node}; ` +
     `load average at start ${machine.loadAtStart}, at end ${loadAverage()}; ${seconds.toFixed(0)} s in all` +
     (QUICK ? " (BENCH_QUICK: reduced sizes)" : "") +
-    `\nrclone: ${rcloneVersion}, flags ${RCLONE_FLAGS.join(" ")}` +
+    `\nrclone: ${rcloneVersion}, tuned flags ${RCLONE_FLAGS.join(" ")}; as a demanding user: ${Object.entries(RCLONE_DEMANDING).map(([k, v]) => `${k} ${v.join(" ")}`).join("; ")}` +
     `\nrclone.conf:\n${String((results.rclone as { config?: string } | undefined)?.config ?? "(not used)").replace(/^/gm, "  ")}`;
   process.stdout.write(`${header}${table}\n`);
   const outDir = join(ROOT, "bench", "results");

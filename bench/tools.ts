@@ -54,7 +54,7 @@ export function migrateEnv(e: Endpoints, extra: Record<string, string> = {}): No
 }
 
 export interface MigrateResult extends Timed {
-  report: { status: string; objects: { planned: number; copied: number; skipped: number; failed: number }; bytes: { planned: number; copied: number }; failures: Array<{ key: string; reason: string }> };
+  report: { status: string; objects: { planned: number; copied: number; skipped: number; failed: number }; bytes: { planned: number; copied: number }; failures: Array<{ key: string; reason: string }>; durationSeconds?: number };
 }
 
 /** `migrate run --from azure://FROM --to s3://TO --json [extra]` in a child process. */
@@ -87,31 +87,51 @@ export const RCLONE_FLAGS = process.env.BENCH_RCLONE_FLAGS?.trim().split(/\s+/) 
   "--s3-no-check-bucket",
 ];
 
-export function writeRcloneConfig(dir: string, azurite: AzuriteServer, rgw: S3Server): { path: string; text: string } {
+/**
+ * rclone as a demanding user runs it from the shell (issue 17): for large
+ * blobs `--transfers 4 --s3-upload-concurrency 4 --s3-chunk-size 16M`, for
+ * small ones `--transfers 16`; for the mix, whose objects are mostly small
+ * but whose bytes are mostly large, both together: `--transfers 16` with the
+ * large blobs' chunk settings.
+ */
+export const RCLONE_DEMANDING: Record<"large" | "small" | "mix", string[]> = {
+  large: ["--transfers=4", "--s3-upload-concurrency=4", "--s3-chunk-size=16M"],
+  small: ["--transfers=16"],
+  mix: ["--transfers=16", "--s3-upload-concurrency=4", "--s3-chunk-size=16M"],
+};
+
+/** rclone over the WAN profile: many transfers and checkers for small objects (the round trip dominates), the demanding set for large. */
+export const RCLONE_WAN: Record<"large" | "small", string[]> = {
+  large: RCLONE_DEMANDING.large,
+  small: ["--transfers=64", "--checkers=64"],
+};
+
+/** Writes rclone.conf with remotes `az` (Azurite by account SAS) and `dst` (RGW); `endpoints` points either side elsewhere (a proxy). */
+export function writeRcloneConfig(dir: string, azurite: AzuriteServer, rgw: S3Server, endpoints: { azure?: string; s3?: string; name?: string } = {}): { path: string; text: string } {
   const sas = accountSas(azurite);
-  const path = join(dir, "rclone.conf");
+  const path = join(dir, endpoints.name ?? "rclone.conf");
   const text = [
     "[az]",
     "type = azureblob",
-    `sas_url = ${azurite.endpoint}?${sas}`,
+    `sas_url = ${endpoints.azure ?? azurite.endpoint}?${sas}`,
     "",
     "[dst]",
     "type = s3",
     "provider = Ceph",
-    `endpoint = ${rgw.endpoint}`,
+    `endpoint = ${endpoints.s3 ?? rgw.endpoint}`,
     `access_key_id = ${rgw.accessKeyId}`,
     `secret_access_key = ${rgw.secretAccessKey}`,
     "force_path_style = true",
     "",
   ].join("\n");
   writeFileSync(path, text, { mode: 0o600 });
-  return { path, text: text.replace(/sas_url = .*/, "sas_url = <endpoint>?<account SAS ss=b srt=sco sp=rwdlacup>").replace(/secret_access_key = .*/, "secret_access_key = <secret>") };
+  return { path, text: text.replace(/sas_url = (\S+)\?.*/, "sas_url = $1?<account SAS ss=b srt=sco sp=rwdlacup>").replace(/secret_access_key = .*/, "secret_access_key = <secret>") };
 }
 
-/** `rclone copy az:FROM dst:TO` with the tuned flags (AWS_CA_BUNDLE unset: it breaks rclone's S3 backend). */
-export async function runRclone(config: string, from: string, to: string): Promise<Timed> {
+/** `rclone copy az:FROM dst:TO` with `flags` (the tuned set by default; AWS_CA_BUNDLE unset: it breaks rclone's S3 backend). */
+export async function runRclone(config: string, from: string, to: string, flags: string[] = RCLONE_FLAGS): Promise<Timed> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" };
-  const r = await runTimed("rclone", ["--config", config, "copy", `az:${from}`, `dst:${to}`, ...RCLONE_FLAGS, "-q"], env, { timeoutMs: 1_800_000 });
+  const r = await runTimed("rclone", ["--config", config, "copy", `az:${from}`, `dst:${to}`, ...flags, "-q"], env, { timeoutMs: 1_800_000 });
   if (r.code !== 0) throw new Error(`rclone failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
   return r;
 }
