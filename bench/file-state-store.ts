@@ -4,7 +4,8 @@
  * process grow with the run and hide what the coordinator itself holds). Same
  * semantics as the S3 store: ETag = MD5 of the body (multipart: MD5 of the part
  * MD5s, "-N"), conditional writes, every part but the last at least 5 MiB,
- * listing in UTF-8 byte order. Each call is synchronous inside, so it is atomic
+ * listing in UTF-8 byte order. A file holds the ETag on its first line, then the
+ * body. Each call is synchronous inside, so it is atomic
  * within the one process that uses the store.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -33,53 +34,50 @@ export class FileStateStore implements StateStore {
     return join(this.root, key.split("/").map((s) => `_${s}`).join("/") + SUFFIX);
   }
 
-  #etag(file: string): string | undefined {
+  /** A file holds its ETag on the first line, then the body: one read per GET, one write per PUT. */
+  #read(file: string): StateObject | undefined {
+    let raw: string;
     try {
-      return readFileSync(`${file}.etag`, "utf8");
+      raw = readFileSync(file, "utf8");
     } catch {
       return undefined;
     }
-  }
-
-  #write(file: string, body: string | Buffer, etag: string): void {
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
-    writeFileSync(tmp, body);
-    renameSync(tmp, file);
-    writeFileSync(`${file}.etag`, etag);
+    const nl = raw.indexOf("\n");
+    return { etag: raw.slice(0, nl), body: raw.slice(nl + 1) };
   }
 
   async get(key: string): Promise<StateObject | undefined> {
-    const file = this.path(key);
-    try {
-      const body = readFileSync(file, "utf8");
-      return { body, etag: this.#etag(file) ?? `"${md5(body)}"` };
-    } catch {
-      return undefined;
-    }
+    return this.#read(this.path(key));
   }
 
   async put(key: string, body: string, condition: { ifNoneMatch?: true; ifMatch?: string } = {}): Promise<{ etag: string }> {
     const file = this.path(key);
     const safe = redact(body);
-    const exists = existsSync(file);
-    const current = exists ? this.#etag(file) : undefined;
+    const current = condition.ifNoneMatch || condition.ifMatch !== undefined ? this.#read(file) : undefined;
     const bare = (etag: string | undefined) => etag?.replace(/"/g, "");
-    const lost = (condition.ifNoneMatch && exists) || (condition.ifMatch !== undefined && bare(current) !== bare(condition.ifMatch));
+    const lost = (condition.ifNoneMatch && current) || (condition.ifMatch !== undefined && bare(current?.etag) !== bare(condition.ifMatch));
     if (lost) {
       // As on the S3 store: the body already stored is taken for our own earlier write (a replay).
-      if (exists && readFileSync(file, "utf8") === safe) return { etag: current! };
+      if (current && current.body === safe) return { etag: current.etag };
       throw new PreconditionFailedError(`conditional write of ${key} lost`);
     }
     const etag = `"${md5(safe)}"`;
-    this.#write(file, safe, etag);
+    this.#write(file, `${etag}\n${safe}`);
     return { etag };
+  }
+
+  #write(file: string, content: string): void {
+    try {
+      writeFileSync(file, content);
+    } catch {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, content);
+    }
   }
 
   async delete(key: string): Promise<void> {
     const file = this.path(key);
     rmSync(file, { force: true });
-    rmSync(`${file}.etag`, { force: true });
   }
 
   async *list(prefix: string): AsyncIterable<string> {
@@ -100,7 +98,7 @@ export class FileStateStore implements StateStore {
         if (n.endsWith(SUFFIX)) {
           const k = under + n.slice(1, -SUFFIX.length);
           if (k.startsWith(prefix)) keys.push(k);
-        } else if (!n.endsWith(".etag") && !n.endsWith(".tmp")) {
+        } else if (!n.endsWith(".tmp")) {
           const sub = `${under}${n.slice(1)}/`;
           if ((sub.startsWith(prefix) || prefix.startsWith(sub)) && statSync(join(dir, n)).isDirectory()) walk(join(dir, n), sub);
         }
@@ -153,16 +151,11 @@ export class FileStateStore implements StateStore {
     if (small >= 0) throw Object.assign(new Error(`part ${parts[small]!.partNumber} is smaller than the minimum allowed size`), { name: "EntityTooSmall", statusCode: 400 });
     const file = this.path(key);
     mkdirSync(dirname(file), { recursive: true });
+    const digests = parts.map((p) => createHash("md5").update(readFileSync(join(dir, String(p.partNumber)))).digest());
     const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
-    writeFileSync(tmp, "");
-    const digests: Buffer[] = [];
-    for (const p of parts) {
-      const part = readFileSync(join(dir, String(p.partNumber)));
-      digests.push(createHash("md5").update(part).digest());
-      appendFileSync(tmp, part);
-    }
+    writeFileSync(tmp, `"${md5(Buffer.concat(digests))}-${parts.length}"\n`);
+    for (const p of parts) appendFileSync(tmp, readFileSync(join(dir, String(p.partNumber))));
     renameSync(tmp, file);
-    writeFileSync(`${file}.etag`, `"${md5(Buffer.concat(digests))}-${parts.length}"`);
     rmSync(dir, { recursive: true, force: true });
   }
 
@@ -178,6 +171,10 @@ export class FileStateStore implements StateStore {
   async *lines(key: string): AsyncIterable<string> {
     const file = this.path(key);
     if (!existsSync(file)) return;
-    for await (const l of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (l) yield l;
+    let first = true;
+    for await (const l of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      if (first) first = false;
+      else if (l) yield l;
+    }
   }
 }

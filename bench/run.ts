@@ -13,8 +13,10 @@
  *   BENCH_PLAN_BLOBS=100000   zero-byte blobs of the planning measurement (listed by bench/list-server.ts;
  *                             BENCH_PLAN_SOURCE=azurite seeds them in Azurite, slow beyond ~10,000)
  *   BENCH_REQUEST_BLOBS=200   small blobs of the request count
+ *   BENCH_SCALE_OBJECTS=100000,1000000  sizes of the scale model's runs (bench/sections/scale.ts),
+ *   BENCH_SCALE_SHARD=100     in shards of this many objects (10: 10^4 -> 10^5 shards, about half an hour)
  *   BENCH_RAW_ROUNDS=3        rounds of each raw measurement (after one warm-up)
- *   BENCH_SKIP=cold,limit,copy,memory,requests,planning   sections to leave out
+ *   BENCH_SKIP=cold,limit,copy,memory,requests,planning,scale   sections to leave out
  *   BENCH_RCLONE_FLAGS="..."  rclone's flags instead of the tuned set
  *   BENCH_CPU_PROFILE=1       also run one copy of each corpus with node --cpu-prof (bench/results/prof-*)
  * Tuning variables of the CLI (PART_SIZE_MB, OBJECT_CONCURRENCY, ...) set here are passed on to `migrate run`.
@@ -38,6 +40,7 @@ import { seedCorpora, type Limits, measureLimits, compareCopies } from "./sectio
 import { memory } from "./sections/memory.ts";
 import { requestCounts } from "./sections/requests.ts";
 import { planning } from "./sections/planning.ts";
+import { scale } from "./sections/scale.ts";
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const needServers = ["limit", "copy", "memory", "requests", "planning"].some((s) => !SKIP.has(s));
+    const needServers = ["limit", "copy", "memory", "requests", "planning", "scale"].some((s) => !SKIP.has(s));
     if (needServers) {
       log("starting Azurite and a fresh Ceph RGW...");
       process.env.RGW_MEMSTORE_BYTES ??= String(10 * 1024 ** 3);
@@ -121,6 +124,7 @@ async function main(): Promise<void> {
       if (!SKIP.has("memory")) await section("memory", () => memory(ctx));
       if (!SKIP.has("requests")) await section("requests", () => requestCounts(ctx));
       if (!SKIP.has("planning")) await section("planning", () => planning(ctx));
+      if (!SKIP.has("scale")) await section("scale", () => scale(ctx));
       s3.destroy();
     }
   } finally {
