@@ -159,6 +159,11 @@ const t0 = performance.now();
 const report = await driveRun(deps, transport, request, "dst");
 const seconds = (performance.now() - t0) / 1000;
 clearInterval(sampler);
+// What the process still holds once the run is over (started with --expose-gc): a leak would show here, not only in the peak.
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+gc?.();
+const retainedMiB = gc ? process.memoryUsage().heapUsed / MiB : NaN;
 if (report.objects.copied + report.objects.skipped !== objects) throw new Error(`scale run of ${objects} ended ${JSON.stringify(report.objects)}`);
 process.stdout.write(
   JSON.stringify({
@@ -171,6 +176,7 @@ process.stdout.write(
     messages,
     reportBytes: JSON.stringify(report).length,
     heapPeakMiB: heapPeak / MiB,
+    retainedMiB,
     openUploads: files.openUploads,
   }) + "\n",
 );

@@ -35,6 +35,7 @@ interface ChildFigures {
   messages: number;
   reportBytes: number;
   heapPeakMiB: number;
+  retainedMiB: number;
   openUploads: number;
 }
 
@@ -95,7 +96,7 @@ async function one(ctx: Ctx, objects: number): Promise<SizeFigures> {
   const runId = `scale-${objects}-${Date.now()}`;
   try {
     log(`scale: a run of ${n(objects)} objects in shards of ${P.scaleShard} (its own process)...`);
-    const r = await runTimed(process.execPath, ["--import", "tsx", join(ROOT, "bench", "scale-child.ts")], {
+    const r = await runTimed(process.execPath, ["--expose-gc", "--import", "tsx", join(ROOT, "bench", "scale-child.ts")], {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
@@ -110,7 +111,7 @@ async function one(ctx: Ctx, objects: number): Promise<SizeFigures> {
     row({
       section: "scale",
       what: `run of ${n(objects)} objects, ${n(f.shards)} shards (coordinator, workers, aggregation in one process; state in files): time, peak RSS`,
-      value: `${f.seconds.toFixed(1)} s, ${r.maxRssMiB.toFixed(0)} MiB (heap peak ${f.heapPeakMiB.toFixed(0)} MiB)`,
+      value: `${f.seconds.toFixed(1)} s, ${r.maxRssMiB.toFixed(0)} MiB (heap: peak ${f.heapPeakMiB.toFixed(0)} MiB, held after the run ${f.retainedMiB.toFixed(1)} MiB)`,
     });
     row({
       section: "scale",
