@@ -5,7 +5,6 @@ import { ConfigError } from "../../errors.ts";
 import { DAY, DEFAULT_PROVISION_OPTIONS } from "../../provision/options.ts";
 import { formatProvisionReport } from "../../provision/report.ts";
 import { provision, type ProvisionDeps } from "../../provision/provision.ts";
-import { createScalewayQueuesApi } from "../../provision/scaleway-queues.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -41,12 +40,14 @@ interface ProvisionFlags {
  *  - Any SQS server (--sqs-endpoint): SQS_ADMIN_* or else SQS_ACCESS_KEY_ID / SQS_SECRET_ACCESS_KEY.
  *  - Buckets: S3_* as for every other command.
  */
-export function provisionDeps(flags: ProvisionFlags, e: ProvisionEnv, s3Env: Env): ProvisionDeps {
+export async function provisionDeps(flags: ProvisionFlags, e: ProvisionEnv, s3Env: Env): Promise<ProvisionDeps> {
   const wantsBuckets = flags.bucket.length > 0 || flags.stateBucket !== undefined;
   const retry = loadRetryPolicy(s3Env);
   const s3 = wantsBuckets ? createS3Client(loadS3Config(s3Env), retry) : undefined;
   const sqsClient = (config: Parameters<typeof createSqsClient>[0]) => createSqsClient(config, retry);
   if (flags.sqsEndpoint) return { sqsEndpoint: flags.sqsEndpoint, adminCredentials: e.sqsCredentials(), createSqsClient: sqsClient, s3 };
+  // The Scaleway SDK is loaded only by the command that talks to the Scaleway API (it costs every other command memory).
+  const { createScalewayQueuesApi } = await import("../../provision/scaleway-queues.ts");
   return { scaleway: createScalewayQueuesApi({ ...e.scaleway(flags.projectId), region: e.region }), adminCredentials: e.admin, createSqsClient: sqsClient, s3 };
 }
 
@@ -74,7 +75,7 @@ export function registerProvision(program: Command): void {
     .option("--hds", "the buckets are HDS-certified (health data): they must exist (created in the console), in fr-par; no lifecycle rule is added", false)
     .action(async (flags: ProvisionFlags) => {
       const e = loadProvisionEnv(process.env, flags.region);
-      const deps = provisionDeps(flags, e, process.env);
+      const deps = await provisionDeps(flags, e, process.env);
       const result = await provision(
         {
           queuePrefix: flags.queuePrefix,

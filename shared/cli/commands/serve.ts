@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { serveHandler } from "@scaleway/serverless-functions";
 import { loadConfig } from "../../config.ts";
 import { createSqsClient } from "../../clients.ts";
 import { ConfigError } from "../../errors.ts";
@@ -40,6 +39,8 @@ export function registerServe(program: Command): void {
         throw new ConfigError("serve needs CONTROL_QUEUE_URL, WORKER_QUEUE_URLS, SQS_ENDPOINT, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
       }
       const deps = buildDeps(config);
+      // Loaded here, not at start: its HTTP server (fastify, ajv) costs every other command memory.
+      const { serveHandler } = await import("@scaleway/serverless-functions");
       const coordinator = serveHandler(createCoordinatorHandler(() => deps) as never, port);
       const worker = serveHandler(createWorkerHandler(() => deps) as never, port + 1);
       const client = createSqsClient(sqs, config.retry);
