@@ -40,7 +40,9 @@ export function registerServe(program: Command): void {
       }
       const deps = buildDeps(config);
       // Loaded here, not at start: its HTTP server (fastify, ajv) costs every other command memory.
-      const { serveHandler } = await import("@scaleway/serverless-functions");
+      // A CommonJS package: bundled into its own chunk its exports are under `default` (as Node gives them too).
+      const lib = await import("@scaleway/serverless-functions");
+      const { serveHandler } = (lib as unknown as { default?: Pick<typeof lib, "serveHandler"> }).default ?? lib;
       const coordinator = serveHandler(createCoordinatorHandler(() => deps) as never, port);
       const worker = serveHandler(createWorkerHandler(() => deps) as never, port + 1);
       const client = createSqsClient(sqs, config.retry);
