@@ -1,7 +1,8 @@
 /**
- * The scale model: whole runs at two sizes (default 100,000 and 1,000,000
- * objects in shards of 100: 1,000 and 10,000 shards; BENCH_SCALE_SHARD=10 for
- * 10^4 and 10^5 shards), each in its own process (bench/scale-child.ts:
+ * The scale model: whole runs at two sizes (default 10,000 and 100,000 objects
+ * in shards of 10: 1,000 and 10,000 shards, a few minutes;
+ * BENCH_SCALE_OBJECTS=100000,1000000 for 10^4 and 10^5 shards), each in its
+ * own process (bench/scale-child.ts:
  * the production coordinator, workers and aggregation, a made-up source, a
  * sink that discards, the state in files) so that its peak RSS is its own.
  * Then the state that `migrate status` and `migrate report` read (run record,
