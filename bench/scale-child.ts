@@ -159,6 +159,8 @@ const t0 = performance.now();
 const report = await driveRun(deps, transport, request, "dst");
 const seconds = (performance.now() - t0) / 1000;
 clearInterval(sampler);
+// A run shorter than the sampling period is sampled once here.
+heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
 // What the process still holds once the run is over (started with --expose-gc): a leak would show here, not only in the peak.
 const gc = (globalThis as { gc?: () => void }).gc;
 gc?.();
