@@ -10,6 +10,14 @@ export function num(name: string, full: number, quick: number): number {
   return n;
 }
 
+function list(name: string, full: number[], quick: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return QUICK ? quick : full;
+  const ns = raw.split(",").map((s) => Number(s.trim()));
+  if (ns.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} must be whole numbers >= 1 separated by commas (got "${raw}")`);
+  return ns;
+}
+
 export const P = {
   runs: num("BENCH_RUNS", 3, 1),
   largeCount: num("BENCH_LARGE_COUNT", 2, 2),
@@ -23,6 +31,8 @@ export const P = {
   memoryBytes: num("BENCH_MEMORY_MB", 2048, 256) * MiB,
   planBlobs: num("BENCH_PLAN_BLOBS", 100_000, 5000),
   requestBlobs: num("BENCH_REQUEST_BLOBS", 200, 50),
+  scaleObjects: list("BENCH_SCALE_OBJECTS", [10_000, 100_000], [2_000, 20_000]),
+  scaleShard: num("BENCH_SCALE_SHARD", 10, 10),
   rawRounds: num("BENCH_RAW_ROUNDS", 3, 1),
   smallInFlight: 32,
   cpuProfile: /^(1|true)$/i.test(process.env.BENCH_CPU_PROFILE ?? ""),
@@ -35,6 +45,8 @@ export const GOALS = {
   smallFraction: 0.9,
   rssMiB: 256,
   planRssMiB: 200,
+  /** Peak memory and per-shard requests of the scale model: the same at both sizes within this fraction. */
+  scaleFlat: 0.1,
   importMs: 300,
   /** Issue 17: whole-process speed against rclone (rclone seconds / migrate seconds), CPU against rclone's, WAN profile, incremental passes. */
   speedVsRclone: { large: 1.0, small: 1.6, mix: 1.0 } as Record<string, number>,

@@ -13,8 +13,11 @@
  *   BENCH_PLAN_BLOBS=100000   zero-byte blobs of the planning measurement (listed by bench/list-server.ts;
  *                             BENCH_PLAN_SOURCE=azurite seeds them in Azurite, slow beyond ~10,000)
  *   BENCH_REQUEST_BLOBS=200   small blobs of the request count
+ *   BENCH_SCALE_OBJECTS=10000,100000  sizes of the scale model's runs (bench/sections/scale.ts; 100000,1000000
+ *                             for 10^4 -> 10^5 shards: about 40 minutes on 2 shared cores)
+ *   BENCH_SCALE_SHARD=10      objects a shard
  *   BENCH_RAW_ROUNDS=3        rounds of each raw measurement (after one warm-up)
- *   BENCH_SKIP=cold,limit,copy,memory,requests,planning   sections to leave out
+ *   BENCH_SKIP=cold,limit,copy,memory,requests,planning,scale   sections to leave out
  *   BENCH_RCLONE_FLAGS="..."  rclone's flags instead of the tuned set
  *   BENCH_CPU_PROFILE=1       also run one copy of each corpus with node --cpu-prof (bench/results/prof-*)
  *   BENCH_WAN_MS=15           latency the wan section's proxies add to every answer
@@ -44,6 +47,7 @@ import { costModel } from "./sections/cost.ts";
 import { memory } from "./sections/memory.ts";
 import { requestCounts } from "./sections/requests.ts";
 import { planning } from "./sections/planning.ts";
+import { scale } from "./sections/scale.ts";
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const needServers = ["limit", "copy", "memory", "requests", "planning", "wan", "incremental"].some((s) => !SKIP.has(s));
+    const needServers = ["limit", "copy", "memory", "requests", "planning", "scale", "wan", "incremental"].some((s) => !SKIP.has(s));
     if (needServers) {
       log("starting Azurite and a fresh Ceph RGW...");
       process.env.RGW_MEMSTORE_BYTES ??= String(10 * 1024 ** 3);
@@ -128,6 +132,7 @@ async function main(): Promise<void> {
       const incr = SKIP.has("incremental") ? undefined : await section("incremental", () => incremental(ctx, corpora));
       if (!SKIP.has("cost")) await section("cost", () => costModel(copies, incr));
       if (!SKIP.has("planning")) await section("planning", () => planning(ctx));
+      if (!SKIP.has("scale")) await section("scale", () => scale(ctx));
       s3.destroy();
     }
   } finally {

@@ -85,5 +85,6 @@ export const DEFAULT_TUNING: Tuning = {
   // parse dominates the coordinator's peak memory. 1000 keeps it low for 5x the requests.
   listPageSize: 1000,
   readMode: "ranges",
-  ledgerPartBytes: 8 * MiB,
+  // Parts of the streamed ledger: over S3's 5 MiB minimum with a margin (redaction may shorten a part), and no larger: each is held a few times over while it is sent.
+  ledgerPartBytes: 6 * MiB,
 };

@@ -7,11 +7,15 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import type { StateStore } from "../../shared/ports.ts";
 import { PreconditionFailedError } from "../../shared/errors.ts";
 import { MemoryStateStore } from "../fakes/state-store.ts";
+import { FileStateStore } from "../../bench/file-state-store.ts";
 import { S3StateStore } from "../../shared/s3/state-store.ts";
 import { createS3Client } from "../../shared/clients.ts";
 import { newBucket, s3Config } from "../support/env.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { ODD_NAMES, utf8Order } from "../support/odd-names.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 interface StoreFixture {
   store: StateStore;
@@ -159,6 +163,12 @@ function stateStoreContract(label: string, make: () => Promise<StoreFixture>) {
 }
 
 stateStoreContract("in-memory", async () => ({ store: new MemoryStateStore(), loseNextPutAnswer: () => undefined, close: async () => undefined }));
+
+// The scale model's store (bench/scale-child.ts): the run's state on disk, out of the measured process's memory.
+stateStoreContract("files (bench scale model)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "file-state-"));
+  return { store: new FileStateStore(dir), loseNextPutAnswer: () => undefined, close: async () => rmSync(dir, { recursive: true, force: true }) };
+});
 
 stateStoreContract("Ceph RGW (S3)", async () => {
   const bucket = await newBucket("state");
