@@ -93,10 +93,10 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
   const confirmed = new Map<number, UploadedPart>();
   // Whole-object MD5, fed in part order; updates run off the event loop and settle in order.
   // It is a second MD5 pass over every byte (the parts have theirs): computed when something
-  // compares with it (the source's Content-MD5, --verify-readback) or when WHOLE_OBJECT_MD5=always
-  // asks for it in the ledger. Without it every byte is still checked: each part by the server
+  // compares with it (the source's Content-MD5, or the one --source-md5 ignore set aside and the
+  // ledger notes as stale or not; --verify-readback) or when WHOLE_OBJECT_MD5=always asks for it. Without it every byte is still checked: each part by the server
   // against its Content-MD5 and by us against its ETag, then the multipart ETag and the size.
-  const whole = tuning.wholeObjectMd5 === "always" || blob.contentMd5 || run.options.verifyReadback ? incrementalMd5() : undefined;
+  const whole = tuning.wholeObjectMd5 === "always" || blob.contentMd5 || blob.ignoredContentMd5 || run.options.verifyReadback ? incrementalMd5() : undefined;
   let nextToHash = 0;
   const hashing: Promise<void>[] = [];
   // A part holds its slot until it is both uploaded and hashed: what this object holds in memory.
