@@ -10,6 +10,7 @@ import { DEFAULT_TUNING, type Tuning } from "./limits.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 import { readFileSync } from "node:fs";
 import { parseSseCustomerKey, type SseCustomerKey } from "./s3/sse-c.ts";
+import type { S3HttpConfig } from "./s3/signed-http.ts";
 
 /** How to reach the Azure source. Exactly one way of authenticating. */
 export type AzureConfig =
@@ -30,14 +31,8 @@ export type AzureConfig =
       authorityHost?: string;
     };
 
-export interface S3Config {
-  endpoint: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  forcePathStyle: boolean;
-  /** Sockets kept per host; bounds parallel requests. */
-  maxSockets: number;
+/** Endpoint, region, keys, addressing and sockets (S3HttpConfig), and the SSE-C key. */
+export interface S3Config extends S3HttpConfig {
   /** SSE-C key every data object is written and read with (S3_SSE_C_KEY or S3_SSE_C_KEY_FILE). */
   sseCustomerKey?: SseCustomerKey;
   /** Run state objects are encrypted with the same key too (S3_SSE_C_ENCRYPT_STATE, or `--encrypt-state`). */

@@ -12,19 +12,16 @@
  * blob-source.ts maps them as before, and the retry policy of shared/retry.ts
  * tries again what the classifier calls retryable.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Agent } from "node:http";
 import type { Readable } from "node:stream";
 import { AnonymousCredential, StorageSharedKeyCredential, type BlobServiceClient } from "@azure/storage-blob";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { withRetry, type RetryPolicy } from "../retry.ts";
+import { keepAliveAgent, plainRequest } from "../plain-http.ts";
 
 /** A version every Azure region and Azurite 3.x serve; Get Blob's answer is the same across recent versions. */
 const VERSION = "2021-12-02";
 const SCOPE = "https://storage.azure.com/.default";
-const CONNECT_TIMEOUT_MS = 10_000;
-const IDLE_TIMEOUT_MS = 120_000;
-const MAX_ERROR_BODY = 64 * 1024;
 
 /** An error answer, shaped as @azure/core-rest-pipeline's RestError. */
 export class BlobHttpError extends Error {
@@ -48,8 +45,7 @@ type Auth = { kind: "sas"; query: string } | { kind: "key"; credential: StorageS
 export class BlobHttp {
   readonly #base: URL;
   readonly #auth: Auth;
-  readonly #agent: HttpAgent;
-  readonly #secure: boolean;
+  readonly #agent: Agent;
   readonly #retry: RetryPolicy | undefined;
   #token?: Promise<AccessToken>;
 
@@ -73,9 +69,7 @@ export class BlobHttp {
     this.#base = base;
     this.#auth = auth;
     this.#retry = retry;
-    this.#secure = base.protocol === "https:";
-    const options = { keepAlive: true, maxSockets };
-    this.#agent = this.#secure ? new HttpsAgent(options) : new HttpAgent(options);
+    this.#agent = keepAliveAgent(base, maxSockets);
   }
 
   destroy(): void {
@@ -110,31 +104,9 @@ export class BlobHttp {
       headers.authorization = `Bearer ${(await this.#bearer(auth.credential)).token}`;
     }
     const fullPath = auth.kind === "sas" && auth.query ? `${path}?${auth.query}` : path;
-    const request = this.#secure ? httpsRequest : httpRequest;
-    return new Promise<Readable>((resolve, reject) => {
-      const req = request(
-        { protocol: this.#base.protocol, hostname: this.#base.hostname, port: this.#base.port || undefined, method: "GET", path: fullPath, headers, agent: this.#agent, signal, timeout: CONNECT_TIMEOUT_MS },
-        (res: IncomingMessage) => {
-          req.setTimeout(IDLE_TIMEOUT_MS);
-          const status = res.statusCode ?? 0;
-          if (status < 300) return resolve(res);
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on("data", (c: Buffer) => {
-            if (size < MAX_ERROR_BODY) chunks.push(c);
-            size += c.length;
-          });
-          res.on("error", reject);
-          res.on("end", () => {
-            const body = Buffer.concat(chunks).toString("utf8");
-            const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]?.split("\n")[0] ?? "";
-            reject(new BlobHttpError(status, (res.headers["x-ms-error-code"] as string | undefined) ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message));
-          });
-        },
-      );
-      req.on("timeout", () => req.destroy(Object.assign(new Error("Get Blob timed out"), { code: "ETIMEDOUT" })));
-      req.on("error", reject);
-      req.end();
+    return plainRequest({ endpoint: this.#base, agent: this.#agent, method: "GET", path: fullPath, headers, signal }, (status, body, answer) => {
+      const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]?.split("\n")[0] ?? "";
+      return new BlobHttpError(status, (answer["x-ms-error-code"] as string | undefined) ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message);
     });
   }
 

@@ -13,9 +13,9 @@
  * classifier and the callers see no difference.
  */
 import { createHash, createHmac } from "node:crypto";
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Agent, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { withRetry, type RetryPolicy } from "../retry.ts";
+import { drain, keepAliveAgent, plainRequest } from "../plain-http.ts";
 
 export interface S3HttpConfig {
   endpoint: string;
@@ -23,6 +23,7 @@ export interface S3HttpConfig {
   accessKeyId: string;
   secretAccessKey: string;
   forcePathStyle: boolean;
+  /** Sockets kept per host; bounds parallel requests. */
   maxSockets: number;
 }
 
@@ -48,11 +49,6 @@ export function uriEncode(s: string): string {
 const sha256Hex = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
 const hmac = (key: Buffer | string, s: string) => createHmac("sha256", key).update(s, "utf8").digest();
 
-const CONNECT_TIMEOUT_MS = 10_000;
-const IDLE_TIMEOUT_MS = 120_000;
-/** Error bodies are small XML documents; more than this is not read. */
-const MAX_ERROR_BODY = 64 * 1024;
-
 export interface S3Response {
   status: number;
   headers: IncomingMessage["headers"];
@@ -62,8 +58,7 @@ export class S3Http {
   readonly #config: S3HttpConfig;
   readonly #retry: RetryPolicy | undefined;
   readonly #endpoint: URL;
-  readonly #agent: HttpAgent;
-  readonly #secure: boolean;
+  readonly #agent: Agent;
   /** The signing key of the current date (SigV4 derives one per day, region and service). */
   #signingKey?: { date: string; key: Buffer };
 
@@ -71,9 +66,7 @@ export class S3Http {
     this.#config = config;
     this.#retry = retry;
     this.#endpoint = new URL(config.endpoint);
-    this.#secure = this.#endpoint.protocol === "https:";
-    const options = { keepAlive: true, maxSockets: config.maxSockets };
-    this.#agent = this.#secure ? new HttpsAgent(options) : new HttpAgent(options);
+    this.#agent = keepAliveAgent(this.#endpoint, config.maxSockets);
   }
 
   destroy(): void {
@@ -89,7 +82,7 @@ export class S3Http {
     return this.#retry ? withRetry(once, { policy: this.#retry, signal: options.signal }) : once();
   }
 
-  #once(method: string, bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
+  async #once(method: string, bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
     const base = this.#endpoint.pathname.replace(/\/+$/, "");
     const encodedKey = key.split("/").map(uriEncode).join("/");
     let host = this.#endpoint.host;
@@ -121,41 +114,21 @@ export class S3Http {
     const signature = createHmac("sha256", this.#key(date)).update(stringToSign, "utf8").digest("hex");
     const outgoing: OutgoingHttpHeaders = { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${this.#config.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}` };
 
-    const request = this.#secure ? httpsRequest : httpRequest;
-    return new Promise<S3Response>((resolve, reject) => {
-      const req = request(
-        {
-          protocol: this.#endpoint.protocol,
-          hostname: this.#config.forcePathStyle ? this.#endpoint.hostname : `${bucket}.${this.#endpoint.hostname}`,
-          port: this.#endpoint.port || undefined,
-          method,
-          path: queryString ? `${path}?${queryString}` : path,
-          headers: outgoing,
-          agent: this.#agent,
-          signal: options.signal,
-          timeout: CONNECT_TIMEOUT_MS,
-        },
-        (res) => {
-          req.setTimeout(IDLE_TIMEOUT_MS);
-          const status = res.statusCode ?? 0;
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on("data", (c: Buffer) => {
-            if (status >= 300 && size < MAX_ERROR_BODY) chunks.push(c);
-            size += c.length;
-          });
-          res.on("error", reject);
-          res.on("aborted", () => reject(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
-          res.on("end", () => {
-            if (status < 300) return resolve({ status, headers: res.headers });
-            reject(errorOf(status, Buffer.concat(chunks).toString("utf8"), res.headers));
-          });
-        },
-      );
-      req.on("timeout", () => req.destroy(Object.assign(new Error(`${method} request timed out`), { code: "ETIMEDOUT" })));
-      req.on("error", reject);
-      req.end(options.body);
-    });
+    const res = await plainRequest(
+      {
+        endpoint: this.#endpoint,
+        hostname: this.#config.forcePathStyle ? undefined : `${bucket}.${this.#endpoint.hostname}`,
+        agent: this.#agent,
+        method,
+        path: queryString ? `${path}?${queryString}` : path,
+        headers: outgoing,
+        body: options.body,
+        signal: options.signal,
+      },
+      errorOf,
+    );
+    await drain(res);
+    return { status: res.statusCode ?? 0, headers: res.headers };
   }
 
   #key(date: string): Buffer {
