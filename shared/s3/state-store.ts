@@ -89,7 +89,9 @@ export class S3StateStore implements StateStore {
             new PutObjectCommand({
               Bucket: this.bucket,
               Key: key,
-              Body: safe,
+              // A string body of a known length: the SDK's length check warns on stderr when it cannot see one.
+              Body: Buffer.from(safe, "utf8"),
+              ContentLength: Buffer.byteLength(safe, "utf8"),
               ContentType: key.endsWith(".jsonl") ? "application/x-ndjson" : "application/json",
               IfNoneMatch: condition.ifNoneMatch ? "*" : undefined,
               IfMatch: condition.ifMatch,
