@@ -81,6 +81,13 @@ export interface BlobSource {
    * BlobArchivedError when the blob is in the archive tier (409).
    */
   read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<Readable>;
+  /**
+   * Optional: the same bytes (count >= 1) written into `into` (exactly count
+   * bytes) without a stream, for sources that can fill a buffer directly.
+   * Same errors as read(); a short or long body rejects. Returns false when
+   * this source can not do it for this blob (the caller uses read()).
+   */
+  readInto?(container: string, name: string, offset: number, into: Buffer, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<boolean>;
 }
 
 /** What the caller knows of the blob from its listing, so the source can read it the cheapest way. */

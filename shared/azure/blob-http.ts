@@ -16,8 +16,9 @@ import type { Agent } from "node:http";
 import type { Readable } from "node:stream";
 import { AnonymousCredential, StorageSharedKeyCredential, type BlobServiceClient } from "@azure/storage-blob";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import { withRetry, type RetryPolicy } from "../retry.ts";
+import { classify, withRetry, type RetryPolicy } from "../retry.ts";
 import { keepAliveAgent, plainRequest } from "../plain-http.ts";
+import { Http1Client, isBodyCut } from "../http1-client.ts";
 
 /** A version every Azure region and Azurite 3.x serve; Get Blob's answer is the same across recent versions. */
 const VERSION = "2021-12-02";
@@ -37,6 +38,12 @@ export class BlobHttpError extends Error {
   }
 }
 
+function errorOf(status: number, body: string, answer: Record<string, string | string[] | undefined>): BlobHttpError {
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]?.split("\n")[0] ?? "";
+  const code = answer["x-ms-error-code"];
+  return new BlobHttpError(status, (typeof code === "string" ? code : undefined) ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message);
+}
+
 /** encodeURIComponent per path segment, as the SDK escapes blob names. */
 const escapeName = (name: string) => name.split("/").map(encodeURIComponent).join("/");
 
@@ -46,6 +53,7 @@ export class BlobHttp {
   readonly #base: URL;
   readonly #auth: Auth;
   readonly #agent: Agent;
+  readonly #client: Http1Client;
   readonly #retry: RetryPolicy | undefined;
   #token?: Promise<AccessToken>;
 
@@ -70,10 +78,12 @@ export class BlobHttp {
     this.#auth = auth;
     this.#retry = retry;
     this.#agent = keepAliveAgent(base, maxSockets);
+    this.#client = new Http1Client(base, maxSockets);
   }
 
   destroy(): void {
     this.#agent.destroy();
+    this.#client.destroy();
   }
 
   /** Bytes [offset, offset + count) of a blob, only while its ETag is `etag`; count >= 1. The body is the answer's own stream. */
@@ -82,7 +92,29 @@ export class BlobHttp {
     return this.#retry ? withRetry(once, { policy: this.#retry, signal }) : once();
   }
 
+  /**
+   * The same bytes copied straight into `into` (exactly `count` bytes) by the
+   * small client of shared/http1-client.ts: no stream, no chunk per socket
+   * read. A body shorter or longer than asked rejects (premature close).
+   */
+  readRangeInto(container: string, name: string, offset: number, count: number, etag: string, into: Buffer, signal?: AbortSignal): Promise<void> {
+    const once = async () => {
+      const { path, headers } = await this.#request(container, name, offset, count, etag);
+      const answer = await this.#client.send({ method: "GET", path, headers, signal }, errorOf, into);
+      if (answer.bodyBytes !== count) throw Object.assign(new Error(`range read returned ${answer.bodyBytes} bytes, expected ${count} (premature close)`), { code: "ERR_STREAM_PREMATURE_CLOSE" });
+    };
+    // A body cut off after a success's head is not retried here but by the caller's step, as with
+    // the streamed read (whose body is read after this returns), so it is counted in the object's retries.
+    return this.#retry ? withRetry(once, { policy: this.#retry, signal, classify: (err) => (isBodyCut(err) ? "permanent" : classify(err)) }) : once();
+  }
+
   async #once(container: string, name: string, offset: number, count: number, etag: string, signal?: AbortSignal): Promise<Readable> {
+    const { path, headers } = await this.#request(container, name, offset, count, etag);
+    return plainRequest({ endpoint: this.#base, agent: this.#agent, method: "GET", path, headers, signal }, errorOf);
+  }
+
+  /** Path (with the SAS, if that is the authentication) and signed headers of Get Blob for one range. */
+  async #request(container: string, name: string, offset: number, count: number, etag: string): Promise<{ path: string; headers: Record<string, string> }> {
     const path = `${this.#base.pathname.replace(/\/+$/, "")}/${encodeURIComponent(container)}/${escapeName(name)}`;
     const headers: Record<string, string> = {
       "x-ms-version": VERSION,
@@ -103,11 +135,7 @@ export class BlobHttp {
     } else if (auth.kind === "token") {
       headers.authorization = `Bearer ${(await this.#bearer(auth.credential)).token}`;
     }
-    const fullPath = auth.kind === "sas" && auth.query ? `${path}?${auth.query}` : path;
-    return plainRequest({ endpoint: this.#base, agent: this.#agent, method: "GET", path: fullPath, headers, signal }, (status, body, answer) => {
-      const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]?.split("\n")[0] ?? "";
-      return new BlobHttpError(status, (answer["x-ms-error-code"] as string | undefined) ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message);
-    });
+    return { path: auth.kind === "sas" && auth.query ? `${path}?${auth.query}` : path, headers };
   }
 
   /** A token valid for at least two more minutes; one request for a new one at a time. */

@@ -223,6 +223,17 @@ export class AzureBlobSource implements BlobSource {
     return entry;
   }
 
+  async readInto(container: string, name: string, offset: number, into: Buffer, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<boolean> {
+    if (!this.http || hint?.blobType === "PageBlob" || into.length === 0) return false;
+    try {
+      await this.http.readRangeInto(container, name, offset, into.length, etag, into, signal);
+    } catch (err) {
+      throw mapReadError(err, name, etag);
+    }
+    this.readStats.bytesDownloaded += into.length;
+    return true;
+  }
+
   async read(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<Readable> {
     // Azure reads "count 0" as "to the end": an empty range of a non-empty blob must not go to the server.
     if (range.count === 0 && range.offset > 0) return Readable.from([]);

@@ -13,9 +13,8 @@
  * classifier and the callers see no difference.
  */
 import { createHash, createHmac } from "node:crypto";
-import type { Agent, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { withRetry, type RetryPolicy } from "../retry.ts";
-import { drain, keepAliveAgent, plainRequest } from "../plain-http.ts";
+import { Http1Client, type Http1Request } from "../http1-client.ts";
 
 export interface S3HttpConfig {
   endpoint: string;
@@ -51,14 +50,15 @@ const hmac = (key: Buffer | string, s: string) => createHmac("sha256", key).upda
 
 export interface S3Response {
   status: number;
-  headers: IncomingMessage["headers"];
+  headers: Record<string, string>;
 }
 
 export class S3Http {
   readonly #config: S3HttpConfig;
   readonly #retry: RetryPolicy | undefined;
   readonly #endpoint: URL;
-  readonly #agent: Agent;
+  /** A pool of connections per host: the endpoint's, or each bucket's (virtual-hosted style). */
+  readonly #clients = new Map<string, Http1Client>();
   /** The signing key of the current date (SigV4 derives one per day, region and service). */
   #signingKey?: { date: string; key: Buffer };
 
@@ -66,23 +66,32 @@ export class S3Http {
     this.#config = config;
     this.#retry = retry;
     this.#endpoint = new URL(config.endpoint);
-    this.#agent = keepAliveAgent(this.#endpoint, config.maxSockets);
   }
 
   destroy(): void {
-    this.#agent.destroy();
+    for (const client of this.#clients.values()) client.destroy();
+    this.#clients.clear();
+  }
+
+  #client(host: string): Http1Client {
+    let client = this.#clients.get(host);
+    if (!client) {
+      client = new Http1Client(new URL(`${this.#endpoint.protocol}//${host}`), this.#config.maxSockets);
+      this.#clients.set(host, client);
+    }
+    return client;
   }
 
   /**
    * One request, tried again under the retry policy when the classifier calls
    * its failure retryable. Throws S3HttpError for an error answer (status >= 300).
    */
-  send(method: string, bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
+  send(method: Http1Request["method"], bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
     const once = () => this.#once(method, bucket, key, options);
     return this.#retry ? withRetry(once, { policy: this.#retry, signal: options.signal }) : once();
   }
 
-  async #once(method: string, bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
+  async #once(method: Http1Request["method"], bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
     const base = this.#endpoint.pathname.replace(/\/+$/, "");
     const encodedKey = key.split("/").map(uriEncode).join("/");
     let host = this.#endpoint.host;
@@ -112,23 +121,9 @@ export class S3Http {
     const scope = `${date}/${this.#config.region}/s3/aws4_request`;
     const stringToSign = `AWS4-HMAC-SHA256\n${now}\n${scope}\n${sha256Hex(canonicalRequest)}`;
     const signature = createHmac("sha256", this.#key(date)).update(stringToSign, "utf8").digest("hex");
-    const outgoing: OutgoingHttpHeaders = { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${this.#config.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}` };
-
-    const res = await plainRequest(
-      {
-        endpoint: this.#endpoint,
-        hostname: this.#config.forcePathStyle ? undefined : `${bucket}.${this.#endpoint.hostname}`,
-        agent: this.#agent,
-        method,
-        path: queryString ? `${path}?${queryString}` : path,
-        headers: outgoing,
-        body: options.body,
-        signal: options.signal,
-      },
-      errorOf,
-    );
-    await drain(res);
-    return { status: res.statusCode ?? 0, headers: res.headers };
+    headers.authorization = `AWS4-HMAC-SHA256 Credential=${this.#config.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    const answer = await this.#client(host).send({ method, path: queryString ? `${path}?${queryString}` : path, headers, body: options.body, signal: options.signal }, errorOf);
+    return { status: answer.status, headers: answer.headers };
   }
 
   #key(date: string): Buffer {
@@ -145,9 +140,9 @@ const tag = (xml: string, name: string) => new RegExp(`<${name}>([^<]*)</${name}
 /** Names of bodiless error answers, as the SDK names them (HEAD, or a proxy's empty 5xx). */
 const STATUS_NAMES: Record<number, string> = { 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 412: "PreconditionFailed", 503: "ServiceUnavailable" };
 
-function errorOf(status: number, body: string, headers: IncomingMessage["headers"]): S3HttpError {
+function errorOf(status: number, body: string, headers: Record<string, string>): S3HttpError {
   const code = tag(body, "Code") ?? STATUS_NAMES[status] ?? "UnknownError";
   const message = tag(body, "Message") ?? "";
-  const requestId = (headers["x-amz-request-id"] as string | undefined) ?? tag(body, "RequestId");
+  const requestId = headers["x-amz-request-id"] ?? tag(body, "RequestId");
   return new S3HttpError(status, code, message.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"), requestId);
 }
