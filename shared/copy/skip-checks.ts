@@ -1,8 +1,9 @@
 /**
- * The two checks that decide, from the listing alone, that a blob is not
- * copied: it is archived (can not be read), or the destination already holds
- * this version. Listing, the shard worker and the giant-object path use them
- * without pulling in the rest of the copy engine.
+ * The checks that decide that a blob is not copied: it is archived (can not
+ * be read), or the destination already holds this version, decided from a
+ * HEAD, from the destination listing alone, or from the listing and a copy
+ * proof. Listing, the shard worker and the giant-object path use them without
+ * pulling in the rest of the copy engine.
  */
 import { createHash } from "node:crypto";
 import type { BlobEntry, ObjectHead } from "../ports.ts";

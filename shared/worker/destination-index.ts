@@ -4,7 +4,8 @@
  * are absent, and a HEAD is a request per object that a listing answers a
  * thousand at a time. Keys present come with their listed size and ETag: on a
  * re-run over unchanged data the copy engine decides "unchanged" from them
- * (skip-checks.ts, isUnchangedByListing) and only the others get a HEAD.
+ * (skip-checks.ts, isUnchangedByListing), or from them and a copy proof
+ * (copy-proofs.ts), and only the others get a HEAD.
  * Any trouble falls back to HEADs: never a wrong skip.
  */
 import type { ObjectSink } from "../ports.ts";
