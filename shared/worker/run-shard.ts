@@ -213,7 +213,9 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               objectLockAvailable,
             },
           );
-          if (blob.size >= deps.tuning.multipartThreshold) {
+          // An object skipped as unchanged with no upload on record started none here: no sweep, no request
+          // (a re-run over unchanged data stays within its listings). The run's end sweeps its own leftovers.
+          if (blob.size >= deps.tuning.multipartThreshold && (result.outcome !== "skipped" || checkpoint.uploads[i])) {
             await abortOrphanedUploads(deps, manifest.bucket, key, result.outcome === "interrupted" ? result.checkpoint?.uploadId : undefined);
           }
           if (result.outcome === "interrupted") {
