@@ -21,7 +21,9 @@ export interface DestinationIndex {
 const NOTHING_KNOWN = (): DestinationIndex => ({ absent: new Set(), listed: new Map() });
 
 export async function indexDestination(sink: ObjectSink, bucket: string, keys: string[], options: { attempts: number; minKeys?: number }): Promise<DestinationIndex> {
-  if (keys.length < (options.minKeys ?? 8)) return NOTHING_KNOWN();
+  // One key: its HEAD is as cheap as a listing page. From two on, one page answers for all (a shard of
+  // large objects holds few: 20 GB of 5 GiB blobs is four).
+  if (keys.length < (options.minKeys ?? 2)) return NOTHING_KNOWN();
   const { first, last } = rangeOf(keys);
   const wanted = new Set(keys);
   const present = new Map<string, { size: number; etag: string }>();
