@@ -78,6 +78,8 @@ export type CopyResult =
       /** How it was verified, e.g. "md5" or "parts-md5+size". Never absent for "copied". */
       verifiedBy: string;
       etag: string;
+      /** The source version copied: the listed one, or a newer one read after the blob changed mid-copy. */
+      sourceEtag: string;
       parts: number;
       retries: number;
       /** What could not be carried (metadata key refused, tags over the limit...). */

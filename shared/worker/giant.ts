@@ -207,7 +207,7 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
     let verifiedBy = deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers";
     if (record?.request.options.verifyReadback) {
       // No whole-object MD5 of ours here: read back against the source's Content-MD5 when there is one.
-      const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, parts: parts.length, retries: 0, warnings: [] });
+      const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, sourceEtag: state.sourceEtag, parts: parts.length, retries: 0, warnings: [] });
       if (back.outcome === "copied") {
         verifiedBy = back.verifiedBy;
         warnings.push(...back.warnings);

@@ -224,7 +224,8 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             else delete checkpoint.uploads[i];
             return;
           }
-          if (result.outcome === "copied") await writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, result.etag);
+          // A blob that changed mid-copy was copied in a version the manifest does not hold: no proof (the next run HEADs it).
+          if (result.outcome === "copied" && result.sourceEtag === blob.etag) await writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, result.etag);
           // A HEAD decided: a proof spares the next run that HEAD.
           if (result.outcome === "skipped" && result.headEtag) await writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, result.headEtag);
           checkpoint.done[i] = withSourceNotes(blob, toOutcome(blob.name, result), objectLockAvailable);
