@@ -270,8 +270,12 @@ describe("copyObject on in-memory ports: source states", () => {
         if (call.op === "read" && call.n === 2) h.memSource.putBlob("c", "dir/blob.bin", next);
       },
     });
+    const listedEtag = h.blob.etag;
     const result = await h.copy({ tuning: { ...TUNING, readMode: "ranges" } });
     expect(result).toMatchObject({ outcome: "copied", size: next.length, md5: md5hex(next) });
+    // The version copied is named: not the listed one (no copy proof is written for that one)
+    expect(result.outcome === "copied" && result.sourceEtag).toBe((await h.memSource.stat("c", "dir/blob.bin"))!.etag);
+    expect(result.outcome === "copied" && result.sourceEtag).not.toBe(listedEtag);
     expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(next)).toBe(true);
     expect(h.sink.calls.createMultipart).toBe(2);
     expect(h.sink.calls.abortMultipart).toBe(1);
