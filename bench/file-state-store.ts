@@ -16,6 +16,7 @@ import { PreconditionFailedError } from "../shared/errors.ts";
 import type { StateObject, StateStore } from "../shared/ports.ts";
 import { redact } from "../shared/redact.ts";
 import { S3_LIMITS } from "../shared/limits.ts";
+import { pageOfKeys } from "../shared/state/list-page.ts";
 
 /** Files carry this suffix, so that a key and a longer key under it as a "folder" can coexist. */
 const SUFFIX = ".~obj";
@@ -78,6 +79,10 @@ export class FileStateStore implements StateStore {
   async delete(key: string): Promise<void> {
     const file = this.path(key);
     rmSync(file, { force: true });
+  }
+
+  listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
+    return pageOfKeys(this.list(prefix), options);
   }
 
   async *list(prefix: string): AsyncIterable<string> {

@@ -122,6 +122,7 @@ const state: StateStore = {
   },
   delete: (k) => (c("delete"), files.delete(k)),
   list: (p) => (c("list"), files.list(p)),
+  listPage: (p, o) => (c("list"), files.listPage(p, o)),
   startMultipart: (k) => (c("multipart"), files.startMultipart(k)),
   putPart: (k, u, n, b) => (c("part"), files.putPart(k, u, n, b)),
   completeMultipart: (k, u, p) => (c("multipart"), files.completeMultipart(k, u, p)),

@@ -189,6 +189,8 @@ export interface StateStore {
   delete(key: string): Promise<void>;
   /** Keys under a prefix, in UTF-8 byte order (as S3 lists them), streamed page by page. */
   list(prefix: string): AsyncIterable<string>;
+  /** One page of at most `maxKeys` keys under `prefix` after `startAfter` (exclusive), in UTF-8 byte order. */
+  listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }>;
   /**
    * One large state object (the run ledger) written in parts, so that no
    * process holds it whole: every part but the last at least 5 MiB, at most

@@ -8,7 +8,7 @@ import type { CopyOptions, CopyResult, CopyTask } from "./types.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "./copy-run.ts";
 import { copySmall } from "./small-copy.ts";
 import { copyMultipart } from "./multipart-copy.ts";
-import { ARCHIVED_REASON, isArchived, isUnchanged, isUnchangedByListing } from "./skip-checks.ts";
+import { ARCHIVED_REASON, isArchived, isUnchanged, isUnchangedByListing, isUnchangedByProof } from "./skip-checks.ts";
 import { describeLock, lockOf } from "./metadata.ts";
 import { readBack } from "./readback.ts";
 import { S3_LIMITS } from "../limits.ts";
@@ -73,13 +73,13 @@ async function execute(run: CopyRun): Promise<CopyResult> {
   if (options.signal?.aborted && !options.mustProgress) return { outcome: "interrupted", key: task.key, size: blob.size, checkpoint: options.checkpoint };
 
   if (!options.force && !options.knownAbsent) {
-    const listed = options.listed && isUnchangedByListing(blob, options.listed, run.sink.etagsAreMd5);
+    const listed = options.listed && (isUnchangedByListing(blob, options.listed, run.sink.etagsAreMd5) || isUnchangedByProof(blob, options.listed, run.sink.customerKeyMd5, options.proofs));
     const head = listed ? undefined : await run.step("HeadObject", () => run.sink.head(task.bucket, task.key));
     const why = listed || (head && isUnchanged(blob, head, run.sink.customerKeyMd5));
     if (why) {
       // The checkpoint of an older attempt is obsolete: leave no upload behind.
       if (options.checkpoint) await run.abortUpload(options.checkpoint.key, options.checkpoint.uploadId);
-      return { outcome: "skipped", key: task.key, size: blob.size, reason: `unchanged: ${why}`, md5: blob.contentMd5 };
+      return { outcome: "skipped", key: task.key, size: blob.size, reason: `unchanged: ${why}`, md5: blob.contentMd5, ...(head ? { headEtag: head.etag } : {}) };
     }
   }
 

@@ -259,6 +259,7 @@ export async function copyMultipart(run: CopyRun, blob: BlobEntry, checkpoint?: 
     ...(md5Hex ? { md5: md5Hex } : {}),
     verifiedBy: (run.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers") + (blob.contentMd5 ? "+source-md5" : md5Hex ? "+own-md5" : ""),
     etag: verified.head.etag,
+    sourceEtag: blob.etag,
     parts: slots.length,
     retries: run.retries,
     warnings: [...warnings, ...verified.warnings],

@@ -1,9 +1,11 @@
 /**
- * The two checks that decide, from the listing alone, that a blob is not
- * copied: it is archived (can not be read), or the destination already holds
- * this version. Listing, the shard worker and the giant-object path use them
- * without pulling in the rest of the copy engine.
+ * The checks that decide that a blob is not copied: it is archived (can not
+ * be read), or the destination already holds this version, decided from a
+ * HEAD, from the destination listing alone, or from the listing and a copy
+ * proof. Listing, the shard worker and the giant-object path use them without
+ * pulling in the rest of the copy engine.
  */
+import { createHash } from "node:crypto";
 import type { BlobEntry, ObjectHead } from "../ports.ts";
 import { MARKERS, hexToBase64 } from "./metadata.ts";
 
@@ -39,4 +41,39 @@ export function isUnchanged(blob: BlobEntry, head: ObjectHead, keyMd5?: string):
 export function isUnchangedByListing(blob: BlobEntry, listed: { size: number; etag: string }, etagsAreMd5: boolean): string | undefined {
   if (!etagsAreMd5 || !blob.contentMd5 || listed.size !== blob.size) return undefined;
   return listed.etag.replace(/"/g, "").toLowerCase() === blob.contentMd5.toLowerCase() ? "same size and MD5 (destination listing)" : undefined;
+}
+
+/** Hex characters of a copy proof's token. */
+export const PROOF_TOKEN_LENGTH = 32;
+
+const bareEtag = (etag: string) => etag.replace(/"/g, "").toLowerCase();
+
+/**
+ * The token of a copy proof: what was copied (source ETag and size), what the
+ * destination made of it (its ETag as S3 gives it, which a listing shows
+ * again), and the SSE-C key's digest ("" without one). Nothing secret: the key
+ * itself never enters it. A proof written for an earlier version of either side
+ * carries another token and never matches: stale proofs are harmless.
+ */
+export function copyProofToken(p: { sourceEtag: string; size: number; destinationEtag: string; keyMd5?: string }): string {
+  const tuple = JSON.stringify([p.sourceEtag, p.size, bareEtag(p.destinationEtag), p.keyMd5 ?? ""]);
+  return createHash("sha256").update(tuple).digest("hex").slice(0, PROOF_TOKEN_LENGTH);
+}
+
+/**
+ * The decision of isUnchanged without a HEAD, for objects whose listed ETag
+ * proves nothing by itself: the listing shows the blob's size and an ETag, and
+ * the state store holds a proof, written when this very blob version was copied
+ * (or found unchanged by a HEAD), that this ETag is what the copy produced under
+ * the same SSE-C key. `proofs`: the tokens found for this key.
+ */
+export function isUnchangedByProof(blob: BlobEntry, listed: { size: number; etag: string }, keyMd5: string | undefined, proofs: ReadonlySet<string> | undefined): string | undefined {
+  if (!proofs?.size || listed.size !== blob.size) return undefined;
+  const token = copyProofToken({ sourceEtag: blob.etag, size: blob.size, destinationEtag: listed.etag, keyMd5 });
+  return proofs.has(token) ? "same size and source ETag (copy proof)" : undefined;
+}
+
+/** Whether an object with this size and ETag needs a copy proof: a listing of it alone would not decide "unchanged". */
+export function needsCopyProof(blob: BlobEntry, destination: { size: number; etag: string }, etagsAreMd5: boolean): boolean {
+  return !!destination.etag && isUnchangedByListing(blob, destination, etagsAreMd5) === undefined;
 }

@@ -51,6 +51,7 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
     md5: md5Hex,
     verifiedBy: how,
     etag: checked ? checked.head.etag : putEtag,
+    sourceEtag: blob.etag,
     parts: 1,
     retries: run.retries,
     warnings: [...mapped.warnings, ...(checked?.warnings ?? [])],

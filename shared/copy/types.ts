@@ -49,6 +49,8 @@ export interface CopyOptions {
   knownAbsent?: boolean;
   /** The caller listed the destination and found this size and ETag at this key: enough to skip an unchanged blob without a HEAD. */
   listed?: { size: number; etag: string };
+  /** Tokens of the copy proofs the caller found in the state store for this key: with `listed`, enough to skip a multipart or SSE-C object without a HEAD. */
+  proofs?: ReadonlySet<string>;
   /** "ignore": a blob read again after a change has its Content-MD5 set aside, as the listing did. */
   sourceMd5?: "verify" | "ignore";
   /** Shared byte budget for part buffers across every copy of the process. */
@@ -76,11 +78,21 @@ export type CopyResult =
       /** How it was verified, e.g. "md5" or "parts-md5+size". Never absent for "copied". */
       verifiedBy: string;
       etag: string;
+      /** The source version copied: the listed one, or a newer one read after the blob changed mid-copy. */
+      sourceEtag: string;
       parts: number;
       retries: number;
       /** What could not be carried (metadata key refused, tags over the limit...). */
       warnings: string[];
     }
-  | { outcome: "skipped"; key: string; size: number; reason: string; md5?: string }
+  | {
+      outcome: "skipped";
+      key: string;
+      size: number;
+      reason: string;
+      md5?: string;
+      /** The destination's ETag when a HEAD decided (the caller may record a copy proof for the next run). */
+      headEtag?: string;
+    }
   | { outcome: "failed"; key: string; size: number; code: string; reason: string; retries: number }
   | { outcome: "interrupted"; key: string; size: number; checkpoint?: MultipartCheckpoint };

@@ -163,6 +163,14 @@ export class S3StateStore implements StateStore {
     await withRetry(() => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), { attempts: this.attempts });
   }
 
+  async listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
+    const page = await withRetry(
+      () => this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: options.startAfter, MaxKeys: options.maxKeys })),
+      { attempts: this.attempts },
+    );
+    return { keys: (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : [])), truncated: !!page.IsTruncated };
+  }
+
   async *list(prefix: string): AsyncIterable<string> {
     let token: string | undefined;
     do {

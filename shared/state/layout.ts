@@ -20,6 +20,8 @@
  *   {prefix}runs/{runId}/attempts/{n}/               report.json and ledger.jsonl of failed attempt n
  *   {prefix}active/{runId}                           marker of an unfinished run, for the sweep
  *   {prefix}destinations/{bucket}.json               DestinationRecord: the SSE-C key digest each destination prefix was written under
+ *   {prefix}proofs/{bucket}/{key}#{token}            copy proof (empty): {key} of {bucket} was copied from, or found to hold, one
+ *                                                    version of its blob; {token} = copyProofToken (skip-checks.ts)
  *   {prefix}rejected/{id}.json                       a queue-delivered start refused before any run id was readable
  *   {prefix}sweep.json                               when the scheduled sweep last ran (SweepHeartbeat), read by migrate doctor
  *   {prefix}doctor/{pingId}/queue-{queue}.json       PingAnswer of a function that consumed migrate doctor's ping sent to that queue
@@ -27,6 +29,7 @@
  */
 import type { BlobEntry } from "../ports.ts";
 import type { MultipartCheckpoint } from "../copy/types.ts";
+import { PROOF_TOKEN_LENGTH } from "../copy/skip-checks.ts";
 import type { StartRequest } from "../messages.ts";
 
 export class StateLayout {
@@ -86,6 +89,26 @@ export class StateLayout {
   }
   destination(bucket: string): string {
     return `${this.prefix}destinations/${bucket}.json`;
+  }
+  /**
+   * Copy proofs of a destination bucket: one empty object per destination key
+   * whose listed ETag can not prove its content by itself (multipart objects,
+   * blobs without Content-MD5, SSE-C). The key ends in `#` and a fixed-length
+   * token, so a destination key holding `#` parses back from the last one.
+   */
+  proofs(bucket: string) {
+    const base = `${this.prefix}proofs/${bucket}/`;
+    return {
+      base,
+      proof: (key: string, token: string) => `${base}${key}#${token}`,
+      /** The destination key and token of a proof key; undefined for a key of another shape. */
+      parse: (proofKey: string): { key: string; token: string } | undefined => {
+        const cut = proofKey.length - PROOF_TOKEN_LENGTH - 1;
+        if (!proofKey.startsWith(base) || cut < base.length || proofKey[cut] !== "#") return undefined;
+        const token = proofKey.slice(cut + 1);
+        return /^[0-9a-f]+$/.test(token) ? { key: proofKey.slice(base.length, cut), token } : undefined;
+      },
+    };
   }
 }
 

@@ -4,20 +4,12 @@
  * are absent, and a HEAD is a request per object that a listing answers a
  * thousand at a time. Keys present come with their listed size and ETag: on a
  * re-run over unchanged data the copy engine decides "unchanged" from them
- * (skip-checks.ts, isUnchangedByListing) and only the others get a HEAD.
+ * (skip-checks.ts, isUnchangedByListing), or from them and a copy proof
+ * (copy-proofs.ts), and only the others get a HEAD.
  * Any trouble falls back to HEADs: never a wrong skip.
  */
 import type { ObjectSink } from "../ports.ts";
-import { withRetry } from "../retry.ts";
-
-const bytes = (s: string) => Buffer.from(s, "utf8");
-const byteCompare = (a: string, b: string) => Buffer.compare(bytes(a), bytes(b));
-
-/** Drops a trailing lone high surrogate, so a cut never leaves half a character. */
-function whole(s: string): string {
-  const last = s.charCodeAt(s.length - 1);
-  return last >= 0xd800 && last <= 0xdbff ? s.slice(0, -1) : s;
-}
+import { rangeBudget, rangeOf, walkKeyRange } from "./key-range.ts";
 
 export interface DestinationIndex {
   /** Keys the destination does not hold. */
@@ -29,33 +21,16 @@ export interface DestinationIndex {
 const NOTHING_KNOWN = (): DestinationIndex => ({ absent: new Set(), listed: new Map() });
 
 export async function indexDestination(sink: ObjectSink, bucket: string, keys: string[], options: { attempts: number; minKeys?: number }): Promise<DestinationIndex> {
-  if (keys.length < (options.minKeys ?? 8)) return NOTHING_KNOWN();
-  const sorted = [...keys].sort(byteCompare);
-  const min = sorted[0]!;
-  const max = sorted[sorted.length - 1]!;
-  let common = 0;
-  while (common < min.length && common < max.length && min[common] === max[common]) common++;
-  const prefix = whole(min.slice(0, common));
-  // Exclusive start just before `min`: every key >= min in byte order comes after it.
-  let startAfter = min.length > 0 ? whole(min.slice(0, -1)) : "";
-  if (startAfter.length < prefix.length) startAfter = "";
+  // One key: its HEAD is as cheap as a listing page. From two on, one page answers for all (a shard of
+  // large objects holds few: 20 GB of 5 GiB blobs is four).
+  if (keys.length < (options.minKeys ?? 2)) return NOTHING_KNOWN();
+  const { first, last } = rangeOf(keys);
   const wanted = new Set(keys);
   const present = new Map<string, { size: number; etag: string }>();
-  // A range crowded with other keys is not worth listing: HEADs are cheaper then.
-  let budget = keys.length * 3 + 1000;
-  for (;;) {
-    const page = await withRetry(() => sink.listKeys(bucket, { prefix, startAfter: startAfter || undefined, maxKeys: 1000 }), { attempts: options.attempts });
-    for (const e of page.entries) {
-      if (byteCompare(e.key, max) > 0) return difference(keys, present);
-      if (wanted.has(e.key)) present.set(e.key, { size: e.size, etag: e.etag });
-    }
-    budget -= page.entries.length;
-    if (!page.truncated || page.entries.length === 0) return difference(keys, present);
-    if (budget <= 0) return NOTHING_KNOWN();
-    startAfter = page.entries[page.entries.length - 1]!.key;
-  }
-}
-
-function difference(keys: string[], present: Map<string, { size: number; etag: string }>): DestinationIndex {
+  const walked = await walkKeyRange((o) => sink.listKeys(bucket, o), first, last, { budget: rangeBudget(keys.length), attempts: options.attempts }, (e) => {
+    if (wanted.has(e.key)) present.set(e.key, { size: e.size, etag: e.etag });
+  });
+  // A cut listing says nothing of the keys it did not reach: none is known absent.
+  if (walked === "cut") return NOTHING_KNOWN();
   return { absent: new Set(keys.filter((k) => !present.has(k))), listed: present };
 }

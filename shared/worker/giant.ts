@@ -27,7 +27,8 @@ import { readJson } from "../state/json.ts";
 import { writeOnce } from "../state/write-once.ts";
 import type { GiantState, ObjectOutcome, RangeResult, RunRecord, ShardManifest } from "../state/layout.ts";
 import { planParts } from "../copy/planner.ts";
-import { isUnchanged } from "../copy/skip-checks.ts";
+import { isUnchanged, isUnchangedByProof } from "../copy/skip-checks.ts";
+import { writeCopyProof } from "./copy-proofs.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";
@@ -63,7 +64,14 @@ export async function giantOutcome(deps: Deps, stateBucket: string, runId: strin
  * outcome when the object needs no copy (unchanged), else undefined: the
  * object is then in the hands of its range workers.
  */
-export async function startGiant(deps: Deps, stateBucket: string, manifest: ShardManifest, index: number, force: boolean): Promise<ObjectOutcome | undefined> {
+export async function startGiant(
+  deps: Deps,
+  stateBucket: string,
+  manifest: ShardManifest,
+  index: number,
+  force: boolean,
+  known: { absent?: boolean; listed?: { size: number; etag: string }; proofs?: ReadonlySet<string> } = {},
+): Promise<ObjectOutcome | undefined> {
   const store = deps.state(stateBucket);
   const keys = deps.layout.run(manifest.runId).giant(manifest.shardId, index);
   const blob = manifest.blobs[index]!;
@@ -71,10 +79,16 @@ export async function startGiant(deps: Deps, stateBucket: string, manifest: Shar
   const run = copyRun(deps, manifest, index);
   let state = (await readJson<GiantState>(store, keys.state))?.value;
   if (!state) {
-    if (!force) {
+    if (!force && !known.absent) {
+      // The shard's listings first (a giant's ETag is a multipart one: only a copy proof decides), then a HEAD.
+      const proven = known.listed && isUnchangedByProof(blob, known.listed, deps.sink.customerKeyMd5, known.proofs);
+      if (proven) return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: `unchanged: ${proven}` };
       const head = await run.step("HeadObject", () => deps.sink.head(manifest.bucket, key));
       const why = head && isUnchanged(blob, head, deps.sink.customerKeyMd5);
-      if (why) return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: `unchanged: ${why}` };
+      if (why) {
+        await writeCopyProof(deps, stateBucket, manifest.bucket, key, blob, head.etag);
+        return { key, source: blob.name, size: blob.size, outcome: "skipped", reason: `unchanged: ${why}` };
+      }
     }
     const plan = planParts(blob.size, deps.tuning);
     const perRange = Math.max(1, Math.floor(deps.tuning.giantRangeBytes / plan.partSize));
@@ -188,11 +202,12 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
     const record = (await readJson<RunRecord>(store, deps.layout.run(msg.runId).record))?.value;
     const mapped = mapBlobToObject(blob, { storageClassMap: deps.storageClassMap, objectLockAvailable: record?.destinationObjectLock });
     const verified = await verifyCompleted(run, parts, mapped, blob.size);
+    await writeCopyProof(deps, msg.stateBucket, manifest.bucket, state.key, blob, verified.head.etag);
     const warnings = [...mapped.warnings, ...verified.warnings];
     let verifiedBy = deps.sink.etagsAreMd5 ? "part-md5+multipart-etag+size" : "part-content-md5+sse-c-head-size+markers";
     if (record?.request.options.verifyReadback) {
       // No whole-object MD5 of ours here: read back against the source's Content-MD5 when there is one.
-      const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, parts: parts.length, retries: 0, warnings: [] });
+      const back = await readBack(run, { outcome: "copied", key: state.key, size: blob.size, verifiedBy, etag: verified.head.etag, sourceEtag: state.sourceEtag, parts: parts.length, retries: 0, warnings: [] });
       if (back.outcome === "copied") {
         verifiedBy = back.verifiedBy;
         warnings.push(...back.warnings);

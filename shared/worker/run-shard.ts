@@ -18,6 +18,8 @@ import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
 import { Lease } from "./lease.ts";
 import { indexDestination, type DestinationIndex } from "./destination-index.ts";
+import { indexProofs, writeCopyProof } from "./copy-proofs.ts";
+import { isUnchangedByListing } from "../copy/skip-checks.ts";
 import { describeError } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { failGiant, giantOutcome, isGiant, startGiant } from "./giant.ts";
@@ -140,6 +142,16 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
         deps.log.warn("destination-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
         return { absent: new Set<string>(), listed: new Map() };
       });
+  // Keys the destination listing shows with the blob's size but can not decide alone: their copy proofs, listed once.
+  const undecided = pending.flatMap((i) => {
+    const key = manifest.keys[i]!;
+    const listed = known.listed.get(key);
+    return listed && listed.size === manifest.blobs[i]!.size && !isUnchangedByListing(manifest.blobs[i]!, listed, deps.sink.etagsAreMd5) ? [key] : [];
+  });
+  const proofs = await indexProofs(store, deps.layout.proofs(manifest.bucket), undecided, { attempts: deps.tuning.maxAttempts }).catch((err) => {
+    deps.log.warn("copy-proofs-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
+    return new Map<string, Set<string>>();
+  });
   let interrupted = false;
   let delegated = 0;
   let started = 0;
@@ -160,7 +172,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             // Copied in parallel by range messages; the range that completes it sends this shard back.
             // A failure that is not transient ends the object, never the shard: it would answer 500 forever.
             const outcome = await (async () =>
-              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(giantDeps, msg.stateBucket, manifest, i, force)))().catch((err) => {
+              (await giantOutcome(deps, msg.stateBucket, msg.runId, msg.shardId, i)) ?? (await startGiant(giantDeps, msg.stateBucket, manifest, i, force, { absent: known.absent.has(key), listed: known.listed.get(key), proofs: proofs.get(key) })))().catch((err) => {
               if (errorClassOf(err) === "retryable" || isProgrammingError(err)) throw err;
               return failGiant(deps, msg.stateBucket, manifest, i, err);
             });
@@ -196,11 +208,14 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
               sourceMd5: run.value.request.options.sourceMd5,
               knownAbsent: known.absent.has(key),
               listed: known.listed.get(key),
+              proofs: proofs.get(key),
               verifyReadback: run.value.request.options.verifyReadback,
               objectLockAvailable,
             },
           );
-          if (blob.size >= deps.tuning.multipartThreshold) {
+          // An object skipped as unchanged with no upload on record started none here: no sweep, no request
+          // (a re-run over unchanged data stays within its listings). The run's end sweeps its own leftovers.
+          if (blob.size >= deps.tuning.multipartThreshold && (result.outcome !== "skipped" || checkpoint.uploads[i])) {
             await abortOrphanedUploads(deps, manifest.bucket, key, result.outcome === "interrupted" ? result.checkpoint?.uploadId : undefined);
           }
           if (result.outcome === "interrupted") {
@@ -209,6 +224,10 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             else delete checkpoint.uploads[i];
             return;
           }
+          // A blob that changed mid-copy was copied in a version the manifest does not hold: no proof (the next run HEADs it).
+          if (result.outcome === "copied" && result.sourceEtag === blob.etag) await writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, result.etag);
+          // A HEAD decided: a proof spares the next run that HEAD.
+          if (result.outcome === "skipped" && result.headEtag) await writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, result.headEtag);
           checkpoint.done[i] = withSourceNotes(blob, toOutcome(blob.name, result), objectLockAvailable);
           delete checkpoint.uploads[i];
           deps.log.info("object", {

@@ -159,6 +159,19 @@ function stateStoreContract(label: string, make: () => Promise<StoreFixture>) {
       for await (const k of f.store.list("list/")) keys.push(k);
       expect(keys).toEqual(utf8Order(ODD_NAMES.map((n) => `list/${n}`)));
     });
+
+    it("lists a page after a key: the keys that follow it in byte order, at most as many as asked, and whether more follow", async () => {
+      const names = utf8Order(ODD_NAMES.map((n) => `page/${n}`));
+      for (const k of names) await f.store.put(k, "");
+      await f.store.put("pages-not/x", "");
+      const first = await f.store.listPage("page/", { maxKeys: 2 });
+      expect(first).toEqual({ keys: names.slice(0, 2), truncated: true });
+      const next = await f.store.listPage("page/", { startAfter: first.keys[1], maxKeys: 1000 });
+      expect(next).toEqual({ keys: names.slice(2), truncated: false });
+      // A start that is not itself a key: the keys after it.
+      const cut = names[3]!.slice(0, -1);
+      expect((await f.store.listPage("page/", { startAfter: cut, maxKeys: 1000 })).keys).toEqual(names.filter((k) => Buffer.compare(Buffer.from(k), Buffer.from(cut)) > 0));
+    });
   });
 }
 

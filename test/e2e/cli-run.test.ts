@@ -3,7 +3,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, HeadBucketCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  HeadBucketCommand,
+  ListMultipartUploadsCommand,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import type { ContainerClient } from "@azure/storage-blob";
 import { inject } from "vitest";
 import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
@@ -140,32 +151,72 @@ describe("migrate run against Azurite and Ceph RGW", () => {
     expect(unknown.stderr).toMatch(/no-such-run/);
   });
 
-  it("a second run over unchanged data copies nothing, decided from the listings: no source read, a HEAD only where no MD5 can be compared", async () => {
+  it("a second run over unchanged data copies nothing, decided from the listings: no HEAD, no source read; the multipart blob by its copy proof", async () => {
     // Prepare: count the requests of both servers through proxies that only forward
     const seen: Array<{ side: "azure" | "s3"; method: string; path: string }> = [];
     const azurite = inject("azurite").connectionString;
     const blobEndpoint = /BlobEndpoint=([^;]+)/.exec(azurite)![1]!;
     const azureProxy = await startFaultProxy({ target: new URL(blobEndpoint).origin, onRequest: (method, path) => seen.push({ side: "azure", method, path }) });
     const s3Proxy = await startFaultProxy({ target: inject("rgw").endpoint, onRequest: (method, path) => seen.push({ side: "s3", method, path }) });
-    try {
-      const env = { ...serverEnv(), ...tuning, S3_ENDPOINT: s3Proxy.endpoint, AZURE_STORAGE_CONNECTION_STRING: azurite.replace(new URL(blobEndpoint).origin, azureProxy.endpoint) };
-      // Act
+    const env = { ...serverEnv(), ...tuning, S3_ENDPOINT: s3Proxy.endpoint, AZURE_STORAGE_CONNECTION_STRING: azurite.replace(new URL(blobEndpoint).origin, azureProxy.endpoint) };
+    const s3 = clients.s3();
+    const proofsPrefix = `.migrate-state/proofs/${bucket}/`;
+    const proofKeys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: proofsPrefix }))).Contents ?? []).map((o) => o.Key!);
+    const dataRequests = (method: string) => seen.filter((r) => r.side === "s3" && r.method === method && r.path.startsWith(`/${bucket}/copy/`)).map((r) => decodeURIComponent(r.path.split("?")[0]!.slice(`/${bucket}/copy/`.length)));
+    const sourceReads = () => seen.filter((r) => r.side === "azure" && r.method === "GET" && !r.path.includes("comp=list"));
+    const rerun = async () => {
+      seen.length = 0;
       const res = await runCli(["run", "--from", `azure://${container.containerName}`, "--to", `s3://${bucket}/copy`, "--json"], env);
-      // Assess
-      expect(res.code).toBe(0);
-      const report = JSON.parse(res.stdout);
-      expect(report.objects).toMatchObject({ planned: bodies.size, copied: 0, skipped: bodies.size, failed: 0 });
-      // Which blobs the listing can decide: a Content-MD5, and copied by one PUT (its ETag is that MD5).
+      expect(res.code, res.stderr).toBe(0);
+      return JSON.parse(res.stdout);
+    };
+    try {
+      // The first run left one copy proof, in the state prefix, for the one blob its listed ETag can not prove:
+      // a Content-MD5 and one PUT make the ETag that MD5; this one has neither.
       const undecidable: string[] = [];
       for await (const b of container.listBlobsFlat()) {
         if (b.name.endsWith("/")) continue;
         if (!b.properties.contentMD5 || (b.properties.contentLength ?? 0) >= 5 * MiB) undecidable.push(b.name);
       }
       expect(undecidable).toEqual(["big/blocks.bin"]);
-      const heads = seen.filter((r) => r.side === "s3" && r.method === "HEAD" && r.path.includes("/copy/"));
-      expect(heads.map((r) => decodeURIComponent(r.path.split("/copy/")[1]!))).toEqual(undecidable);
-      const sourceReads = seen.filter((r) => r.side === "azure" && r.method === "GET" && !r.path.includes("comp=list"));
-      expect(sourceReads).toEqual([]);
+      expect(await proofKeys()).toEqual([expect.stringMatching(new RegExp(`^${proofsPrefix.replace(/\./g, "\\.")}copy/big/blocks\\.bin#[0-9a-f]{32}$`))]);
+
+      // Act
+      const report = await rerun();
+      // Assess: every blob skipped, with no HEAD and no GET of a data object, no source read
+      expect(report.objects).toMatchObject({ planned: bodies.size, copied: 0, skipped: bodies.size, failed: 0 });
+      expect(dataRequests("HEAD")).toEqual([]);
+      expect(dataRequests("GET")).toEqual([]);
+      expect(sourceReads()).toEqual([]);
+
+      // The proofs gone: the multipart blob falls back to its HEAD, still skipped, and its proof is written again
+      for (const k of await proofKeys()) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: k }));
+      const again = await rerun();
+      expect(again.objects).toMatchObject({ planned: bodies.size, copied: 0, skipped: bodies.size, failed: 0 });
+      expect(dataRequests("HEAD")).toEqual(undecidable);
+      expect(sourceReads()).toEqual([]);
+      expect(await proofKeys()).toHaveLength(1);
+      await rerun();
+      expect(dataRequests("HEAD")).toEqual([]);
+
+      // Overwritten out of band with other bytes of the same size: its ETag is no longer the proven one, it is copied again
+      const big = bodies.get("big/blocks.bin")!;
+      const other = randomBytes(big.length);
+      const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "copy/big/blocks.bin" }));
+      const parts = [];
+      for (let off = 0, n = 1; off < other.length; off += 5 * MiB, n++) {
+        const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: "copy/big/blocks.bin", UploadId: upload.UploadId, PartNumber: n, Body: other.subarray(off, off + 5 * MiB) }));
+        parts.push({ PartNumber: n, ETag: r.ETag });
+      }
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: "copy/big/blocks.bin", UploadId: upload.UploadId, MultipartUpload: { Parts: parts } }));
+      const overwritten = await rerun();
+      expect(overwritten.objects).toMatchObject({ planned: bodies.size, copied: 1, skipped: bodies.size - 1, failed: 0 });
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "copy/big/blocks.bin" }));
+      expect(md5(await got.Body!.transformToByteArray())).toBe(md5(big));
+      // The copy is the same bytes in the same parts as the first one: the same ETag, so the same proof as before the overwrite
+      expect(await proofKeys()).toHaveLength(1);
+      await rerun();
+      expect(dataRequests("HEAD")).toEqual([]);
     } finally {
       await azureProxy.stop();
       await s3Proxy.stop();

@@ -127,6 +127,38 @@ describe("SSE-C on Ceph RGW", () => {
     expect(back.code).toBe(2);
   });
 
+  it("a re-run decides every object unchanged from the destination listing and the copy proofs: no HEAD, no source read", { timeout: 120_000 }, async () => {
+    // Prepare: enough blobs for the shard to list its range (small and multipart), copied once under the key
+    const many = await newContainer("ssecls");
+    for (let i = 0; i < 10; i++) await upload(many, `k/${i}.bin`, randomBytes(i === 0 ? 6 * MiB + 1 : 1000 + i));
+    const bucket = await newBucket("ssecls");
+    const args = (b: string) => ["run", "--from", `azure://${many.containerName}`, "--to", `s3://${b}/d`, "--json"];
+    const first = await runCli(args(bucket), env(KEY_B64), { timeoutMs: 120_000 });
+    expect(first.code, first.stderr.slice(-800)).toBe(0);
+    // Every object has a proof (under SSE-C no ETag is an MD5), named by a digest, not the key
+    const proofs = await listKeys(clients.s3(), bucket, `.migrate-state/proofs/${bucket}/`);
+    expect(proofs).toHaveLength(10);
+    for (const k of proofs) expect(k).toMatch(/#[0-9a-f]{32}$/);
+    const seen: Array<{ side: string; method: string; path: string }> = [];
+    const azurite = inject("azurite").connectionString;
+    const origin = new URL(/BlobEndpoint=([^;]+)/.exec(azurite)![1]!).origin;
+    const azureProxy = await startFaultProxy({ target: origin, onRequest: (method, path) => seen.push({ side: "azure", method, path }) });
+    const s3Proxy = await startFaultProxy({ target: inject("rgw").endpoint, onRequest: (method, path) => seen.push({ side: "s3", method, path }) });
+    try {
+      // Act
+      const again = await runCli(args(bucket), env(KEY_B64, { S3_ENDPOINT: s3Proxy.endpoint, AZURE_STORAGE_CONNECTION_STRING: azurite.replace(origin, azureProxy.endpoint) }), { timeoutMs: 120_000 });
+      // Assess
+      expect(again.code, again.stderr.slice(-800)).toBe(0);
+      const report = JSON.parse(again.stdout) as RunReport;
+      expect(report.objects).toMatchObject({ planned: 10, copied: 0, skipped: 10, failed: 0 });
+      expect(seen.filter((r) => r.side === "s3" && r.path.startsWith(`/${bucket}/d/`))).toEqual([]);
+      expect(seen.filter((r) => r.side === "azure" && r.method === "GET" && !r.path.includes("comp=list"))).toEqual([]);
+    } finally {
+      await azureProxy.stop();
+      await s3Proxy.stop();
+    }
+  });
+
   it("fails an object under another key clearly when the destination record is gone (new STATE_BUCKET)", { timeout: 90_000 }, async () => {
     const bucket = await newBucket("ssec");
     const first = await run(bucket, ["--run-id", "w-1"], KEY_B64);

@@ -4,6 +4,7 @@ import type { StateObject, StateStore } from "../../shared/ports.ts";
 import { redact } from "../../shared/redact.ts";
 import { S3_LIMITS } from "../../shared/limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
+import { pageOfKeys } from "../../shared/state/list-page.ts";
 
 /** In-memory StateStore with the same conditional-write semantics as the S3 one. */
 export class MemoryStateStore implements StateStore {
@@ -80,6 +81,10 @@ export class MemoryStateStore implements StateStore {
 
   async *lines(key: string): AsyncIterable<string> {
     for (const l of (this.objects.get(key)?.body ?? "").split("\n")) if (l) yield l;
+  }
+
+  listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
+    return pageOfKeys(this.list(prefix), options);
   }
 
   async *list(prefix: string): AsyncIterable<string> {

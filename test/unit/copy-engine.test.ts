@@ -9,6 +9,7 @@ import { FakeS3Error } from "../fakes/s3-error.ts";
 import { DEFAULT_TUNING, MiB, type Tuning } from "../../shared/limits.ts";
 import type { CopyOptions, MultipartCheckpoint, ProgressEvent } from "../../shared/copy/types.ts";
 import type { BlobEntry } from "../../shared/ports.ts";
+import { copyProofToken } from "../../shared/copy/skip-checks.ts";
 
 const TUNING: Tuning = { ...DEFAULT_TUNING, partSize: 5 * MiB, multipartThreshold: 5 * MiB, partConcurrency: 3, maxAttempts: 3 };
 const md5hex = (b: Buffer) => createHash("md5").update(b).digest("hex");
@@ -269,8 +270,12 @@ describe("copyObject on in-memory ports: source states", () => {
         if (call.op === "read" && call.n === 2) h.memSource.putBlob("c", "dir/blob.bin", next);
       },
     });
+    const listedEtag = h.blob.etag;
     const result = await h.copy({ tuning: { ...TUNING, readMode: "ranges" } });
     expect(result).toMatchObject({ outcome: "copied", size: next.length, md5: md5hex(next) });
+    // The version copied is named: not the listed one (no copy proof is written for that one)
+    expect(result.outcome === "copied" && result.sourceEtag).toBe((await h.memSource.stat("c", "dir/blob.bin"))!.etag);
+    expect(result.outcome === "copied" && result.sourceEtag).not.toBe(listedEtag);
     expect(h.memSink.getObject("b", "dst/blob.bin")!.body.equals(next)).toBe(true);
     expect(h.sink.calls.createMultipart).toBe(2);
     expect(h.sink.calls.abortMultipart).toBe(1);
@@ -358,6 +363,32 @@ describe("copyObject deciding from the destination listing", () => {
     const again = await h.copy({ listed: { size: 1000, etag: md5Hex } });
     expect(h.sink.calls.head ?? 0).toBe(heads + 1);
     expect(again).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and source ETag" });
+  });
+});
+
+describe("copyObject deciding from a copy proof", () => {
+  it("skips a multipart object without a HEAD when a proof of this source version and this listed ETag is found, and HEADs otherwise", async () => {
+    // Prepare: a multipart blob without Content-MD5, copied once
+    const h = harness(11 * MiB, { withMd5: false });
+    const first = await h.copy();
+    expect(first.outcome).toBe("copied");
+    const etag = first.outcome === "copied" ? first.etag : "";
+    expect(etag).toMatch(/-3$/);
+    const token = copyProofToken({ sourceEtag: h.blob.etag, size: h.blob.size, destinationEtag: etag });
+    const heads = h.sink.calls.head ?? 0;
+    const reads = h.source.calls.read ?? 0;
+    // Act
+    const again = await h.copy({ listed: { size: h.blob.size, etag }, proofs: new Set(["0".repeat(32), token]) });
+    // Assess: decided from the listing and the proof alone
+    expect(again).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and source ETag (copy proof)" });
+    expect(h.sink.calls.head ?? 0).toBe(heads);
+    expect(h.source.calls.read ?? 0).toBe(reads);
+    expect(again).not.toHaveProperty("headEtag");
+    // The object listed with another ETag (overwritten since): the proof no longer matches, the HEAD decides
+    const other = await h.copy({ listed: { size: h.blob.size, etag: `${"1".repeat(32)}-3` }, proofs: new Set([token]) });
+    expect(h.sink.calls.head ?? 0).toBe(heads + 1);
+    // The HEAD's ETag comes back, for a proof the next run can use
+    expect(other).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and source ETag", headEtag: etag });
   });
 });
 

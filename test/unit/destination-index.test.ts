@@ -32,9 +32,14 @@ describe("indexDestination", () => {
     expect(listed.size).toBe(0);
   });
 
-  it("does not list for a handful of keys", async () => {
+  it("does not list for one key, and lists for two", async () => {
     const sink = new MemoryObjectSink();
-    expect((await indexDestination(sink, "b", ["a", "b"], { attempts: 1 })).absent.size).toBe(0);
+    await put(sink, "b");
+    expect((await indexDestination(sink, "b", ["a"], { attempts: 1 })).absent.size).toBe(0);
     expect(sink.calls.listKeys ?? 0).toBe(0);
+    const two = await indexDestination(sink, "b", ["a", "b"], { attempts: 1 });
+    expect([...two.absent]).toEqual(["a"]);
+    expect([...two.listed.keys()]).toEqual(["b"]);
+    expect(sink.calls.listKeys).toBe(1);
   });
 });

@@ -220,6 +220,44 @@ describe("giant objects", () => {
     expect(world.sink.openUploads()).toBe(0);
   });
 
+  it("a re-run skips a giant object by its copy proof, without a HEAD; without the proof by a HEAD, which writes it again; overwritten, it is copied again", async () => {
+    // Prepare: a giant object copied once
+    const world = memoryWorld();
+    const MiB = 1024 * 1024;
+    const giant = randomBytes(23 * MiB + 5);
+    world.source.putBlob("src", "giant.bin", giant, { withMd5: false });
+    for (let i = 0; i < 5; i++) world.source.putBlob("src", `small-${i}`, randomBytes(100 + i));
+    const options = { tuning: { giantObjectThreshold: 20 * MiB, giantRangeBytes: 10 * MiB, partSize: 5 * MiB } };
+    const run = async (runId: string) => runPipeline(world, startRequest({ runId, options: { shardMaxObjects: 3 } }), options);
+    expect((await run("first")).report.objects).toMatchObject({ copied: 6 });
+    const state = world.state("dst");
+    const proofs = () => [...state.objects.keys()].filter((k) => k.includes("/proofs/"));
+    expect(proofs()).toEqual([expect.stringMatching(/\/proofs\/dst\/giant\.bin#[0-9a-f]{32}$/)]);
+    const heads = () => world.sink.calls.head ?? 0;
+
+    // Act / Assess: decided by the destination listing and the proof
+    let before = heads();
+    let again = await run("second");
+    expect(again.report.objects).toMatchObject({ planned: 6, copied: 0, skipped: 6 });
+    expect(again.ledger.find((l: { key: string }) => l.key === "giant.bin")).toMatchObject({ outcome: "skipped", reason: "unchanged: same size and source ETag (copy proof)" });
+    expect(heads()).toBe(before);
+
+    // Without proofs: one HEAD, still skipped, and the proof is back
+    for (const k of proofs()) await state.delete(k);
+    before = heads();
+    again = await run("third");
+    expect(again.report.objects).toMatchObject({ copied: 0, skipped: 6 });
+    expect(heads()).toBe(before + 1);
+    expect(proofs()).toHaveLength(1);
+
+    // Overwritten at the destination (another ETag): the proof no longer matches, the object is copied again
+    const other = randomBytes(giant.length);
+    await world.sink.put("dst", "giant.bin", other, createHash("md5").update(other).digest("base64"), { metadata: {} });
+    again = await run("fourth");
+    expect(again.report.objects).toMatchObject({ copied: 1, skipped: 5 });
+    expect(md5(world.sink.getObject("dst", "giant.bin")!.body)).toBe(md5(giant));
+  });
+
   it("a part corrupted on its way fails the giant object with the same code as any multipart copy, upload aborted", async () => {
     // Prepare: the corruption keeps a matching Content-MD5 (as a broken proxy would): only the ETag check can see it.
     const world = memoryWorld();

@@ -20,6 +20,7 @@ function countState(world: ReturnType<typeof memoryWorld>): Counts {
       put: (k, b, c) => (counts.put++, s.put(k, b, c)),
       delete: (k) => (counts.delete++, s.delete(k)),
       list: (p) => (counts.list++, s.list(p)),
+      listPage: (p, o) => (counts.list++, s.listPage(p, o)),
       startMultipart: (k) => s.startMultipart(k),
       putPart: (k, u, n, b) => (counts.parts++, s.putPart(k, u, n, b)),
       completeMultipart: (k, u, p) => s.completeMultipart(k, u, p),
