@@ -6,16 +6,19 @@ import { ObjectFailure } from "../errors.ts";
 import type { CopyRun } from "./copy-run.ts";
 import { mapBlobToObject } from "./metadata.ts";
 import { readRange } from "./read-range.ts";
+import { PART_BUFFERS, POOLED_MIN_BYTES } from "./buffer-pool.ts";
 import { verifyDestination } from "./verify.ts";
 
 export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResult> {
   const { container, bucket, key } = run.task;
   await run.memory.acquire(blob.size);
+  // Objects of a MiB or more are read into a pooled slab, given back once the PUT has answered.
+  const pooled = blob.size >= POOLED_MIN_BYTES ? PART_BUFFERS.take(blob.size) : undefined;
   let md5Hex: string;
   let mapped;
   let putEtag: string;
   try {
-    const body = await run.step("read", () => readRange(run.source, container, blob.name, blob.etag, 0, blob.size, undefined, { blobType: blob.blobType }));
+    const body = await run.step("read", () => readRange(run.source, container, blob.name, blob.etag, 0, blob.size, pooled, { blobType: blob.blobType }));
     const digest = createHash("md5").update(body).digest();
     md5Hex = digest.toString("hex");
     if (blob.contentMd5 && blob.contentMd5 !== md5Hex) {
@@ -27,6 +30,7 @@ export async function copySmall(run: CopyRun, blob: BlobEntry): Promise<CopyResu
     // Tags ride on the PUT (x-amz-tagging): the object is never visible without them.
     putEtag = (await run.step("PutObject", () => run.sink.put(bucket, key, body, digest.toString("base64"), mapped!.headers, tags))).etag;
   } finally {
+    if (pooled) PART_BUFFERS.give(pooled);
     run.memory.release(blob.size);
   }
   const etagIsMd5 = run.sink.etagsAreMd5;

@@ -6,6 +6,7 @@ import { S3ObjectSink } from "../s3/object-sink.ts";
 import { S3StateStore } from "../s3/state-store.ts";
 import { SqsMessageBus } from "../queue/sqs.ts";
 import { ByteBudget } from "../copy/memory-budget.ts";
+import { PART_BUFFERS } from "../copy/buffer-pool.ts";
 import { StateLayout } from "../state/layout.ts";
 import { jsonLogger, type Logger } from "../logger.ts";
 import type { MessageBus, StateStore } from "../ports.ts";
@@ -28,6 +29,10 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
     }
     bus = new SqsMessageBus(createSqsClient(sqs, config.retry), { control: controlQueueUrl, workers: workerQueueUrls });
   }
+  // Part buffers are carved from one arena, reused: no page fault per part. The budget bounds what is in
+  // use; two parts more of room keep whole small objects and parts freed out of order from fragmenting it
+  // (pages of the arena are only resident once used).
+  PART_BUFFERS.limit = config.tuning.memoryBudget + 2 * config.tuning.partSize;
   return {
     source: sourceOf(config),
     sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey, http: createS3Http(config.s3, config.retry) }),

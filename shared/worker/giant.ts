@@ -32,6 +32,7 @@ import { writeCopyProof } from "./copy-proofs.ts";
 import { mapBlobToObject } from "../copy/metadata.ts";
 import { CopyRun, errorClassOf, failureCode, reasonOf } from "../copy/copy-run.ts";
 import { readRange } from "../copy/read-range.ts";
+import { PART_BUFFERS } from "../copy/buffer-pool.ts";
 import { completeUpload, uploadCheckedPart, verifyCompleted } from "../copy/multipart-upload.ts";
 import { PartScheduler } from "../copy/part-scheduler.ts";
 import { readBack } from "../copy/readback.ts";
@@ -164,13 +165,15 @@ export async function runRange(deps: Deps, msg: RangeMessage, manifest: ShardMan
           startedHere++;
           const size = sizeOf(n);
           await deps.memory.acquire(size);
+          const into = PART_BUFFERS.take(size);
           try {
             if (failure) return;
-            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size, undefined, { blobType: blob.blobType }));
+            const buf = await run.step(`read part ${n}`, () => readRange(deps.source, manifest.container, blob.name, state.sourceEtag, (n - 1) * state.partSize, size, into, { blobType: blob.blobType }));
             const md5 = createHash("md5").update(buf).digest();
             done.set(n, await uploadCheckedPart(run, state.uploadId, n, buf, md5));
             run.emit({ type: "bytes", key: state.key, bytes: size });
           } finally {
+            PART_BUFFERS.give(into);
             deps.memory.release(size);
             releaseSlot();
           }
