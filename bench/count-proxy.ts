@@ -105,7 +105,8 @@ export function classifyS3(seen: Seen[], stateMarker: string): RequestCounts {
     else if (q.has("tagging")) op = `${s.method} tagging`;
     else if (s.method === "GET") op = "GetObject";
     else if (s.method === "PUT") op = "PutObject";
-    else op = s.method === "HEAD" ? "HeadObject" : s.method;
+    else if (s.method === "HEAD") op = path!.split("/").filter(Boolean).length <= 1 ? "HeadBucket" : "HeadObject";
+    else op = s.method;
     if (op === "GetObject" && !state) {
       objectReads++;
       objectReadBytes += s.responseBytes;

@@ -13,7 +13,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "bin", "migrate.js");
 
 /** Tuning variables (and MIGRATE_NO_BUNDLE, for readable CPU profiles) passed on to `migrate run` when set in the benchmark's environment. */
-const TUNING_VARS = ["MIGRATE_NO_BUNDLE", "PART_SIZE_MB", "MULTIPART_THRESHOLD_MB", "PART_CONCURRENCY", "OBJECT_CONCURRENCY", "MEMORY_BUDGET_MB", "S3_MAX_SOCKETS", "SHARD_MAX_OBJECTS", "LIST_PAGE_SIZE"];
+const TUNING_VARS = ["MIGRATE_NO_BUNDLE", "READ_MODE", "PART_SIZE_MB", "MULTIPART_THRESHOLD_MB", "PART_CONCURRENCY", "OBJECT_CONCURRENCY", "MEMORY_BUDGET_MB", "S3_MAX_SOCKETS", "SHARD_MAX_OBJECTS", "LIST_PAGE_SIZE"];
 
 export function accountSas(azurite: AzuriteServer): string {
   return generateAccountSASQueryParameters(

@@ -96,6 +96,102 @@ interface Exchange {
   errorBody: Buffer[];
   errorBytes: number;
   keepAlive: boolean;
+  /** A streamed body (open()): the reader's side; the answer resolves at its head. */
+  stream?: BodyStream;
+  /** The streamed body has ended: the connection can serve another request. */
+  onDone?: () => void;
+}
+
+/** The body of an answer read in pieces into the caller's buffers (open()). */
+export interface BodyReader {
+  /** Fills `into` from the body; resolves with the bytes written, fewer than its length only at the body's end. One read at a time. */
+  read(into: Buffer): Promise<number>;
+  /** Ends the reading: a body not read to its end closes its connection. Safe to call more than once. */
+  close(): void;
+}
+
+class BodyStream implements BodyReader {
+  #target?: Buffer;
+  #filled = 0;
+  #pending?: { resolve: (n: number) => void; reject: (e: Error) => void };
+  #leftover: Buffer[] = [];
+  #ended = false;
+  #closed = false;
+  #error?: Error;
+
+  constructor(private readonly socket: Socket) {}
+
+  /** Bytes of the body from the socket's read buffer (copied now: that buffer is reused). Returns false to pause the socket. */
+  push(buf: Buffer, i: number, n: number): boolean {
+    if (this.#closed) return true;
+    let off = i;
+    let left = n;
+    if (this.#target) {
+      const take = Math.min(left, this.#target.length - this.#filled);
+      buf.copy(this.#target, this.#filled, off, off + take);
+      this.#filled += take;
+      off += take;
+      left -= take;
+      if (this.#filled === this.#target.length) this.#settle();
+    }
+    if (left > 0) this.#leftover.push(Buffer.from(buf.subarray(off, off + left)));
+    // Nobody waiting for bytes: the socket pauses until the next read.
+    return this.#target !== undefined;
+  }
+
+  end(): void {
+    this.#ended = true;
+    if (this.#pending) this.#settle();
+  }
+
+  fail(err: Error): void {
+    if (this.#ended) return;
+    this.#error = err;
+    const p = this.#pending;
+    this.#pending = undefined;
+    this.#target = undefined;
+    p?.reject(err);
+  }
+
+  read(into: Buffer): Promise<number> {
+    if (this.#pending) return Promise.reject(new Error("BodyReader.read: one read at a time"));
+    let filled = 0;
+    while (this.#leftover.length > 0 && filled < into.length) {
+      const c = this.#leftover[0]!;
+      const take = Math.min(c.length, into.length - filled);
+      c.copy(into, filled, 0, take);
+      filled += take;
+      if (take === c.length) this.#leftover.shift();
+      else this.#leftover[0] = c.subarray(take);
+    }
+    if (filled === into.length || this.#ended) return Promise.resolve(filled);
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#closed) return Promise.reject(networkError("body reader closed", "ECONNRESET"));
+    this.#target = into;
+    this.#filled = filled;
+    return new Promise<number>((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      this.socket.setTimeout(IDLE_TIMEOUT_MS);
+      this.socket.resume();
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#leftover = [];
+    if (!this.#ended && !this.#error) this.socket.destroy();
+  }
+
+  #settle(): void {
+    if (!this.#ended) this.socket.setTimeout(0);
+    const p = this.#pending;
+    const n = this.#filled;
+    this.#pending = undefined;
+    this.#target = undefined;
+    this.#filled = 0;
+    p?.resolve(n);
+  }
 }
 
 class Connection {
@@ -104,6 +200,8 @@ class Connection {
   used = false;
   idleTimer: NodeJS.Timeout | undefined;
   closed = false;
+  /** Set while parsing a read: a streamed body's reader is not waiting, pause the socket. */
+  #pause = false;
 
   constructor(endpoint: URL, onClose: (c: Connection) => void) {
     const port = Number(endpoint.port) || (endpoint.protocol === "https:" ? 443 : 80);
@@ -148,6 +246,7 @@ class Connection {
       return false;
     }
     x.received += n;
+    this.#pause = false;
     try {
       this.#parse(x, buf, 0, n);
     } catch (err) {
@@ -155,7 +254,7 @@ class Connection {
       this.socket.destroy();
       x.reject(err as Error);
     }
-    return true;
+    return !this.#pause;
   }
 
   #parse(x: Exchange, buf: Buffer, start: number, end: number): void {
@@ -215,6 +314,7 @@ class Connection {
     if (status >= 100 && status < 200) return i + consumed; // an interim answer: the real one follows
     x.status = status;
     x.headers = headers;
+    if (x.stream && status < 300) x.resolve({ status, headers, bodyBytes: 0 });
     const connection = (headers.connection ?? "").toLowerCase();
     x.keepAlive = statusLine[1] === "1" ? !connection.includes("close") : connection.includes("keep-alive");
     if (x.method === "HEAD" || status === 204 || status === 304) {
@@ -285,7 +385,9 @@ class Connection {
       x.errorBytes += n;
       return;
     }
-    if (x.into) {
+    if (x.stream) {
+      if (!x.stream.push(buf, i, n)) this.#pause = true;
+    } else if (x.into) {
       if (x.bodyBytes + n > x.into.length) throw networkError(`answer body longer than the ${x.into.length} bytes asked for`, "ECONNRESET");
       buf.copy(x.into, x.bodyBytes, i, i + n);
     }
@@ -295,10 +397,15 @@ class Connection {
   #finish(x: Exchange, extraBytes: boolean): void {
     x.mode = "done";
     this.exchange = undefined;
+    // The answer is whole: the socket reads on (for the next request) whatever its reader does.
+    this.#pause = false;
     // An error answer may come before the request's body was all sent: that connection is not reused.
     if (extraBytes || !x.keepAlive || x.status >= 300) this.socket.destroy();
     if (x.status >= 300) x.reject(x.fail(x.status, Buffer.concat(x.errorBody).toString("utf8"), x.headers));
-    else x.resolve({ status: x.status, headers: x.headers, bodyBytes: x.bodyBytes });
+    else if (x.stream) {
+      x.stream.end();
+      x.onDone?.();
+    } else x.resolve({ status: x.status, headers: x.headers, bodyBytes: x.bodyBytes });
   }
 }
 
@@ -325,16 +432,33 @@ export class Http1Client {
    * `fail(status, body, headers)`.
    */
   async send(r: Http1Request, fail: FailAnswer, into?: Buffer): Promise<Http1Answer> {
+    return (await this.#run(r, fail, into, false)).answer;
+  }
+
+  /**
+   * Sends one request and resolves at the head of a success, its body to be
+   * read in pieces (BodyReader): the socket reads only while a piece is asked
+   * for, so a body as large as a whole blob costs one read buffer. Any other
+   * status rejects with `fail(status, body, headers)`. The abort signal counts
+   * until the head; a body that stalls while a piece is awaited fails after
+   * the idle timeout.
+   */
+  async open(r: Http1Request, fail: FailAnswer): Promise<BodyReader> {
+    return (await this.#run(r, fail, undefined, true)).stream!;
+  }
+
+  async #run(r: Http1Request, fail: FailAnswer, into: Buffer | undefined, streamed: boolean): Promise<{ answer: Http1Answer; stream?: BodyStream }> {
     const head = this.#head(r);
     if (r.signal?.aborted) throw abortError();
     for (let attempt = 0; ; attempt++) {
       const conn = await this.#acquire(r.signal);
       const reused = conn.used;
       conn.used = true;
+      const stream = streamed ? new BodyStream(conn.socket) : undefined;
       try {
-        const answer = await this.#exchange(conn, r, head, fail, into);
-        this.#release(conn);
-        return answer;
+        const answer = await this.#exchange(conn, r, head, fail, into, stream);
+        if (!stream) this.#release(conn);
+        return { answer, stream };
       } catch (err) {
         const resend = reused && attempt === 0 && (err as { received?: number }).received === 0 && !r.signal?.aborted;
         this.#discard(conn);
@@ -361,8 +485,9 @@ export class Http1Client {
     return Buffer.from(text, "latin1");
   }
 
-  #exchange(conn: Connection, r: Http1Request, head: Buffer, fail: FailAnswer, into: Buffer | undefined): Promise<Http1Answer> {
+  #exchange(conn: Connection, r: Http1Request, head: Buffer, fail: FailAnswer, into: Buffer | undefined, stream: BodyStream | undefined): Promise<Http1Answer> {
     return new Promise<Http1Answer>((resolve, reject) => {
+      let headed = false;
       const onAbort = () => conn.socket.destroy(abortError());
       const done = () => {
         r.signal?.removeEventListener("abort", onAbort);
@@ -374,9 +499,12 @@ export class Http1Client {
         fail,
         resolve: (a) => {
           done();
+          headed = true;
           resolve(a);
         },
         reject: (e) => {
+          // A streamed body that fails after its head fails its reader.
+          if (headed && stream) return stream.fail(stripReceived(e));
           done();
           // bodyCut: the answer's head (a success) had arrived, its body had not all come.
           reject(Object.assign(e, { received: x.received }, x.status > 0 && x.status < 300 && x.mode !== "done" ? { bodyCut: true } : {}));
@@ -394,6 +522,8 @@ export class Http1Client {
         errorBody: [],
         errorBytes: 0,
         keepAlive: true,
+        stream,
+        onDone: () => this.#release(conn),
       };
       conn.exchange = x;
       r.signal?.addEventListener("abort", onAbort, { once: true });
@@ -459,6 +589,7 @@ export class Http1Client {
 
   #release(conn: Connection): void {
     if (conn.closed || conn.socket.destroyed || this.#destroyed) return this.#discard(conn);
+    conn.socket.resume();
     conn.idleTimer = setTimeout(() => conn.socket.destroy(), KEEP_IDLE_MS);
     conn.idleTimer.unref();
     // A kept socket does not keep the process alive (node:http's agent does the same).

@@ -88,6 +88,19 @@ export interface BlobSource {
    * this source can not do it for this blob (the caller uses read()).
    */
   readInto?(container: string, name: string, offset: number, into: Buffer, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<boolean>;
+  /**
+   * Optional: bytes [offset, offset + count) (count >= 1) as one answer read
+   * in pieces into the caller's buffers, for sources that can; undefined when
+   * this source can not for this blob (the caller uses read()). Same errors as
+   * read() at opening; a cut body fails the piece being read.
+   */
+  openRange?(container: string, name: string, range: { offset: number; count: number }, etag: string, hint?: ReadHint): Promise<RangeReader | undefined>;
+}
+
+/** The body of one ranged read, in pieces: `read` fills `into`, short only at the end; `close` ends it early. */
+export interface RangeReader {
+  read(into: Buffer): Promise<number>;
+  close(): void;
 }
 
 /** What the caller knows of the blob from its listing, so the source can read it the cheapest way. */

@@ -114,6 +114,15 @@ function report(f: IncrementalFigures): void {
     goal: `<= ${GOALS.incrementalDestPerObject}`,
     met: m.perObject.s3Data <= GOALS.incrementalDestPerObject && !m.copied,
   });
+  // What scales with the objects: requests addressed to one data key (a HEAD, a read, a write, its parts),
+  // apart from the run's fixed ones (bucket checks, range listings, the end-of-run sweep of open uploads).
+  const PER_RUN = new Set(["List", "ListMultipartUploads", "HeadBucket"]);
+  const keyed = Object.entries(m.s3.byKind).filter(([k]) => !k.startsWith("state ") && !PER_RUN.has(k)).reduce((x, [, n]) => x + n, 0);
+  row({
+    section: "incremental",
+    what: `${c.name} re-run: migrate's requests addressed to a data key, per object (the rest are the run's own, whatever its size)`,
+    value: `${(keyed / c.objects).toFixed(4)} (${keyed} for ${c.objects} objects; per run: ${kinds(m.s3, (k) => PER_RUN.has(k))})`,
+  });
   const beyond = m.azure.total - (m.azure.byKind.list ?? 0);
   row({
     section: "incremental",

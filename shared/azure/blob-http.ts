@@ -18,7 +18,7 @@ import { AnonymousCredential, StorageSharedKeyCredential, type BlobServiceClient
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { classify, withRetry, type RetryPolicy } from "../retry.ts";
 import { keepAliveAgent, plainRequest } from "../plain-http.ts";
-import { Http1Client, isBodyCut } from "../http1-client.ts";
+import { Http1Client, isBodyCut, type BodyReader } from "../http1-client.ts";
 
 /** A version every Azure region and Azurite 3.x serve; Get Blob's answer is the same across recent versions. */
 const VERSION = "2021-12-02";
@@ -106,6 +106,20 @@ export class BlobHttp {
     // A body cut off after a success's head is not retried here but by the caller's step, as with
     // the streamed read (whose body is read after this returns), so it is counted in the object's retries.
     return this.#retry ? withRetry(once, { policy: this.#retry, signal, classify: (err) => (isBodyCut(err) ? "permanent" : classify(err)) }) : once();
+  }
+
+  /**
+   * The same range as one answer read in pieces (BodyReader): a whole blob read
+   * by one request whose socket only reads while a part buffer waits for bytes.
+   * Opening is tried again under the retry policy; a body cut later fails the
+   * read that waits for it, for the caller to reopen at its offset.
+   */
+  openRange(container: string, name: string, offset: number, count: number, etag: string, signal?: AbortSignal): Promise<BodyReader> {
+    const once = async () => {
+      const { path, headers } = await this.#request(container, name, offset, count, etag);
+      return this.#client.open({ method: "GET", path, headers, signal }, errorOf);
+    };
+    return this.#retry ? withRetry(once, { policy: this.#retry, signal }) : once();
   }
 
   async #once(container: string, name: string, offset: number, count: number, etag: string, signal?: AbortSignal): Promise<Readable> {

@@ -10,7 +10,7 @@
  */
 import { Readable } from "node:stream";
 import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
-import { contentHeadersOf, type BlobEntry, type BlobSource, type ContentHeaders, type ListPage, type ReadHint } from "../ports.ts";
+import { contentHeadersOf, type BlobEntry, type BlobSource, type ContentHeaders, type ListPage, type RangeReader, type ReadHint } from "../ports.ts";
 import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.ts";
 import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
@@ -221,6 +221,29 @@ export class AzureBlobSource implements BlobSource {
     const entry = fromProperties(name, props, props.metadata, tags);
     if (tagsUnread) entry.tagsUnread = true;
     return entry;
+  }
+
+  async openRange(container: string, name: string, range: { offset: number; count: number }, etag: string, hint?: ReadHint): Promise<RangeReader | undefined> {
+    if (!this.http || hint?.blobType === "PageBlob" || range.count === 0) return undefined;
+    let reader: RangeReader;
+    try {
+      reader = await this.http.openRange(container, name, range.offset, range.count, etag);
+    } catch (err) {
+      throw mapReadError(err, name, etag);
+    }
+    const stats = this.readStats;
+    return {
+      read: async (into) => {
+        try {
+          const n = await reader.read(into);
+          stats.bytesDownloaded += n;
+          return n;
+        } catch (err) {
+          throw mapReadError(err, name, etag);
+        }
+      },
+      close: () => reader.close(),
+    };
   }
 
   async readInto(container: string, name: string, offset: number, into: Buffer, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<boolean> {

@@ -11,10 +11,12 @@
  * pinned to the same ETag, so a retry never mixes versions or skips bytes.
  */
 import type { Readable } from "node:stream";
-import type { BlobSource, ReadHint } from "../ports.ts";
+import type { BlobSource, RangeReader, ReadHint } from "../ports.ts";
 import { ShortReadError } from "./read-range.ts";
 
 export class SequentialReader {
+  /** A source that reads a range into buffers (openRange): no stream, no chunk per socket read. */
+  #ranged?: RangeReader;
   #stream?: Readable;
   #iterator?: AsyncIterator<Buffer>;
   #position = -1;
@@ -40,6 +42,12 @@ export class SequentialReader {
 
   async #open(offset: number): Promise<void> {
     this.close();
+    const ranged = await this.source.openRange?.(this.container, this.name, { offset, count: this.end - offset }, this.etag, this.hint);
+    if (ranged) {
+      this.#ranged = ranged;
+      this.#position = offset;
+      return;
+    }
     const stream = await this.source.read(this.container, this.name, { offset, count: this.end - offset }, this.etag, undefined, this.hint);
     this.#stream = stream;
     this.#iterator = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -47,7 +55,18 @@ export class SequentialReader {
   }
 
   async #readNow(offset: number, into: Buffer): Promise<Buffer> {
-    if (this.#position !== offset || !this.#iterator) await this.#open(offset);
+    if (this.#position !== offset || (!this.#iterator && !this.#ranged)) await this.#open(offset);
+    if (this.#ranged) {
+      try {
+        const n = await this.#ranged.read(into);
+        if (n !== into.length) throw new ShortReadError(into.length, n);
+      } catch (err) {
+        this.close();
+        throw err;
+      }
+      this.#position = offset + into.length;
+      return into;
+    }
     let filled = 0;
     try {
       while (filled < into.length) {
@@ -74,6 +93,8 @@ export class SequentialReader {
 
   /** Ends the stream; safe to call more than once. */
   close(): void {
+    this.#ranged?.close();
+    this.#ranged = undefined;
     if (this.#stream && !this.#stream.destroyed) this.#stream.destroy();
     this.#stream = undefined;
     this.#iterator = undefined;

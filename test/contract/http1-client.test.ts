@@ -178,3 +178,69 @@ describe("Http1Client", () => {
     client.destroy();
   });
 });
+
+describe("Http1Client.open: a body read in pieces", () => {
+  let srv: Awaited<ReturnType<typeof rawServer>>;
+  const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 11)) & 0xff;
+  beforeAll(async () => {
+    srv = await rawServer({
+      "/big": (_, s) => {
+        s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
+        s.write(big);
+      },
+      "/length": (_, s) => s.write("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"),
+      "/cut": (_, s) => {
+        s.write("HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n");
+        s.write(Buffer.alloc(5000, 1));
+        setTimeout(() => s.destroy(), 20);
+      },
+      "/missing": (_, s) => s.write("HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot there"),
+    });
+  });
+  afterAll(() => srv.server.close());
+
+  it("reads a body into successive buffers of any size, byte-exact, then reuses the connection", async () => {
+    const client = new Http1Client(srv.url, 1);
+    const before = srv.connections();
+    const reader = await client.open({ method: "GET", path: "/big", headers: {} }, fail);
+    const pieces: Buffer[] = [];
+    for (const size of [1, 1000, 1024 * 1024, 2 * 1024 * 1024, 1024 * 1024]) {
+      // A slow reader: the socket waits for it.
+      await new Promise((r) => setTimeout(r, 10));
+      const into = Buffer.alloc(size);
+      const n = await reader.read(into);
+      pieces.push(into.subarray(0, n));
+      if (n < size) break;
+    }
+    expect(Buffer.concat(pieces).equals(big)).toBe(true);
+    reader.close();
+    const into = Buffer.alloc(5);
+    await client.send({ method: "GET", path: "/length", headers: {} }, fail, into);
+    expect(into.toString()).toBe("hello");
+    expect(srv.connections() - before).toBe(1);
+    client.destroy();
+  });
+
+  it("a reader closed before the end closes its connection; the next request opens another", async () => {
+    const client = new Http1Client(srv.url, 1);
+    const before = srv.connections();
+    const reader = await client.open({ method: "GET", path: "/big", headers: {} }, fail);
+    await reader.read(Buffer.alloc(1000));
+    reader.close();
+    const into = Buffer.alloc(5);
+    await client.send({ method: "GET", path: "/length", headers: {} }, fail, into);
+    expect(into.toString()).toBe("hello");
+    expect(srv.connections() - before).toBe(2);
+    client.destroy();
+  });
+
+  it("rejects an error answer at open, and a cut body at the read that waits for it", async () => {
+    const client = new Http1Client(srv.url, 2);
+    await expect(client.open({ method: "GET", path: "/missing", headers: {} }, fail)).rejects.toMatchObject({ status: 404 });
+    const reader = await client.open({ method: "GET", path: "/cut", headers: {} }, fail);
+    expect(await reader.read(Buffer.alloc(4000))).toBe(4000);
+    await expect(reader.read(Buffer.alloc(10000))).rejects.toMatchObject({ code: "ECONNRESET" });
+    client.destroy();
+  });
+});
