@@ -229,12 +229,9 @@ class Connection {
   #end(err: Error): void {
     const x = this.exchange;
     if (!x) return;
+    // An answer framed by the end of the connection ends here.
+    if (x.mode === "close") return this.#finish(x, false);
     this.exchange = undefined;
-    if (x.mode === "close") {
-      // An answer framed by the end of the connection ends here.
-      this.exchange = x;
-      return this.#finish(x, false);
-    }
     x.reject(err);
   }
 

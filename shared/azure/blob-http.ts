@@ -12,17 +12,17 @@
  * blob-source.ts maps them as before, and the retry policy of shared/retry.ts
  * tries again what the classifier calls retryable.
  */
-import type { Agent } from "node:http";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { AnonymousCredential, StorageSharedKeyCredential, type BlobServiceClient } from "@azure/storage-blob";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { classify, withRetry, type RetryPolicy } from "../retry.ts";
-import { keepAliveAgent, plainRequest } from "../plain-http.ts";
 import { Http1Client, isBodyCut, type BodyReader } from "../http1-client.ts";
 
 /** A version every Azure region and Azurite 3.x serve; Get Blob's answer is the same across recent versions. */
 const VERSION = "2021-12-02";
 const SCOPE = "https://storage.azure.com/.default";
+/** Chunks of a range read as a stream. */
+const STREAM_CHUNK = 256 * 1024;
 
 /** An error answer, shaped as @azure/core-rest-pipeline's RestError. */
 export class BlobHttpError extends Error {
@@ -52,7 +52,6 @@ type Auth = { kind: "sas"; query: string } | { kind: "key"; credential: StorageS
 export class BlobHttp {
   readonly #base: URL;
   readonly #auth: Auth;
-  readonly #agent: Agent;
   readonly #client: Http1Client;
   readonly #retry: RetryPolicy | undefined;
   #token?: Promise<AccessToken>;
@@ -77,19 +76,40 @@ export class BlobHttp {
     this.#base = base;
     this.#auth = auth;
     this.#retry = retry;
-    this.#agent = keepAliveAgent(base, maxSockets);
     this.#client = new Http1Client(base, maxSockets);
   }
 
   destroy(): void {
-    this.#agent.destroy();
     this.#client.destroy();
   }
 
-  /** Bytes [offset, offset + count) of a blob, only while its ETag is `etag`; count >= 1. The body is the answer's own stream. */
-  readRange(container: string, name: string, offset: number, count: number, etag: string, signal?: AbortSignal): Promise<Readable> {
-    const once = () => this.#once(container, name, offset, count, etag, signal);
-    return this.#retry ? withRetry(once, { policy: this.#retry, signal }) : once();
+  /**
+   * Bytes [offset, offset + count) of a blob, only while its ETag is `etag`;
+   * count >= 1, as a stream (openRange read in chunks): for readers that want
+   * one, such as the verifier. A body that ends short ends the stream short.
+   */
+  async readRange(container: string, name: string, offset: number, count: number, etag: string, signal?: AbortSignal): Promise<Readable> {
+    const reader = await this.openRange(container, name, offset, count, etag, signal);
+    let left = count;
+    return new Readable({
+      read() {
+        const size = Math.min(left, STREAM_CHUNK);
+        if (size === 0) return void this.push(null);
+        const buf = Buffer.allocUnsafe(size);
+        reader.read(buf).then(
+          (n) => {
+            left -= n;
+            if (n > 0) this.push(n === size ? buf : buf.subarray(0, n));
+            if (n < size) this.push(null);
+          },
+          (err: Error) => this.destroy(err),
+        );
+      },
+      destroy(err, callback) {
+        reader.close();
+        callback(err);
+      },
+    });
   }
 
   /**
@@ -120,11 +140,6 @@ export class BlobHttp {
       return this.#client.open({ method: "GET", path, headers, signal }, errorOf);
     };
     return this.#retry ? withRetry(once, { policy: this.#retry, signal }) : once();
-  }
-
-  async #once(container: string, name: string, offset: number, count: number, etag: string, signal?: AbortSignal): Promise<Readable> {
-    const { path, headers } = await this.#request(container, name, offset, count, etag);
-    return plainRequest({ endpoint: this.#base, agent: this.#agent, method: "GET", path, headers, signal }, errorOf);
   }
 
   /** Path (with the SAS, if that is the authentication) and signed headers of Get Blob for one range. */

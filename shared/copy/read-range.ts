@@ -18,12 +18,9 @@ export class ShortReadError extends Error {
  */
 export async function readRange(source: BlobSource, container: string, name: string, etag: string, offset: number, count: number, into?: Buffer, hint?: ReadHint): Promise<Buffer> {
   if (into && into.length !== count) throw new RangeError(`readRange: buffer of ${into.length} bytes for a range of ${count}`);
-  if (source.readInto && count > 0) {
-    const target = into ?? Buffer.allocUnsafe(count);
-    if (await source.readInto(container, name, offset, target, etag, undefined, hint)) return target;
-  }
-  const stream = await source.read(container, name, { offset, count }, etag, undefined, hint);
   const buf = into ?? Buffer.allocUnsafe(count);
+  if (source.readInto && count > 0 && (await source.readInto(container, name, offset, buf, etag, undefined, hint))) return buf;
+  const stream = await source.read(container, name, { offset, count }, etag, undefined, hint);
   let filled = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {

@@ -40,6 +40,13 @@ async function rawServer(scripts: Record<string, Script>): Promise<{ url: URL; s
   return { url: new URL(`http://127.0.0.1:${port}`), server, connections: () => connections, requests };
 }
 
+/** The body of a GET of `path`, `size` bytes, as text. */
+async function text(client: Http1Client, path: string, size: number): Promise<string> {
+  const into = Buffer.alloc(size);
+  await client.send({ method: "GET", path, headers: {} }, fail, into);
+  return into.toString();
+}
+
 const fail = (status: number, body: string, headers: Record<string, string>) => Object.assign(new Error(`HTTP ${status}: ${body}`), { status, headers });
 
 describe("Http1Client", () => {
@@ -122,9 +129,7 @@ describe("Http1Client", () => {
     const client = new Http1Client(srv.url, 1);
     const before = srv.connections();
     for (let i = 0; i < 3; i++) {
-      const into = Buffer.alloc(2);
-      await client.send({ method: "GET", path: "/once-per-connection", headers: {} }, fail, into);
-      expect(into.toString()).toBe("ok");
+      expect(await text(client, "/once-per-connection", 2)).toBe("ok");
     }
     expect(srv.connections() - before).toBe(3);
     client.destroy();
@@ -163,9 +168,7 @@ describe("Http1Client", () => {
     setTimeout(() => controller.abort(), 50);
     await expect(client.send({ method: "GET", path: "/silent", headers: {}, signal: controller.signal }, fail, Buffer.alloc(1))).rejects.toMatchObject({ name: "AbortError" });
     // The pool's slot is free again.
-    const into = Buffer.alloc(5);
-    await client.send({ method: "GET", path: "/length", headers: {} }, fail, into);
-    expect(into.toString()).toBe("hello");
+    expect(await text(client, "/length", 5)).toBe("hello");
     client.destroy();
   });
 
@@ -215,9 +218,7 @@ describe("Http1Client.open: a body read in pieces", () => {
     }
     expect(Buffer.concat(pieces).equals(big)).toBe(true);
     reader.close();
-    const into = Buffer.alloc(5);
-    await client.send({ method: "GET", path: "/length", headers: {} }, fail, into);
-    expect(into.toString()).toBe("hello");
+    expect(await text(client, "/length", 5)).toBe("hello");
     expect(srv.connections() - before).toBe(1);
     client.destroy();
   });
@@ -228,9 +229,7 @@ describe("Http1Client.open: a body read in pieces", () => {
     const reader = await client.open({ method: "GET", path: "/big", headers: {} }, fail);
     await reader.read(Buffer.alloc(1000));
     reader.close();
-    const into = Buffer.alloc(5);
-    await client.send({ method: "GET", path: "/length", headers: {} }, fail, into);
-    expect(into.toString()).toBe("hello");
+    expect(await text(client, "/length", 5)).toBe("hello");
     expect(srv.connections() - before).toBe(2);
     client.destroy();
   });
