@@ -9,6 +9,7 @@
  *   connected, the client's first bytes waiting meanwhile (the round trip of
  *   a TCP handshake).
  * Together: one round trip per request on a kept-alive connection, two on a new one.
+ * Both legs have Nagle's algorithm off, so no chunk waits for an ACK on top of the delay.
  */
 import { connect, createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -32,6 +33,11 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
   const server = createServer((client) => {
     track(client);
     client.pause();
+    // Both legs forward at once: with Nagle's algorithm on the client's leg, an answer written in two
+    // chunks (head, then body) had its second chunk wait for the ACK of the first, which the client
+    // delays up to 40 ms; every 404 and many small answers came 40 ms later than the delay asked,
+    // penalising whichever tool makes more small requests.
+    client.setNoDelay(true);
     let upstream: Socket | undefined;
     const fail = () => {
       client.destroy();

@@ -73,7 +73,10 @@ export const DEFAULT_TUNING: Tuning = {
   partSize: 16 * MiB,
   multipartThreshold: 16 * MiB,
   partConcurrency: 6,
-  objectConcurrency: 16,
+  // Objects copied at once by a worker. Over a WAN every small object costs two round trips (GET,
+  // PUT), so objects in flight set the pace: with 15 ms per answer, 2,000 x 16 KiB took 15.6 s at 16
+  // and 9.7 s at 64; on loopback 64 is no slower. Bytes in flight stay bounded by memoryBudget.
+  objectConcurrency: 64,
   memoryBudget: 96 * MiB,
   maxParts: S3_LIMITS.maxParts,
   shardMaxObjects: 1000,
