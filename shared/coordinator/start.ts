@@ -72,9 +72,15 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   const previous = await readJson<RunRecord>(store, keys.record);
   let objectLock: boolean | undefined;
   if (!previous) {
-    await checkSource(deps.source, request);
-    objectLock = await checkDestinationBucket(deps, request, stateBucket);
-    await checkDestinationKey(deps, request, stateBucket);
+    // Independent checks, at once (a round trip each over a WAN); a failure is reported in this
+    // order whatever answered first: the source, the bucket, then the key.
+    const checks = await Promise.allSettled([
+      checkSource(deps.source, request),
+      checkDestinationBucket(deps, request, stateBucket),
+      checkDestinationKey(deps, request, stateBucket),
+    ]);
+    for (const c of checks) if (c.status === "rejected") throw c.reason;
+    objectLock = (checks[1] as PromiseFulfilledResult<boolean | undefined>).value;
   } else if (previous.value.sseCustomerKeyMd5 !== undefined && previous.value.sseCustomerKeyMd5 !== keyMd5 && !request.options.force) {
     throw new MigrationError(
       "bad-request",
@@ -89,8 +95,6 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
       throw new MigrationError("run-id-conflict", `run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
   }
-  // Also on a resume or a duplicate start (idempotent): a start that crashed right after the run record still records its key.
-  if (!request.options.dryRun) await recordDestinationKey(deps, request, stateBucket);
   const cursor: ListingCursor = {
     seq: 0,
     pageMarker: "",
@@ -104,11 +108,18 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
     updatedAt: record.createdAt,
     invocations: 0,
   };
-  await writeOnce(store, keys.listing, cursor);
+  await Promise.all([
+    // Also on a resume or a duplicate start (idempotent): a start that crashed right after the run record still records its key.
+    request.options.dryRun ? undefined : recordDestinationKey(deps, request, stateBucket),
+    // Nothing is listed (so nothing copied) before both are written.
+    writeOnce(store, keys.listing, cursor),
+  ]);
   // The same run started again after it ended with failures: retry those objects under the same id.
   if (!created) await reopenFailedRun(deps, request.runId, stateBucket);
-  await store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket }));
-  const current = await readJson<ListingCursor>(store, keys.listing);
+  const [, current] = await Promise.all([
+    store.put(deps.layout.active(request.runId), JSON.stringify({ runId: request.runId, stateBucket })),
+    readJson<ListingCursor>(store, keys.listing),
+  ]);
   if (current && !current.value.done) {
     await listStep(deps, { runId: request.runId, stateBucket, seq: current.value.seq }, deadline);
   }

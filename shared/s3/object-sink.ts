@@ -180,16 +180,17 @@ export class S3ObjectSink implements ObjectSink {
   }
 
   async bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }> {
-    const v = await this.s3.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+    // Both at once (one round trip); the versioning answer's error is the one reported, as when asked first.
+    const [v, l] = await Promise.allSettled([
+      this.s3.send(new GetBucketVersioningCommand({ Bucket: bucket })),
+      this.s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket })),
+    ]);
+    if (v.status === "rejected") throw v.reason;
     let objectLock = false;
-    try {
-      const l = await this.s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
-      objectLock = l.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled";
-    } catch (err) {
-      // ObjectLockConfigurationNotFoundError (404): no Object Lock on this bucket.
-      if (statusOf(err) !== 404) throw err;
-    }
-    return { versioning: v.Status === "Enabled" || v.Status === "Suspended", objectLock };
+    if (l.status === "fulfilled") objectLock = l.value.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled";
+    // ObjectLockConfigurationNotFoundError (404): no Object Lock on this bucket.
+    else if (statusOf(l.reason) !== 404) throw l.reason;
+    return { versioning: v.value.Status === "Enabled" || v.value.Status === "Suspended", objectLock };
   }
 
   async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
