@@ -4,19 +4,19 @@
 // tsx when esbuild is not installed, so no build step is needed after `npm ci`.
 // The SDK's notice about future Node versions is noise on an operator's terminal.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const { loadCli } = await import("./cli-bundle.mjs");
-let cli;
-try {
-  cli = await loadCli();
-} catch {
-  cli = undefined;
+const { cliBundle } = await import("./cli-bundle.mjs");
+const bundle = await cliBundle();
+let main;
+if (bundle) {
+  try {
+    ({ main } = await import(bundle));
+  } catch {
+    main = undefined;
+  }
 }
-if (cli && typeof cli.main === "function") {
-  process.exitCode = await cli.main(process.argv);
-  cli.saveCodeCache();
-} else {
+if (!main) {
   const { register } = await import("tsx/esm/api");
   register();
-  const { main } = await import("../shared/cli/main.ts");
-  process.exitCode = await main(process.argv);
+  ({ main } = await import("../shared/cli/main.ts"));
 }
+process.exitCode = await main(process.argv);
