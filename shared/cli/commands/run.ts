@@ -43,6 +43,9 @@ export function registerRun(program: Command): void {
           log: opts.verbose ? jsonLogger((l) => process.stderr.write(l + "\n")) : undefined,
           onProgress: view.onEvent,
           onStarted: (deps, stateBucket) => {
+            // Totals feed the progress display only: with --json nothing shows them, so the listing
+            // cursor is not read every second for nothing.
+            if (mode === "none") return;
             const store = deps.state(stateBucket);
             const key = deps.layout.run(request.runId).listing;
             poll = setInterval(() => {
