@@ -77,8 +77,8 @@ export const DEFAULT_TUNING: Tuning = {
   // PUT), so objects in flight set the pace: with 15 ms per answer, 2,000 x 16 KiB took 15.6 s at 16
   // and 9.7 s at 64; on loopback 64 is no slower. Bytes in flight stay bounded by memoryBudget.
   objectConcurrency: 64,
-  // Part bytes in flight (the arena is this plus two parts). 64 rather than 96: on the bench the
-  // mix's peak RSS went from 278-293 to 245-262 MiB, a 2 x 256 MiB copy's CPU from 3.6 to 3.2 s
+  // Part bytes in flight (the arena is this plus two parts). 64 rather than 96: on the dev servers
+  // the mix's peak RSS went from 278-293 to 245-262 MiB, a 2 x 256 MiB copy's CPU from 3.6 to 3.2 s
   // (fresh memory costs a page fault per page), at the same speed within the runs' spread.
   memoryBudget: 64 * MiB,
   maxParts: S3_LIMITS.maxParts,
