@@ -223,11 +223,17 @@ export class AzureBlobSource implements BlobSource {
     return entry;
   }
 
+  /** The plain-request client for a read of `count` bytes: not for an empty range, nor for a page blob (read sparsely). */
+  #direct(count: number, hint?: ReadHint): BlobHttp | undefined {
+    return count > 0 && hint?.blobType !== "PageBlob" ? this.http : undefined;
+  }
+
   async openRange(container: string, name: string, range: { offset: number; count: number }, etag: string, hint?: ReadHint): Promise<RangeReader | undefined> {
-    if (!this.http || hint?.blobType === "PageBlob" || range.count === 0) return undefined;
+    const http = this.#direct(range.count, hint);
+    if (!http) return undefined;
     let reader: RangeReader;
     try {
-      reader = await this.http.openRange(container, name, range.offset, range.count, etag);
+      reader = await http.openRange(container, name, range.offset, range.count, etag);
     } catch (err) {
       throw mapReadError(err, name, etag);
     }
@@ -247,9 +253,10 @@ export class AzureBlobSource implements BlobSource {
   }
 
   async readInto(container: string, name: string, offset: number, into: Buffer, etag: string, signal?: AbortSignal, hint?: ReadHint): Promise<boolean> {
-    if (!this.http || hint?.blobType === "PageBlob" || into.length === 0) return false;
+    const http = this.#direct(into.length, hint);
+    if (!http) return false;
     try {
-      await this.http.readRangeInto(container, name, offset, into.length, etag, into, signal);
+      await http.readRangeInto(container, name, offset, into.length, etag, into, signal);
     } catch (err) {
       throw mapReadError(err, name, etag);
     }
@@ -261,9 +268,10 @@ export class AzureBlobSource implements BlobSource {
     // Azure reads "count 0" as "to the end": an empty range of a non-empty blob must not go to the server.
     if (range.count === 0 && range.offset > 0) return Readable.from([]);
     if (hint?.blobType === "PageBlob" && range.count > 0) return this.#readSparse(container, name, range, etag, signal);
-    if (this.http && range.count > 0) {
+    const http = this.#direct(range.count, hint);
+    if (http) {
       try {
-        const body = await this.http.readRange(container, name, range.offset, range.count, etag, signal);
+        const body = await http.readRange(container, name, range.offset, range.count, etag, signal);
         this.readStats.bytesDownloaded += range.count;
         return body;
       } catch (err) {

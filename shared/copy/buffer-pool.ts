@@ -5,9 +5,10 @@
  * and every page of fresh memory is a page fault when first written: on a
  * virtual machine, about 4 ms of CPU per MiB, a hundred times the cost of
  * copying into a buffer already touched (measured on the bench machine).
- * Buffers are carved from one arena the size of the memory budget, which
- * bounds what is held in use: the pool adds nothing to the peak, and after the
- * first pass over the arena no part costs a page fault.
+ * Buffers are carved from one arena the size of the memory budget (plus two
+ * parts of room against fragmentation), which bounds what is held in use: the
+ * pool adds little to the peak, and after the first pass over the arena no
+ * part costs a page fault.
  */
 import { MiB } from "../limits.ts";
 
@@ -119,7 +120,7 @@ export class BufferPool {
 
 /**
  * The process's part buffers, shared by every copy like the memory budget.
- * Its size is set to that budget where the budget is made
+ * Its size is set from that budget where the budget is made
  * (shared/runtime/composition-root.ts); 32 MiB until then.
  */
 export const PART_BUFFERS = new BufferPool(32 * MiB);
