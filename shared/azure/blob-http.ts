@@ -2,8 +2,9 @@
  * Reads of block-blob ranges (Get Blob with x-ms-range and If-Match) as plain
  * HTTP requests, without the Azure SDK's per-request pipeline and the client
  * object it builds per blob. A profile of a copy of 2,000 small blobs put the
- * SDK's request machinery at about a sixth of the process's CPU; listing,
- * properties, tags and page blobs stay on the SDK.
+ * SDK's request machinery at about a sixth of the process's CPU. List Blobs
+ * goes the same way, its answer read by list-xml.ts; Get Blob Properties,
+ * tags and page blobs stay on the SDK.
  *
  * Authentication is the SDK client's own: its SAS (in its URL), its account
  * key (Shared Key signature, computed by the SDK's credential), or its Entra
@@ -17,12 +18,15 @@ import { AnonymousCredential, StorageSharedKeyCredential, type BlobServiceClient
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { classify, withRetry, type RetryPolicy } from "../retry.ts";
 import { Http1Client, isBodyCut, type BodyReader } from "../http1-client.ts";
+import { parseListBlobs, type ListedPage } from "./list-xml.ts";
 
 /** A version every Azure region and Azurite 3.x serve; Get Blob's answer is the same across recent versions. */
 const VERSION = "2021-12-02";
 const SCOPE = "https://storage.azure.com/.default";
 /** Chunks of a range read as a stream. */
 const STREAM_CHUNK = 256 * 1024;
+/** Pieces of a listing's body (a page of 5,000 blobs is a few MiB of XML). */
+const LIST_CHUNK = 256 * 1024;
 
 /** An error answer, shaped as @azure/core-rest-pipeline's RestError. */
 export class BlobHttpError extends Error {
@@ -42,6 +46,17 @@ function errorOf(status: number, body: string, answer: Record<string, string | s
   const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]?.split("\n")[0] ?? "";
   const code = answer["x-ms-error-code"];
   return new BlobHttpError(status, (typeof code === "string" ? code : undefined) ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message);
+}
+
+/** A whole body, read in pieces of LIST_CHUNK. */
+async function readAll(reader: BodyReader): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  for (;;) {
+    const buf = Buffer.allocUnsafe(LIST_CHUNK);
+    const n = await reader.read(buf);
+    if (n > 0) pieces.push(n === buf.length ? buf : buf.subarray(0, n));
+    if (n < buf.length) return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  }
 }
 
 /** encodeURIComponent per path segment, as the SDK escapes blob names. */
@@ -142,15 +157,58 @@ export class BlobHttp {
     return this.#retry ? withRetry(once, { policy: this.#retry, signal }) : once();
   }
 
+  /**
+   * One page of List Blobs (a flat listing), read by parseListBlobs: the
+   * SDK's listing without its validate-parse-map passes over the document.
+   * `include` is List Blobs' include list (metadata, tags, versions...). The
+   * whole exchange, body included, is tried again under the retry policy: a
+   * listing read half-way is worth nothing.
+   */
+  listBlobs(container: string, options: { prefix?: string; marker?: string; maxResults: number; include: readonly string[] }): Promise<ListedPage> {
+    const query: Array<[string, string]> = [
+      ["restype", "container"],
+      ["comp", "list"],
+      ...(options.prefix ? ([["prefix", options.prefix]] as Array<[string, string]>) : []),
+      ...(options.marker ? ([["marker", options.marker]] as Array<[string, string]>) : []),
+      ["maxresults", String(options.maxResults)],
+      ...(options.include.length > 0 ? ([["include", options.include.join(",")]] as Array<[string, string]>) : []),
+    ];
+    const once = async () => {
+      const { path, headers } = await this.#signed(`${this.#root()}/${encodeURIComponent(container)}`, query, { "x-ms-version": VERSION, "x-ms-date": new Date().toUTCString() });
+      const reader = await this.#client.open({ method: "GET", path, headers }, errorOf);
+      let body: Buffer;
+      try {
+        body = await readAll(reader);
+      } finally {
+        reader.close();
+      }
+      return parseListBlobs(body.toString("utf8"));
+    };
+    return this.#retry ? withRetry(once, { policy: this.#retry }) : once();
+  }
+
+  /** The endpoint's path without its trailing slash: "" for an account's own host, "/account" for Azurite's path-style endpoint. */
+  #root(): string {
+    return this.#base.pathname.replace(/\/+$/, "");
+  }
+
   /** Path (with the SAS, if that is the authentication) and signed headers of Get Blob for one range. */
-  async #request(container: string, name: string, offset: number, count: number, etag: string): Promise<{ path: string; headers: Record<string, string> }> {
-    const path = `${this.#base.pathname.replace(/\/+$/, "")}/${encodeURIComponent(container)}/${escapeName(name)}`;
+  #request(container: string, name: string, offset: number, count: number, etag: string): Promise<{ path: string; headers: Record<string, string> }> {
+    const path = `${this.#root()}/${encodeURIComponent(container)}/${escapeName(name)}`;
     const headers: Record<string, string> = {
       "x-ms-version": VERSION,
       "x-ms-date": new Date().toUTCString(),
       "x-ms-range": `bytes=${offset}-${offset + count - 1}`,
       "if-match": etag,
     };
+    return this.#signed(path, [], headers, etag);
+  }
+
+  /**
+   * A GET of `path` (already escaped) with `query` (raw values), authenticated:
+   * the SAS appended to the query, a Shared Key signature, or a bearer token.
+   */
+  async #signed(path: string, query: Array<[string, string]>, headers: Record<string, string>, ifMatch = ""): Promise<{ path: string; headers: Record<string, string> }> {
     const auth = this.#auth;
     if (auth.kind === "key") {
       const canonicalHeaders = Object.keys(headers)
@@ -158,13 +216,20 @@ export class BlobHttp {
         .sort()
         .map((h) => `${h}:${headers[h]}\n`)
         .join("");
+      // Query parameters by lower-case name, each on its own line, values not escaped.
+      const canonicalQuery = query
+        .map(([k, v]) => `\n${k.toLowerCase()}:${v}`)
+        .sort()
+        .join("");
       // Verb, then Content-Encoding, -Language, -Length, -MD5, -Type, Date, If-Modified-Since, If-Match, If-None-Match, If-Unmodified-Since, Range.
-      const stringToSign = `GET\n\n\n\n\n\n\n\n${etag}\n\n\n\n${canonicalHeaders}/${auth.credential.accountName}${path}`;
+      const stringToSign = `GET\n\n\n\n\n\n\n\n${ifMatch}\n\n\n\n${canonicalHeaders}/${auth.credential.accountName}${path}${canonicalQuery}`;
       headers.authorization = `SharedKey ${auth.credential.accountName}:${auth.credential.computeHMACSHA256(stringToSign)}`;
     } else if (auth.kind === "token") {
       headers.authorization = `Bearer ${(await this.#bearer(auth.credential)).token}`;
     }
-    return { path: auth.kind === "sas" && auth.query ? `${path}?${auth.query}` : path, headers };
+    const parts = query.map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+    if (auth.kind === "sas" && auth.query) parts.push(auth.query);
+    return { path: parts.length > 0 ? `${path}?${parts.join("&")}` : path, headers };
   }
 
   /** A token valid for at least two more minutes; one request for a new one at a time. */

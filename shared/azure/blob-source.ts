@@ -9,13 +9,14 @@
  * lost and why. Page blobs are read sparsely: only their written pages.
  */
 import { Readable } from "node:stream";
-import type { BlobItem, BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
+import type { BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
 import { contentHeadersOf, type BlobEntry, type BlobSource, type ContentHeaders, type ListPage, type RangeReader, type ReadHint } from "../ports.ts";
 import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.ts";
 import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
 import { AZURE_LIMITS } from "../limits.ts";
 import type { BlobHttp } from "./blob-http.ts";
+import type { ListedBlob } from "./list-xml.ts";
 
 interface AzureErrorLike {
   statusCode?: number;
@@ -89,7 +90,7 @@ function fromProperties(
   return entry;
 }
 
-export function blobItemToEntry(item: BlobItem): BlobEntry {
+export function blobItemToEntry(item: ListedBlob): BlobEntry {
   const entry = fromProperties(item.name, item.properties, item.metadata, item.tags);
   const history = historyKind(item);
   if (history) entry.history = history;
@@ -114,7 +115,7 @@ function tagsRefused(err: unknown): string | undefined {
 }
 
 /** Not the current blob: a snapshot, an older version, or a soft-deleted blob. Never copied. */
-export function historyKind(item: BlobItem): BlobEntry["history"] {
+export function historyKind(item: ListedBlob): BlobEntry["history"] {
   if (item.snapshot) return "snapshot";
   if (item.deleted || item.hasVersionsOnly) return "deleted";
   if (item.versionId && item.isCurrentVersion !== true) return "version";
@@ -173,6 +174,18 @@ export class AzureBlobSource implements BlobSource {
   }
 
   async #list(container: string, options: { prefix?: string; marker?: string; pageSize?: number }, include: { tags: boolean; history: boolean }): Promise<ListPage> {
+    const maxResults = Math.min(options.pageSize ?? AZURE_LIMITS.listPageSize, AZURE_LIMITS.listPageSize);
+    if (this.http) {
+      // List Blobs' include list, in the order the SDK sends it. Snapshots, versions and deleted
+      // blobs are never copied; they are listed so the run can say how many it left behind.
+      const page = await this.http.listBlobs(container, {
+        prefix: options.prefix || undefined,
+        marker: options.marker || undefined,
+        maxResults,
+        include: [...(include.history ? ["deleted", "metadata", "snapshots", "versions"] : ["metadata"]), ...(include.tags ? ["tags"] : []), "immutabilitypolicy", "legalhold"],
+      });
+      return { entries: page.blobs.map(blobItemToEntry), nextMarker: page.nextMarker || undefined };
+    }
     const pages = this.service
       .getContainerClient(container)
       .listBlobsFlat({
@@ -186,7 +199,7 @@ export class AzureBlobSource implements BlobSource {
         includeVersions: include.history,
         includeDeleted: include.history,
       })
-      .byPage({ maxPageSize: Math.min(options.pageSize ?? AZURE_LIMITS.listPageSize, AZURE_LIMITS.listPageSize), continuationToken: options.marker || undefined });
+      .byPage({ maxPageSize: maxResults, continuationToken: options.marker || undefined });
     const { value, done } = await pages.next();
     if (done || !value) return { entries: [] };
     return {
