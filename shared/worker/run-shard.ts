@@ -77,13 +77,14 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   const keys = deps.layout.run(msg.runId);
   const shardDone = () => deps.bus.send({ kind: "control" }, [encode({ v: 1, type: "shard-done", runId: msg.runId, stateBucket: msg.stateBucket, shardId: msg.shardId })]);
 
-  if (await store.get(keys.result(msg.shardId))) {
+  // Read together (one round trip, not three); a result found makes the other two moot.
+  const [done, run, stored] = await Promise.all([store.get(keys.result(msg.shardId)), readJson<RunRecord>(store, keys.record), readJson<ShardManifest>(store, keys.shard(msg.shardId))]);
+  if (done) {
     await shardDone();
     return "already-done";
   }
-  const run = await readJson<RunRecord>(store, keys.record);
   if (!run) throw new BadMessageError(`run ${msg.runId} does not exist in bucket ${msg.stateBucket}`, { context: { runId: msg.runId } });
-  const manifest = (await readJson<ShardManifest>(store, keys.shard(msg.shardId)))?.value;
+  const manifest = stored?.value;
   if (!manifest) throw new BadMessageError(`shard ${msg.shardId} of run ${msg.runId} has no manifest`, { context: { runId: msg.runId } });
 
   const owner = `${PROCESS_ID}/${randomUUID().slice(0, 8)}`;
