@@ -38,8 +38,8 @@ describe("coordinator on Azurite and Ceph RGW", () => {
     // Act: once with a normal deadline, once with a deadline that forces many listing invocations.
     const config = loadConfig({ ...serverEnv(), LIST_PAGE_SIZE: "300" });
     const relaxed = await runLocal({ config, request: startRequest({ runId: "plan-a", container: container.containerName, bucket, options }) });
-    // 300 ms an invocation over 30 pages of 50: more listing than any machine does in two invocations.
-    const rushedConfig = { ...config, functionTimeoutMs: 300, deadlineMarginMs: 0, tuning: { ...config.tuning, listPageSize: 50 } };
+    // 100 ms an invocation over 75 pages of 20 (a round trip each): more listing than any machine does in two invocations.
+    const rushedConfig = { ...config, functionTimeoutMs: 100, deadlineMarginMs: 0, tuning: { ...config.tuning, listPageSize: 20 } };
     const rushed = await runLocal({ config: rushedConfig, request: startRequest({ runId: "plan-b", container: container.containerName, bucket, options }) });
     // Assess
     expect(rushed.durationSeconds).toBeGreaterThan(0);
