@@ -25,6 +25,13 @@ export const AZURE_LIMITS = {
   listPageSize: 5000,
 } as const;
 
+/**
+ * Shard results (or manifests) the aggregation has asked for ahead of the one
+ * it reads: a round trip per shard overlapped eight ways. A result of 1,000
+ * objects is about 0.3 MiB of JSON, so this holds a few MiB.
+ */
+export const AGGREGATION_READ_AHEAD = 8;
+
 export const QUEUE_LIMITS = {
   maxMessageBytes: 256 * 1024,
   sendBatchSize: 10,

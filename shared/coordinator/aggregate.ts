@@ -15,6 +15,8 @@ import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
 import { readJson, writeJson } from "../state/json.ts";
 import { writeOnce } from "../state/write-once.ts";
+import { readAhead } from "../state/read-ahead.ts";
+import { AGGREGATION_READ_AHEAD } from "../limits.ts";
 import { abortLeftoverUploads } from "./leftover-uploads.ts";
 import { runComplete } from "./completion.ts";
 import {
@@ -151,17 +153,18 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   };
   // Counted as lines are added: measuring the pending text each shard would be quadratic in a part.
   let pendingBytes = Buffer.byteLength(c.ledger.pending);
+  // A dry run's ledger comes from the manifests, a copy's from the shards' results; read a few shards ahead.
+  const reads = readAhead(c.nextShard, shards, AGGREGATION_READ_AHEAD, (i) => readJson<ShardManifest | ShardResult>(store, dryRun ? keys.shard(shardId(i)) : keys.result(shardId(i))));
   for (let i = c.nextShard; i < shards; i++) {
+    const read = (await reads.next()).value;
+    if (!read) return undefined;
     let entries: LedgerEntry[];
     if (dryRun) {
-      const m = await readJson<ShardManifest>(store, keys.shard(shardId(i)));
-      if (!m) return undefined;
-      for (const b of m.value.blobs) cost?.add(b);
-      entries = m.value.blobs.map((b, j) => withSourceNotes(b, { key: m.value.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }, !!run.destinationObjectLock));
+      const m = read.value as ShardManifest;
+      for (const b of m.blobs) cost?.add(b);
+      entries = m.blobs.map((b, j) => withSourceNotes(b, { key: m.keys[j]!, source: b.name, size: b.size, outcome: "planned" as const, md5: b.contentMd5 }, !!run.destinationObjectLock));
     } else {
-      const r = await readJson<ShardResult>(store, keys.result(shardId(i)));
-      if (!r) return undefined;
-      entries = r.value.objects;
+      entries = (read.value as ShardResult).objects;
     }
     let lines = "";
     for (const e of entries) {
