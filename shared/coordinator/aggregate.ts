@@ -211,20 +211,27 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   }
 
   // Every shard is read: the ledger is finished (one object, or the parts completed), then the report.
-  if (c.ledger.uploadId) {
-    if (c.ledger.pending.length > 0) {
-      const partNumber = c.ledger.parts.length + 1;
-      const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId, partNumber, c.ledger.pending);
-      c.ledger.parts.push({ partNumber, etag: partEtag });
-      c.ledger.pending = "";
+  const finishLedger = async () => {
+    if (c.ledger.uploadId) {
+      if (c.ledger.pending.length > 0) {
+        const partNumber = c.ledger.parts.length + 1;
+        const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId, partNumber, c.ledger.pending);
+        c.ledger.parts.push({ partNumber, etag: partEtag });
+        c.ledger.pending = "";
+      }
+      await store.completeMultipart(keys.ledger, c.ledger.uploadId, c.ledger.parts);
+    } else {
+      await store.put(keys.ledger, c.ledger.pending);
     }
-    await store.completeMultipart(keys.ledger, c.ledger.uploadId, c.ledger.parts);
-  } else {
-    await store.put(keys.ledger, c.ledger.pending);
-  }
-
+  };
   // Every shard has its result: no copy of this run is in flight, so what is still open is litter.
-  const leftover = dryRun ? { aborted: 0, failed: 0 } : await abortLeftoverUploads(deps, run);
+  // The sweep never touches the state prefix (the ledger's own upload), so the two go together,
+  // with the read of the attempt marker the report needs.
+  const [, leftover, marker] = await Promise.all([
+    finishLedger(),
+    dryRun ? { aborted: 0, failed: 0 } : abortLeftoverUploads(deps, run),
+    readJson<AttemptMarker>(store, keys.nextAttempt),
+  ]);
   const source = `azure://${run.request.source.container}/${run.request.source.prefix}`;
   const directories = listing.directories ?? 0;
   const olderVersions = listing.olderVersions ?? 0;
@@ -236,7 +243,6 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     ...(leftover.failed > 0 ? [`${leftover.failed} open multipart upload(s) of this run could not be aborted: abort them or re-run with the same --run-id`] : []),
   ];
   const warnings: RunReport["warnings"] = [...runWarnings.map((warning) => ({ key: source, warning })), ...c.warnings];
-  const marker = await readJson<AttemptMarker>(store, keys.nextAttempt);
   const finishedAt = new Date(deps.now());
   const startedAt = new Date(listing.startedAt);
   const durationSeconds = Math.max(0.001, (finishedAt.getTime() - startedAt.getTime()) / 1000);

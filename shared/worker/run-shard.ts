@@ -216,19 +216,22 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
           );
           // An object skipped as unchanged with no upload on record started none here: no sweep, no request
           // (a re-run over unchanged data stays within its listings). The run's end sweeps its own leftovers.
-          if (blob.size >= deps.tuning.multipartThreshold && (result.outcome !== "skipped" || checkpoint.uploads[i])) {
-            await abortOrphanedUploads(deps, manifest.bucket, key, result.outcome === "interrupted" ? result.checkpoint?.uploadId : undefined);
-          }
+          const sweep =
+            blob.size >= deps.tuning.multipartThreshold && (result.outcome !== "skipped" || checkpoint.uploads[i])
+              ? abortOrphanedUploads(deps, manifest.bucket, key, result.outcome === "interrupted" ? result.checkpoint?.uploadId : undefined)
+              : undefined;
           if (result.outcome === "interrupted") {
+            await sweep;
             interrupted = true;
             if (result.checkpoint) checkpoint.uploads[i] = result.checkpoint;
             else delete checkpoint.uploads[i];
             return;
           }
-          // A blob that changed mid-copy was copied in a version the manifest does not hold: no proof (the next run HEADs it).
-          if (result.outcome === "copied" && result.sourceEtag === blob.etag) await writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, result.etag);
-          // A HEAD decided: a proof spares the next run that HEAD.
-          if (result.outcome === "skipped" && result.headEtag) await writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, result.headEtag);
+          // The copy proof goes with the sweep (it never fails: a failure is logged). A blob that changed mid-copy
+          // was copied in a version the manifest does not hold: no proof (the next run HEADs it). A HEAD decided:
+          // a proof spares the next run that HEAD.
+          const proofEtag = result.outcome === "copied" && result.sourceEtag === blob.etag ? result.etag : result.outcome === "skipped" ? result.headEtag : undefined;
+          await Promise.all([sweep, proofEtag ? writeCopyProof(deps, msg.stateBucket, manifest.bucket, key, blob, proofEtag) : undefined]);
           checkpoint.done[i] = withSourceNotes(blob, toOutcome(blob.name, result), objectLockAvailable);
           delete checkpoint.uploads[i];
           deps.log.info("object", {
