@@ -12,7 +12,8 @@
  * contract test lists the same containers both ways and compares.
  *
  * What it understands of XML: elements, attributes in single or double
- * quotes, self-closing elements, character data with the five predefined
+ * quotes (without a ">" in their values: Azure's are URLs, container names
+ * and "true"), self-closing elements, character data with the five predefined
  * entities and numeric character references, CDATA sections, comments,
  * processing instructions and the declaration. Line ends are normalised as
  * XML requires (CR LF and CR become LF). A document that breaks these rules
