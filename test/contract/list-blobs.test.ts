@@ -17,7 +17,9 @@ import { parseListBlobs, ListXmlError } from "../../shared/azure/list-xml.ts";
 import { createBlobHttp, createBlobServiceClient } from "../../shared/clients.ts";
 import type { BlobSource, ListPage } from "../../shared/ports.ts";
 import { classify } from "../../shared/retry.ts";
+import { DEFAULT_RETRY_POLICY } from "../../shared/retry.ts";
 import { clients, newContainer } from "../support/env.ts";
+import { startFaultProxy } from "../support/fault-proxy.ts";
 import { ODD_NAMES } from "../support/odd-names.ts";
 
 async function allPages(source: BlobSource, container: string, prefix: string | undefined, pageSize: number): Promise<ListPage[]> {
@@ -64,6 +66,35 @@ describe("List Blobs read without the SDK: the same pages as the SDK's, on Azuri
     expect(expected.flatMap((p) => p.entries.map((e) => e.name)).sort()).toEqual([...ODD_NAMES, "empty", "snap/base.bin", "types/page.vhd", "types/append.log"].sort());
     expect(expected.length).toBeGreaterThan(4);
     expect(actual).toEqual(expected);
+  });
+
+  it("lists every page whole through a cut answer, a 503 and a throttling answer, under the retry policy", async () => {
+    // Prepare: each of the first pages' answers fails once, in a different way; the body cut half-way.
+    const a = inject("azurite");
+    const proxy = await startFaultProxy({
+      target: new URL(a.endpoint).origin,
+      flavour: "azure",
+      rules: [
+        { fault: { kind: "reset-response" }, methods: ["GET"], path: /comp=list/, count: 1 },
+        { fault: { kind: "internal-error" }, methods: ["GET"], path: /comp=list/, count: 1 },
+        { fault: { kind: "slow-down" }, methods: ["GET"], path: /comp=list/, count: 1 },
+      ],
+    });
+    try {
+      const policy = { ...DEFAULT_RETRY_POLICY, baseMs: 10 };
+      const service = createBlobServiceClient({ kind: "shared-key", accountName: a.account, accountKey: a.key, endpoint: `${proxy.endpoint}/${a.account}` }, policy);
+      const direct = new AzureBlobSource(service, createBlobHttp(service, policy));
+      const bySdk = new AzureBlobSource(clients.blob());
+      // Act
+      const actual = await allPages(direct, container, undefined, 4);
+      // Assess
+      expect(proxy.stats.faults["reset-response"]).toBe(1);
+      expect(proxy.stats.faults["internal-error"]).toBe(1);
+      expect(proxy.stats.faults["slow-down"]).toBe(1);
+      expect(actual).toEqual(await allPages(bySdk, container, undefined, 4));
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("lists identically with a container SAS, under a prefix, in one page", async () => {
