@@ -68,6 +68,22 @@ describe("List Blobs read without the SDK: the same pages as the SDK's, on Azuri
     expect(actual).toEqual(expected);
   });
 
+  it("lists identically under prefixes with reserved, percent, plus and non-ASCII characters", async () => {
+    // Prepare: each odd name's first characters as a prefix (signed with the account key, so the query's canonical form counts).
+    const service = clients.blob();
+    const bySdk = new AzureBlobSource(service);
+    const direct = new AzureBlobSource(service, createBlobHttp(service, undefined));
+    for (const name of ODD_NAMES) {
+      const prefix = [...name].slice(0, 7).join("");
+      // Act
+      const expected = await allPages(bySdk, container, prefix, 5000);
+      const actual = await allPages(direct, container, prefix, 5000);
+      // Assess
+      expect(expected[0]!.entries.map((e) => e.name), prefix).toContain(name);
+      expect(actual, prefix).toEqual(expected);
+    }
+  });
+
   it("lists every page whole through a cut answer, a 503 and a throttling answer, under the retry policy", async () => {
     // Prepare: each of the first pages' answers fails once, in a different way; the body cut half-way.
     const a = inject("azurite");
