@@ -84,18 +84,21 @@ export const DEFAULT_TUNING: Tuning = {
   // PUT), so objects in flight set the pace: with 15 ms per answer, 2,000 x 16 KiB took 15.6 s at 16
   // and 9.7 s at 64; on loopback 64 is no slower. Bytes in flight stay bounded by memoryBudget.
   objectConcurrency: 64,
-  // Part bytes in flight (the arena is this plus two parts). 64 rather than 96: on the dev servers
-  // the mix's peak RSS went from 278-293 to 245-262 MiB, a 2 x 256 MiB copy's CPU from 3.6 to 3.2 s
-  // (fresh memory costs a page fault per page), at the same speed within the runs' spread.
-  memoryBudget: 64 * MiB,
+  // Part bytes in flight (the arena is this plus two parts): three 16 MiB parts. Fresh memory costs
+  // a page fault per page (96 MiB first written: 0.39 CPU-s on the bench machine; copying 512 MiB
+  // into memory already touched: 0.05), so a smaller arena is cheaper. On the dev servers, 2 x 256
+  // MiB took 2.8 CPU-s at 48 against 3.0-3.1 at 64 (96 before that: 3.6), peak RSS 155 MiB against
+  // 174, at the same speed within the runs' spread; the mix 3.8 CPU-s and 205 MiB against 4.0-4.5 and
+  // 240. At 40 (two parts) a copy through the 15 ms WAN proxies was 5-7% slower than at 64.
+  memoryBudget: 48 * MiB,
   maxParts: S3_LIMITS.maxParts,
   shardMaxObjects: 1000,
   shardMaxBytes: 20 * GiB,
   giantObjectThreshold: 8 * GiB,
   giantRangeBytes: 4 * GiB,
   maxAttempts: 6,
-  // Azure allows 5000 a page; the SDK parses a page's XML all at once, and at 5000 the
-  // parse dominates the coordinator's peak memory. 1000 keeps it low for 5x the requests.
+  // Azure allows 5000 a page; a page's XML is held whole while it is read. A dry run of 100,000
+  // blobs peaked at 206 MiB with pages of 5000 against 174-181 with 1000, and was no faster.
   listPageSize: 1000,
   // One GET per blob, read part by part into the part buffers (the socket reads only while a part
   // waits for bytes): a request per blob instead of one per part, which over a WAN's round trips
