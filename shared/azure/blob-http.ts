@@ -23,10 +23,8 @@ import { parseListBlobs, type ListedPage } from "./list-xml.ts";
 /** A version every Azure region and Azurite 3.x serve; Get Blob's answer is the same across recent versions. */
 const VERSION = "2021-12-02";
 const SCOPE = "https://storage.azure.com/.default";
-/** Chunks of a range read as a stream. */
-const STREAM_CHUNK = 256 * 1024;
-/** Pieces of a listing's body (a page of 5,000 blobs is a few MiB of XML). */
-const LIST_CHUNK = 256 * 1024;
+/** Pieces a body is read in: a range read as a stream, a listing read whole (a page of 5,000 blobs is a few MiB of XML). */
+const BODY_PIECE = 256 * 1024;
 
 /** An error answer, shaped as @azure/core-rest-pipeline's RestError. */
 export class BlobHttpError extends Error {
@@ -48,11 +46,11 @@ function errorOf(status: number, body: string, answer: Record<string, string | s
   return new BlobHttpError(status, (typeof code === "string" ? code : undefined) ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message);
 }
 
-/** A whole body, read in pieces of LIST_CHUNK. */
+/** A whole body, read in pieces of BODY_PIECE. */
 async function readAll(reader: BodyReader): Promise<Buffer> {
   const pieces: Buffer[] = [];
   for (;;) {
-    const buf = Buffer.allocUnsafe(LIST_CHUNK);
+    const buf = Buffer.allocUnsafe(BODY_PIECE);
     const n = await reader.read(buf);
     if (n > 0) pieces.push(n === buf.length ? buf : buf.subarray(0, n));
     if (n < buf.length) return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
@@ -108,7 +106,7 @@ export class BlobHttp {
     let left = count;
     return new Readable({
       read() {
-        const size = Math.min(left, STREAM_CHUNK);
+        const size = Math.min(left, BODY_PIECE);
         if (size === 0) return void this.push(null);
         const buf = Buffer.allocUnsafe(size);
         reader.read(buf).then(
@@ -165,14 +163,16 @@ export class BlobHttp {
    * listing read half-way is worth nothing.
    */
   listBlobs(container: string, options: { prefix?: string; marker?: string; maxResults: number; include: readonly string[] }): Promise<ListedPage> {
-    const query: Array<[string, string]> = [
+    const params: Array<[string, string | undefined]> = [
       ["restype", "container"],
       ["comp", "list"],
-      ...(options.prefix ? ([["prefix", options.prefix]] as Array<[string, string]>) : []),
-      ...(options.marker ? ([["marker", options.marker]] as Array<[string, string]>) : []),
+      ["prefix", options.prefix],
+      ["marker", options.marker],
       ["maxresults", String(options.maxResults)],
-      ...(options.include.length > 0 ? ([["include", options.include.join(",")]] as Array<[string, string]>) : []),
+      ["include", options.include.join(",")],
     ];
+    // Parameters without a value are left out.
+    const query = params.filter((p): p is [string, string] => !!p[1]);
     const once = async () => {
       const { path, headers } = await this.#signed(`${this.#root()}/${encodeURIComponent(container)}`, query, { "x-ms-version": VERSION, "x-ms-date": new Date().toUTCString() });
       const reader = await this.#client.open({ method: "GET", path, headers }, errorOf);
