@@ -9,7 +9,7 @@ import { createBlobServiceClient, createS3Client, createSqsClient } from "../cli
 import type { RetryPolicy } from "../retry.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { checkSource } from "../coordinator/source-check.ts";
-import { ensureBucket } from "../s3/bucket.ts";
+import { bucketExists, createBucket } from "../s3/bucket.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
 import { encode, sameStartRequest, type StartRequest } from "../messages.ts";
 import type { Logger } from "../logger.ts";
@@ -51,20 +51,6 @@ const PREFLIGHT_BUDGET_MS = 30_000;
 
 function preflightPolicy(config: AppConfig): RetryPolicy {
   return { ...config.retry, budgetMs: Math.min(config.retry.budgetMs, PREFLIGHT_BUDGET_MS) };
-}
-
-/**
- * The destination (or state) bucket exists, or is created. Exit 2 only for what
- * retrying can not fix (denied, never reachable); a server that kept answering
- * 5xx/429 past the budget is unavailable for now (exit 1), not misconfigured.
- */
-async function ensureRunBucket(config: AppConfig, bucket: string): Promise<void> {
-  const s3 = createS3Client(config.s3, preflightPolicy(config));
-  try {
-    await ensureBucket(s3, bucket);
-  } finally {
-    s3.destroy();
-  }
 }
 
 /** The source answers a listing of the container, with the pre-flight budget (the coordinator checks again). */
@@ -140,16 +126,38 @@ async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
 export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const { config, request } = options;
   const stateBucket = config.stateBucket ?? request.destination.bucket;
-  await ensureSource(config, request);
-  if (request.options.hds) await checkHdsDestination(config, request.destination.bucket);
-  else await ensureRunBucket(config, request.destination.bucket);
-  if (stateBucket !== request.destination.bucket) await ensureRunBucket(config, stateBucket);
+  await preflight(config, request, stateBucket);
   const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
   const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });
   deps.onProgress = options.onProgress;
   // In one process the start request never crosses a network: no start token.
   deps.startToken = undefined;
   return driveRun(deps, transport, request, stateBucket, options.onStarted);
+}
+
+/**
+ * The source answers and the buckets exist, checked at once (a round trip each
+ * over a WAN). A failure is reported in this order whatever answered first:
+ * the source, the destination, the state bucket. A missing bucket is created
+ * (exit 2 only for what retrying can not fix: denied, never reachable) once
+ * every check passed, so a refused run leaves no bucket behind.
+ */
+async function preflight(config: AppConfig, request: StartRequest, stateBucket: string): Promise<void> {
+  const destination = request.destination.bucket;
+  const s3 = createS3Client(config.s3, preflightPolicy(config));
+  try {
+    const checks = await Promise.allSettled([
+      ensureSource(config, request),
+      request.options.hds ? checkHdsDestination(config, destination).then(() => true) : bucketExists(s3, destination),
+      stateBucket === destination ? true : bucketExists(s3, stateBucket),
+    ]);
+    for (const c of checks) if (c.status === "rejected") throw c.reason;
+    const [, destinationExists, stateExists] = checks as Array<PromiseFulfilledResult<boolean>>;
+    if (!destinationExists!.value) await createBucket(s3, destination);
+    if (!stateExists!.value) await createBucket(s3, stateBucket);
+  } finally {
+    s3.destroy();
+  }
 }
 
 /**
@@ -173,7 +181,8 @@ export async function driveRun(
     if (record && !sameStartRequest(record.value.request, request)) {
       throw new ConfigError(`run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
-    const existing = await aggregate(deps, request.runId, stateBucket);
+    // A run with no record has no report either: one round trip less to start a new run.
+    const existing = record ? await aggregate(deps, request.runId, stateBucket) : undefined;
     // A run that ended with failures is retried by starting it again (the coordinator reopens it).
     if (existing && (existing.status === "succeeded" || existing.dryRun)) return existing;
     transport.attach({ coordinator, worker });

@@ -11,9 +11,14 @@ import { describeError } from "../redact.ts";
 import { answeredStatus } from "../retry.ts";
 
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<"exists" | "created"> {
+  return (await bucketExists(s3, bucket)) ? "exists" : createBucket(s3, bucket);
+}
+
+/** True when the bucket exists, false when the endpoint says it does not (404); anything else throws as ensureBucket says. */
+export async function bucketExists(s3: S3Client, bucket: string): Promise<boolean> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-    return "exists";
+    return true;
   } catch (err) {
     const status = answeredStatus(err);
     if (status === 403) {
@@ -21,7 +26,12 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<"exist
     }
     if (status === undefined) throw new ConfigError(`bucket ${bucket} is not reachable at S3_ENDPOINT: ${describeError(err)}`);
     if (status !== 404) throw new MigrationError("destination-unavailable", `bucket ${bucket}: S3_ENDPOINT kept answering ${status} (throttled or unavailable); nothing was written, run again later: ${describeError(err)}`);
+    return false;
   }
+}
+
+/** Creates the bucket; one that exists already (a concurrent creation) is not an error. */
+export async function createBucket(s3: S3Client, bucket: string): Promise<"exists" | "created"> {
   try {
     // No LocationConstraint: Scaleway takes the region from the endpoint; RGW refuses unknown ones.
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -282,6 +282,11 @@ describe("migrate run refuses what it can not read", () => {
     const missing = await runCli(["run", "--from", "azure://no-such-container-here", "--to", `s3://${bucket}`], serverEnv());
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no-such-container-here does not exist/);
+    // The source and the buckets are checked at once; a missing bucket is created only when every check passed.
+    const [fresh, freshState] = [uniqueName("refusednew"), uniqueName("refusedstate")];
+    const missingToNew = await runCli(["run", "--from", "azure://no-such-container-here", "--to", `s3://${fresh}`], { ...serverEnv(), STATE_BUCKET: freshState });
+    expect(missingToNew.code).toBe(2);
+    for (const b of [fresh, freshState]) await expect(clients.s3().send(new HeadBucketCommand({ Bucket: b }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
     const env = serverEnv();
     const wrongKey = env.AZURE_STORAGE_CONNECTION_STRING.replace(/AccountKey=[^;]+/, `AccountKey=${Buffer.from("x".repeat(64)).toString("base64")}`);
     const denied = await runCli(["run", "--from", "azure://anything", "--to", `s3://${bucket}`], { ...env, AZURE_STORAGE_CONNECTION_STRING: wrongKey });
