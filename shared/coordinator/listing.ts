@@ -39,16 +39,23 @@ export interface ListDeadline {
   nearing(): boolean;
 }
 
-export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListDeadline): Promise<ListStepOutcome> {
+/** What the caller has just read or written itself (the start of a run): the record and the cursor, not read again. */
+export interface KnownRunState {
+  run: RunRecord;
+  cursor: { value: ListingCursor; etag: string };
+}
+
+export async function listStep(deps: Deps, msg: ListStepMessage, deadline: ListDeadline, known?: KnownRunState): Promise<ListStepOutcome> {
   const stop = () => deadline.signal.aborted || deadline.nearing();
   const store = deps.state(msg.stateBucket);
   const keys = deps.layout.run(msg.runId);
-  const run = await readJson<RunRecord>(store, keys.record);
+  const [run, loaded] = known
+    ? [{ value: known.run }, known.cursor]
+    : await Promise.all([readJson<RunRecord>(store, keys.record), readJson<ListingCursor>(store, keys.listing)]);
   if (!run) {
     deps.log.warn("listing-unknown-run", { runId: msg.runId });
     return "duplicate";
   }
-  const loaded = await readJson<ListingCursor>(store, keys.listing);
   if (!loaded || loaded.value.done || loaded.value.seq !== msg.seq) return "duplicate";
   let cursor = loaded.value;
   let etag = loaded.etag;

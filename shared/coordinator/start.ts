@@ -89,9 +89,10 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
   }
   const record: RunRecord = { runId: request.runId, request, stateBucket, createdAt: new Date(deps.now()).toISOString(), sseCustomerKeyMd5: keyMd5, ...(objectLock ? { destinationObjectLock: true } : {}) };
   const created = (await writeOnce(store, keys.record, record)).created;
+  let run: RunRecord | undefined = record;
   if (!created) {
-    const existing = await readJson<RunRecord>(store, keys.record);
-    if (existing && !sameStartRequest(existing.value.request, request)) {
+    run = (await readJson<RunRecord>(store, keys.record))?.value;
+    if (run && !sameStartRequest(run.request, request)) {
       throw new MigrationError("run-id-conflict", `run id ${request.runId} is already used by a different request (source, destination or options differ)`);
     }
   }
@@ -121,7 +122,7 @@ export async function startRun(deps: Deps, request: StartRequest, deadline: List
     readJson<ListingCursor>(store, keys.listing),
   ]);
   if (current && !current.value.done) {
-    await listStep(deps, { runId: request.runId, stateBucket, seq: current.value.seq }, deadline);
+    await listStep(deps, { runId: request.runId, stateBucket, seq: current.value.seq }, deadline, run && { run, cursor: current });
   }
   deps.log.info("run-started", { runId: request.runId, created });
   return { runId: request.runId, created };
