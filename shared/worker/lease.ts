@@ -29,20 +29,30 @@ export class Lease {
    */
   async acquire(options: { takeOverFrom?: (owner: string) => boolean } = {}): Promise<boolean> {
     try {
-      const current = await readJson<ShardLease>(this.store, this.key);
-      if (!current) {
+      // Most shards have no lease: it is created at once (one round trip); only one that exists is read.
+      for (let tries = 0; ; tries++) {
         const written = await writeOnce(this.store, this.key, this.body());
-        if (written.created) this.etag = written.etag;
-        return written.created;
+        if (written.created) {
+          this.etag = written.etag;
+          return true;
+        }
+        if (tries === 1) return false;
+        const current = await readJson<ShardLease>(this.store, this.key);
+        // Released between the two requests: try to create it once more.
+        if (current) return await this.takeOver(current, options);
       }
-      const expired = Date.parse(current.value.expiresAt) < this.now();
-      if (!expired && current.value.owner !== this.owner && !options.takeOverFrom?.(current.value.owner)) return false;
-      this.etag = (await writeJson(this.store, this.key, this.body(), { ifMatch: current.etag })).etag;
-      return true;
     } catch (err) {
       if (err instanceof PreconditionFailedError) return false;
       throw err;
     }
+  }
+
+  /** An expired lease, our own, or one the caller knows is dead is taken (If-Match: of two takers, one wins). */
+  private async takeOver(current: { value: ShardLease; etag: string }, options: { takeOverFrom?: (owner: string) => boolean }): Promise<boolean> {
+    const expired = Date.parse(current.value.expiresAt) < this.now();
+    if (!expired && current.value.owner !== this.owner && !options.takeOverFrom?.(current.value.owner)) return false;
+    this.etag = (await writeJson(this.store, this.key, this.body(), { ifMatch: current.etag })).etag;
+    return true;
   }
 
   /** Extends the lease; false when another owner took it (then stop working). */
