@@ -95,7 +95,17 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
     return "busy";
   }
 
-  const loaded = await readJson<ShardCheckpoint>(store, keys.checkpoint(msg.shardId));
+  const force = run.value.request.options.force;
+  // The checkpoint and the destination's listing of every key of the shard (those done included), together.
+  const [loaded, known] = await Promise.all([
+    readJson<ShardCheckpoint>(store, keys.checkpoint(msg.shardId)),
+    force
+      ? { absent: new Set<string>(), listed: new Map<string, { size: number; etag: string }>() }
+      : indexDestination(deps.sink, manifest.bucket, manifest.keys, { attempts: deps.tuning.maxAttempts }).catch((err): DestinationIndex => {
+          deps.log.warn("destination-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
+          return { absent: new Set<string>(), listed: new Map() };
+        }),
+  ]);
   const checkpoint: ShardCheckpoint = loaded?.value ?? { runId: msg.runId, shardId: msg.shardId, continuation: 0, done: {}, uploads: {}, updatedAt: "" };
   checkpoint.continuation = msg.continuation;
 
@@ -132,17 +142,10 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   // Giant objects take their class at CreateMultipartUpload, in startGiant.
   const giantDeps = classMap === deps.storageClassMap ? deps : { ...deps, storageClassMap: classMap };
   const deadline = invocationDeadline(deps, startedAt);
-  const force = run.value.request.options.force;
   const requireImmutability = run.value.request.options.requireImmutability;
   const objectLockAvailable = run.value.destinationObjectLock;
   const limit = pLimit(run.value.request.options.concurrency ?? deps.tuning.objectConcurrency);
   const pending = manifest.blobs.map((_, i) => i).filter((i) => !checkpoint.done[i]);
-  const known: DestinationIndex = force
-    ? { absent: new Set(), listed: new Map() }
-    : await indexDestination(deps.sink, manifest.bucket, pending.map((i) => manifest.keys[i]!), { attempts: deps.tuning.maxAttempts }).catch((err) => {
-        deps.log.warn("destination-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
-        return { absent: new Set<string>(), listed: new Map() };
-      });
   // Keys the destination listing shows with the blob's size but can not decide alone: their copy proofs, listed once.
   const undecided = pending.flatMap((i) => {
     const key = manifest.keys[i]!;
@@ -153,6 +156,9 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
     deps.log.warn("copy-proofs-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
     return new Map<string, Set<string>>();
   });
+  /** Objects of `pending` done in this invocation; the last one's checkpoint is its shard's result. */
+  let finished = 0;
+  const saveUnlessLast = () => (++finished === pending.length ? Promise.resolve() : save());
   let interrupted = false;
   let delegated = 0;
   let started = 0;
@@ -183,7 +189,7 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             }
             checkpoint.done[i] = withSourceNotes(blob, outcome, objectLockAvailable);
             deps.log.info("object", { runId: msg.runId, shardId: msg.shardId, key, outcome: outcome.outcome, bytes: outcome.size, giant: true });
-            await save();
+            await saveUnlessLast();
             return;
           }
           const result = await copyObject(
@@ -243,11 +249,13 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
             durationMs: deps.now() - t0,
             ...(result.outcome === "failed" ? { code: result.code, reason: result.reason } : {}),
           });
-          await save();
+          await saveUnlessLast();
         }),
       ),
     );
-    await save(true);
+    // A shard that finished in this invocation goes straight to its result: no checkpoint first.
+    if (finished === pending.length) await saving;
+    else await save(true);
   } finally {
     deadline.dispose();
   }
