@@ -88,7 +88,12 @@ function add(c: AggregationCursor, e: LedgerEntry): void {
   }
 }
 
-export async function aggregate(deps: Deps, runId: string, stateBucket: string, deadline?: Deadline): Promise<RunReport | undefined> {
+/**
+ * The run's report: the one stored, or built once every shard is done (else
+ * undefined). `known.complete`: the caller has just seen the last shard
+ * marked done, so the done index is not read again.
+ */
+export async function aggregate(deps: Deps, runId: string, stateBucket: string, deadline?: Deadline, known: { complete?: boolean } = {}): Promise<RunReport | undefined> {
   const store = deps.state(stateBucket);
   const keys = deps.layout.run(runId);
   // One round trip instead of three (each is one over a WAN); the listing and the record are read
@@ -101,7 +106,7 @@ export async function aggregate(deps: Deps, runId: string, stateBucket: string, 
   if (existing) return existing.value;
   if (!listing?.value.done || !run) return undefined;
   const dryRun = run.value.request.options.dryRun;
-  if (!dryRun && !(await runComplete(deps, runId, stateBucket, listing.value))) return undefined;
+  if (!dryRun && !known.complete && !(await runComplete(deps, runId, stateBucket, listing.value))) return undefined;
   const own = deadline ? undefined : invocationDeadline(deps);
   try {
     return await build(deps, run.value, listing.value, stateBucket, deadline ?? own!);
@@ -118,16 +123,11 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   const shards = listing.nextShardIndex;
   const partBytes = ledgerPartBytes(listing.planned.objects, deps.tuning.ledgerPartBytes);
 
-  let loaded = await readJson<AggregationCursor>(store, keys.aggregation);
-  if (!loaded) {
-    const fresh = newCursor(deps);
-    const written = await writeOnce(store, keys.aggregation, fresh);
-    if (written.created) loaded = { value: fresh, etag: written.etag };
-    else {
-      loaded = await readJson<AggregationCursor>(store, keys.aggregation);
-      if (!loaded) return undefined;
-    }
-  }
+  // Most runs are aggregated in one invocation: the cursor is created at once, and only read when it exists.
+  const fresh = newCursor(deps);
+  const written = await writeOnce(store, keys.aggregation, fresh);
+  const loaded = written.created ? { value: fresh, etag: written.etag } : await readJson<AggregationCursor>(store, keys.aggregation);
+  if (!loaded) return undefined;
   const c = loaded.value;
   let etag = loaded.etag;
   c.invocations++;

@@ -57,7 +57,7 @@ export function createCoordinatorHandler(getDeps: () => Deps, options: HandlerOp
           return json(200, { outcome: await listStep(deps, msg, deadline) });
         case "shard-done": {
           const complete = await shardDone(deps, msg.runId, msg.stateBucket, msg.shardId);
-          const report = complete ? await aggregate(deps, msg.runId, msg.stateBucket, deadline) : undefined;
+          const report = complete ? await aggregate(deps, msg.runId, msg.stateBucket, deadline, { complete: true }) : undefined;
           return json(200, { finished: !!report });
         }
         case "continue-aggregation": {
