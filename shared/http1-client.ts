@@ -102,8 +102,24 @@ interface Exchange {
   onDone?: () => void;
 }
 
+/** Pieces a body is read in: a range read as a stream, a listing or a state object read whole (a page of 5,000 blobs is a few MiB of XML). */
+export const BODY_PIECE = 256 * 1024;
+
+/** A whole body, read in pieces of BODY_PIECE. */
+export async function readAll(reader: BodyReader): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  for (;;) {
+    const buf = Buffer.allocUnsafe(BODY_PIECE);
+    const n = await reader.read(buf);
+    if (n > 0) pieces.push(n === buf.length ? buf : buf.subarray(0, n));
+    if (n < buf.length) return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  }
+}
+
 /** The body of an answer read in pieces into the caller's buffers (open()). */
 export interface BodyReader {
+  /** The answer's headers (lower-case names; repeated headers joined with ", "). */
+  readonly headers: Record<string, string>;
   /** Fills `into` from the body; resolves with the bytes written, fewer than its length only at the body's end. One read at a time. */
   read(into: Buffer): Promise<number>;
   /** Ends the reading: a body not read to its end closes its connection. Safe to call more than once. */
@@ -111,6 +127,7 @@ export interface BodyReader {
 }
 
 class BodyStream implements BodyReader {
+  headers: Record<string, string> = {};
   #target?: Buffer;
   #filled = 0;
   #pending?: { resolve: (n: number) => void; reject: (e: Error) => void };
@@ -454,7 +471,8 @@ export class Http1Client {
       const stream = streamed ? new BodyStream(conn.socket) : undefined;
       try {
         const answer = await this.#exchange(conn, r, head, fail, into, stream);
-        if (!stream) this.#release(conn);
+        if (stream) stream.headers = answer.headers;
+        else this.#release(conn);
         return { answer, stream };
       } catch (err) {
         const resend = reused && attempt === 0 && (err as { received?: number }).received === 0 && !r.signal?.aborted;

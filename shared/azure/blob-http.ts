@@ -17,14 +17,12 @@ import { Readable } from "node:stream";
 import { AnonymousCredential, StorageSharedKeyCredential, type BlobServiceClient } from "@azure/storage-blob";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { classify, withRetry, type RetryPolicy } from "../retry.ts";
-import { Http1Client, isBodyCut, type BodyReader } from "../http1-client.ts";
+import { BODY_PIECE, Http1Client, isBodyCut, readAll, type BodyReader } from "../http1-client.ts";
 import { parseListBlobs, type ListedPage } from "./list-xml.ts";
 
 /** A version every Azure region and Azurite 3.x serve; Get Blob's answer is the same across recent versions. */
 const VERSION = "2021-12-02";
 const SCOPE = "https://storage.azure.com/.default";
-/** Pieces a body is read in: a range read as a stream, a listing read whole (a page of 5,000 blobs is a few MiB of XML). */
-const BODY_PIECE = 256 * 1024;
 
 /** An error answer, shaped as @azure/core-rest-pipeline's RestError. */
 export class BlobHttpError extends Error {
@@ -44,17 +42,6 @@ function errorOf(status: number, body: string, answer: Record<string, string | s
   const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]?.split("\n")[0] ?? "";
   const code = answer["x-ms-error-code"];
   return new BlobHttpError(status, (typeof code === "string" ? code : undefined) ?? /<Code>([^<]*)<\/Code>/.exec(body)?.[1], message);
-}
-
-/** A whole body, read in pieces of BODY_PIECE. */
-async function readAll(reader: BodyReader): Promise<Buffer> {
-  const pieces: Buffer[] = [];
-  for (;;) {
-    const buf = Buffer.allocUnsafe(BODY_PIECE);
-    const n = await reader.read(buf);
-    if (n > 0) pieces.push(n === buf.length ? buf : buf.subarray(0, n));
-    if (n < buf.length) return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
-  }
 }
 
 /** encodeURIComponent per path segment, as the SDK escapes blob names. */

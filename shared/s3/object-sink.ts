@@ -34,7 +34,7 @@ import { Readable } from "node:stream";
 import { CONTENT_HEADERS, type ObjectHead, type ObjectHeaders, type ObjectLock, type ObjectSink, type UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
 import { ObjectFailure } from "../errors.ts";
-import { SSE_C_ALGORITHM, sseParams, type SseCustomerKey } from "./sse-c.ts";
+import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
 import type { S3Http } from "./signed-http.ts";
 
 const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
@@ -99,15 +99,6 @@ export function wireHeaders(h: ObjectHeaders, sse: SseCustomerKey | undefined): 
   }
   if (h.objectLock?.legalHold) out["x-amz-object-lock-legal-hold"] = "ON";
   return { ...out, ...sseHeaders(sse) };
-}
-
-function sseHeaders(sse: SseCustomerKey | undefined): Record<string, string> {
-  if (!sse) return {};
-  return {
-    "x-amz-server-side-encryption-customer-algorithm": SSE_C_ALGORITHM,
-    "x-amz-server-side-encryption-customer-key": sse.keyBase64,
-    "x-amz-server-side-encryption-customer-key-md5": sse.keyMd5,
-  };
 }
 
 function isGone(err: unknown): boolean {

@@ -39,3 +39,13 @@ export function sseParams(key: SseCustomerKey | undefined): { SSECustomerAlgorit
   if (!key) return {};
   return { SSECustomerAlgorithm: SSE_C_ALGORITHM, SSECustomerKey: key.keyBase64, SSECustomerKeyMD5: key.keyMd5 };
 }
+
+/** The same as request headers, for the plain signed requests of signed-http.ts. */
+export function sseHeaders(key: SseCustomerKey | undefined): Record<string, string> {
+  if (!key) return {};
+  return {
+    "x-amz-server-side-encryption-customer-algorithm": SSE_C_ALGORITHM,
+    "x-amz-server-side-encryption-customer-key": key.keyBase64,
+    "x-amz-server-side-encryption-customer-key-md5": key.keyMd5,
+  };
+}
