@@ -33,12 +33,14 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
   // use; two parts more of room keep whole small objects and parts freed out of order from fragmenting it
   // (pages of the arena are only resident once used).
   PART_BUFFERS.limit = config.tuning.memoryBudget + 2 * config.tuning.partSize;
+  // One pool of plain signed connections for the hot data writes and the run state.
+  const http = createS3Http(config.s3, config.retry);
   return {
     source: sourceOf(config),
-    sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey, http: createS3Http(config.s3, config.retry) }),
+    sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey, http }),
     state: (bucket) => {
       let s = stores.get(bucket);
-      if (!s) stores.set(bucket, (s = new S3StateStore(s3, bucket, undefined, config.s3.encryptState ? config.s3.sseCustomerKey : undefined)));
+      if (!s) stores.set(bucket, (s = new S3StateStore(s3, bucket, undefined, config.s3.encryptState ? config.s3.sseCustomerKey : undefined, http)));
       return s;
     },
     bus,

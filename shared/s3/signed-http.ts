@@ -14,7 +14,7 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import { withRetry, type RetryPolicy } from "../retry.ts";
-import { Http1Client, type Http1Request } from "../http1-client.ts";
+import { Http1Client, readAll, type Http1Request } from "../http1-client.ts";
 
 export interface S3HttpConfig {
   endpoint: string;
@@ -91,7 +91,32 @@ export class S3Http {
     return this.#retry ? withRetry(once, { policy: this.#retry, signal: options.signal }) : once();
   }
 
+  /**
+   * GET of a small object (run state), its whole body returned, tried again
+   * under the retry policy as `send`. Throws S3HttpError for an error answer.
+   */
+  getBody(bucket: string, key: string, options: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<S3Response & { body: Buffer }> {
+    const once = async () => {
+      const { host, path, headers } = this.#sign("GET", bucket, key, options);
+      const reader = await this.#client(host).open({ method: "GET", path, headers, signal: options.signal }, errorOf);
+      try {
+        const body = await readAll(reader);
+        return { status: 200, headers: reader.headers, body };
+      } finally {
+        reader.close();
+      }
+    };
+    return this.#retry ? withRetry(once, { policy: this.#retry, signal: options.signal }) : once();
+  }
+
   async #once(method: Http1Request["method"], bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
+    const { host, path, headers } = this.#sign(method, bucket, key, options);
+    const answer = await this.#client(host).send({ method, path, headers, body: options.body, signal: options.signal }, errorOf);
+    return { status: answer.status, headers: answer.headers };
+  }
+
+  /** Host, path with query, and SigV4-signed headers of one request. */
+  #sign(method: Http1Request["method"], bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer }): { host: string; path: string; headers: Record<string, string> } {
     const base = this.#endpoint.pathname.replace(/\/+$/, "");
     const encodedKey = key.split("/").map(uriEncode).join("/");
     let host = this.#endpoint.host;
@@ -113,7 +138,8 @@ export class S3Http {
     headers.host = host;
     headers["x-amz-date"] = now;
     headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
-    headers["content-length"] = String(options.body?.length ?? 0);
+    // Signed as the client sends it: with a body, or on PUT and POST (http1-client.ts).
+    if (options.body || method === "PUT" || method === "POST") headers["content-length"] = String(options.body?.length ?? 0);
     const names = Object.keys(headers).sort();
     const signedHeaders = names.join(";");
     const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, " ")}\n`).join("");
@@ -122,8 +148,7 @@ export class S3Http {
     const stringToSign = `AWS4-HMAC-SHA256\n${now}\n${scope}\n${sha256Hex(canonicalRequest)}`;
     const signature = createHmac("sha256", this.#key(date)).update(stringToSign, "utf8").digest("hex");
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${this.#config.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
-    const answer = await this.#client(host).send({ method, path: queryString ? `${path}?${queryString}` : path, headers, body: options.body, signal: options.signal }, errorOf);
-    return { status: answer.status, headers: answer.headers };
+    return { host, path: queryString ? `${path}?${queryString}` : path, headers };
   }
 
   #key(date: string): Buffer {

@@ -17,7 +17,8 @@ import { PreconditionFailedError } from "../errors.ts";
 import type { StateObject, StateStore } from "../ports.ts";
 import { redact } from "../redact.ts";
 import { withRetry } from "../retry.ts";
-import { sseParams, type SseCustomerKey } from "./sse-c.ts";
+import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
+import type { S3Http } from "./signed-http.ts";
 
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -40,17 +41,28 @@ function isPreconditionFailure(err: unknown): boolean {
  * stay readable by `migrate status` and `migrate report` without the key.
  */
 export class S3StateStore implements StateStore {
+  /**
+   * `http`: plain signed requests (signed-http.ts) for the reads, writes and
+   * deletes of single objects, the requests a run makes in a row; the SDK's
+   * middleware cost about 2.8 ms of CPU per GetObject against 0.3. Listings
+   * and the ledger's multipart upload stay on the SDK.
+   */
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly attempts = 6,
     private readonly sseCustomerKey?: SseCustomerKey,
+    private readonly http?: S3Http,
   ) {}
 
   async get(key: string): Promise<StateObject | undefined> {
     return withRetry(
       async () => {
         try {
+          if (this.http) {
+            const res = await this.http.getBody(this.bucket, key, { headers: sseHeaders(this.sseCustomerKey) });
+            return { body: res.body.toString("utf8"), etag: res.headers.etag ?? "" };
+          }
           const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }));
           const body = await res.Body!.transformToString("utf8");
           return { body, etag: res.ETag ?? "" };
@@ -85,6 +97,13 @@ export class S3StateStore implements StateStore {
     return withRetry(
       async () => {
         try {
+          if (this.http) {
+            const headers: Record<string, string> = { "content-type": key.endsWith(".jsonl") ? "application/x-ndjson" : "application/json", ...sseHeaders(this.sseCustomerKey) };
+            if (condition.ifNoneMatch) headers["if-none-match"] = "*";
+            if (condition.ifMatch !== undefined) headers["if-match"] = condition.ifMatch;
+            const res = await this.http.send("PUT", this.bucket, key, { headers, body: Buffer.from(safe, "utf8") });
+            return { etag: res.headers.etag ?? "" };
+          }
           const res = await this.s3.send(
             new PutObjectCommand({
               Bucket: this.bucket,
@@ -160,7 +179,8 @@ export class S3StateStore implements StateStore {
   }
 
   async delete(key: string): Promise<void> {
-    await withRetry(() => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), { attempts: this.attempts });
+    const http = this.http;
+    await withRetry<unknown>(() => (http ? http.send("DELETE", this.bucket, key, {}) : this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))), { attempts: this.attempts });
   }
 
   async listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {

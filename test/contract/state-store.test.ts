@@ -9,7 +9,7 @@ import { PreconditionFailedError } from "../../shared/errors.ts";
 import { MemoryStateStore } from "../fakes/state-store.ts";
 import { FileStateStore } from "../../bench/file-state-store.ts";
 import { S3StateStore } from "../../shared/s3/state-store.ts";
-import { createS3Client } from "../../shared/clients.ts";
+import { createS3Client, createS3Http } from "../../shared/clients.ts";
 import { newBucket, s3Config } from "../support/env.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { ODD_NAMES, utf8Order } from "../support/odd-names.ts";
@@ -183,23 +183,27 @@ stateStoreContract("files (bench scale model)", async () => {
   return { store: new FileStateStore(dir), loseNextPutAnswer: () => undefined, close: async () => rmSync(dir, { recursive: true, force: true }) };
 });
 
-stateStoreContract("Ceph RGW (S3)", async () => {
-  const bucket = await newBucket("state");
-  const proxy: FaultProxy = await startFaultProxy({ target: s3Config().endpoint, seed: 11 });
-  const s3 = createS3Client({ ...s3Config(), endpoint: proxy.endpoint }, undefined);
-  let seen = 0;
-  return {
-    store: new S3StateStore(s3, bucket),
-    loseNextPutAnswer: () => proxy.setRules([{ fault: { kind: "reset-response" }, methods: ["PUT"], count: 1 }]),
-    putsSeen: () => {
-      const now = proxy.stats.forwarded;
-      const n = now - seen;
-      seen = now;
-      return n;
-    },
-    close: async () => {
-      s3.destroy();
-      await proxy.stop();
-    },
-  };
-});
+for (const plain of [false, true]) {
+  stateStoreContract(plain ? "Ceph RGW (S3), single objects by plain signed requests" : "Ceph RGW (S3)", async () => {
+    const bucket = await newBucket("state");
+    const proxy: FaultProxy = await startFaultProxy({ target: s3Config().endpoint, seed: 11 });
+    const s3 = createS3Client({ ...s3Config(), endpoint: proxy.endpoint }, undefined);
+    const http = plain ? createS3Http({ ...s3Config(), endpoint: proxy.endpoint }, undefined) : undefined;
+    let seen = 0;
+    return {
+      store: new S3StateStore(s3, bucket, undefined, undefined, http),
+      loseNextPutAnswer: () => proxy.setRules([{ fault: { kind: "reset-response" }, methods: ["PUT"], count: 1 }]),
+      putsSeen: () => {
+        const now = proxy.stats.forwarded;
+        const n = now - seen;
+        seen = now;
+        return n;
+      },
+      close: async () => {
+        s3.destroy();
+        http?.destroy();
+        await proxy.stop();
+      },
+    };
+  });
+}
