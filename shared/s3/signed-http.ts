@@ -1,10 +1,12 @@
 /**
- * The hot writes of a copy (PutObject of a small object, UploadPart) as plain
- * SigV4-signed HTTP requests, without the AWS SDK's per-request machinery
- * (middleware stack, endpoint rules, schema serde). A profile of a copy of
- * 2,000 small objects put that machinery at about a fifth of the process's
- * CPU; these requests have a fixed, simple shape, so they are built here and
- * everything else stays on the SDK.
+ * The hot writes of a copy (PutObject of a small object, UploadPart) and the
+ * run state's single-object requests (GetObject, PutObject, DeleteObject) as
+ * plain SigV4-signed HTTP requests, without the AWS SDK's per-request
+ * machinery (middleware stack, endpoint rules, schema serde). A profile of a
+ * copy of 2,000 small objects put that machinery at about a fifth of the
+ * process's CPU, and a state GetObject cost 2.5 ms of CPU through it against
+ * 0.4 here; these requests have a fixed, simple shape, so they are built here
+ * and everything else stays on the SDK.
  *
  * Same rules as the SDK client of shared/clients.ts: UNSIGNED-PAYLOAD with
  * Content-MD5 (the server checks the body), keep-alive sockets bounded by
