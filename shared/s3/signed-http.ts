@@ -89,8 +89,7 @@ export class S3Http {
    * its failure retryable. Throws S3HttpError for an error answer (status >= 300).
    */
   send(method: Http1Request["method"], bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {
-    const once = () => this.#once(method, bucket, key, options);
-    return this.#retry ? withRetry(once, { policy: this.#retry, signal: options.signal }) : once();
+    return this.#retried(() => this.#once(method, bucket, key, options), options.signal);
   }
 
   /**
@@ -108,7 +107,12 @@ export class S3Http {
         reader.close();
       }
     };
-    return this.#retry ? withRetry(once, { policy: this.#retry, signal: options.signal }) : once();
+    return this.#retried(once, options.signal);
+  }
+
+  /** `once` under the retry policy, or tried once without one. */
+  #retried<T>(once: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return this.#retry ? withRetry(once, { policy: this.#retry, signal }) : once();
   }
 
   async #once(method: Http1Request["method"], bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal }): Promise<S3Response> {

@@ -18,12 +18,13 @@ export interface DestinationIndex {
   listed: Map<string, { size: number; etag: string }>;
 }
 
-const NOTHING_KNOWN = (): DestinationIndex => ({ absent: new Set(), listed: new Map() });
+/** An index that knows nothing: every key gets its own check. */
+export const nothingKnown = (): DestinationIndex => ({ absent: new Set(), listed: new Map() });
 
 export async function indexDestination(sink: ObjectSink, bucket: string, keys: string[], options: { attempts: number; minKeys?: number }): Promise<DestinationIndex> {
   // One key: its HEAD is as cheap as a listing page. From two on, one page answers for all (a shard of
   // large objects holds few: 20 GB of 5 GiB blobs is four).
-  if (keys.length < (options.minKeys ?? 2)) return NOTHING_KNOWN();
+  if (keys.length < (options.minKeys ?? 2)) return nothingKnown();
   const { first, last } = rangeOf(keys);
   const wanted = new Set(keys);
   const present = new Map<string, { size: number; etag: string }>();
@@ -31,6 +32,6 @@ export async function indexDestination(sink: ObjectSink, bucket: string, keys: s
     if (wanted.has(e.key)) present.set(e.key, { size: e.size, etag: e.etag });
   });
   // A cut listing says nothing of the keys it did not reach: none is known absent.
-  if (walked === "cut") return NOTHING_KNOWN();
+  if (walked === "cut") return nothingKnown();
   return { absent: new Set(keys.filter((k) => !present.has(k))), listed: present };
 }

@@ -30,21 +30,20 @@ export class Lease {
   async acquire(options: { takeOverFrom?: (owner: string) => boolean } = {}): Promise<boolean> {
     try {
       // Most shards have no lease: it is created at once (one round trip); only one that exists is read.
-      for (let tries = 0; ; tries++) {
-        const written = await writeOnce(this.store, this.key, this.body());
-        if (written.created) {
-          this.etag = written.etag;
-          return true;
-        }
-        if (tries === 1) return false;
-        const current = await readJson<ShardLease>(this.store, this.key);
-        // Released between the two requests: try to create it once more.
-        if (current) return await this.takeOver(current, options);
-      }
+      if (await this.create()) return true;
+      const current = await readJson<ShardLease>(this.store, this.key);
+      // Released between the two requests: create it once more.
+      return current ? await this.takeOver(current, options) : await this.create();
     } catch (err) {
       if (err instanceof PreconditionFailedError) return false;
       throw err;
     }
+  }
+
+  private async create(): Promise<boolean> {
+    const written = await writeOnce(this.store, this.key, this.body());
+    if (written.created) this.etag = written.etag;
+    return written.created;
   }
 
   /** An expired lease, our own, or one the caller knows is dead is taken (If-Match: of two takers, one wins). */

@@ -17,7 +17,7 @@ import type { ObjectOutcome, RunRecord, ShardCheckpoint, ShardManifest, ShardRes
 import { copyObject } from "../copy/copy-object.ts";
 import type { CopyResult, MultipartCheckpoint } from "../copy/types.ts";
 import { Lease } from "./lease.ts";
-import { indexDestination, type DestinationIndex } from "./destination-index.ts";
+import { indexDestination, nothingKnown } from "./destination-index.ts";
 import { indexProofs, writeCopyProof } from "./copy-proofs.ts";
 import { isUnchangedByListing } from "../copy/skip-checks.ts";
 import { describeError } from "../redact.ts";
@@ -100,10 +100,10 @@ export async function runShard(deps: Deps, msg: ShardMessage, options: ShardOpti
   const [loaded, known] = await Promise.all([
     readJson<ShardCheckpoint>(store, keys.checkpoint(msg.shardId)),
     force
-      ? { absent: new Set<string>(), listed: new Map<string, { size: number; etag: string }>() }
-      : indexDestination(deps.sink, manifest.bucket, manifest.keys, { attempts: deps.tuning.maxAttempts }).catch((err): DestinationIndex => {
+      ? nothingKnown()
+      : indexDestination(deps.sink, manifest.bucket, manifest.keys, { attempts: deps.tuning.maxAttempts }).catch((err) => {
           deps.log.warn("destination-listing-failed", { runId: msg.runId, shardId: msg.shardId, error: describeError(err) });
-          return { absent: new Set<string>(), listed: new Map() };
+          return nothingKnown();
         }),
   ]);
   const checkpoint: ShardCheckpoint = loaded?.value ?? { runId: msg.runId, shardId: msg.shardId, continuation: 0, done: {}, uploads: {}, updatedAt: "" };
