@@ -79,9 +79,12 @@ start() {
   rm -rf "$dir"
   mkdir -p "$dir"/{run,log,mon,osd}
   [ -n "$port" ] || port=$(free_port)
-  local monport fsid
+  local monport fsid osd_uuid
   monport=$(free_port)
   fsid=$(uuidgen)
+  # The OSD's own id, fixed before the first attempt: a boot that failed half-way may already have
+  # registered it with the monitor, and a retry with a new id is then refused as 'wrong fsid'.
+  osd_uuid=$(uuidgen)
   cat > "$dir/ceph.conf" <<CONF
 [global]
 fsid = $fsid
@@ -102,6 +105,11 @@ memstore device bytes = $mem_bytes
 osd max object name len = 2048
 osd max object namespace len = 256
 osd crush chooseleaf type = 0
+# The OSD places itself in the CRUSH map below, before it starts. Left to do it at boot, it may send
+# that command before it has the monitor's map, with a zero fsid, and the monitor refuses it
+# ('wrong fsid'): the OSD then exits, more often the busier the machine.
+osd crush update on start = false
+osd class update on start = false
 run dir = $dir/run
 pid file = $dir/run/\$type.pid
 log file = $dir/log/\$name.log
@@ -133,22 +141,28 @@ CONF
   ceph-mon "${conf[@]}" -i a --pid-file "$dir/run/mon.pid" || die "ceph-mon failed to start (see $dir/log/mon.a.log)"
   # The monitor may refuse commands for a moment after it starts (EPERM while it forms its quorum).
   local tries=0
-  until ceph "${conf[@]}" --connect-timeout 20 osd create >/dev/null 2>&1; do
+  until ceph "${conf[@]}" --connect-timeout 20 osd create "$osd_uuid" 0 >/dev/null 2>&1; do
     tries=$((tries + 1))
     [ $tries -lt 15 ] || die "ceph osd create failed: monitor not reachable (see $dir/log/mon.a.log)"
     sleep 1
   done
+  ceph "${conf[@]}" --connect-timeout 20 osd crush add osd.0 1.0 root=default >/dev/null 2>&1 \
+    || die "ceph osd crush add failed (see $dir/log/mon.a.log)"
   mkdir -p "$dir/osd/0"
   local i ok=0
-  for i in 1 2 3 4 5; do
+  for i in 1 2 3 4 5 6 7 8; do
+    if [ -f "$dir/run/osd.pid" ]; then kill -9 "$(cat "$dir/run/osd.pid")" 2>/dev/null || true; wait_exit "$dir/run/osd.pid"; fi
     rm -rf "$dir/osd/0"; mkdir -p "$dir/osd/0"
-    if ceph-osd "${conf[@]}" -i 0 --mkfs >/dev/null 2>&1 && ceph-osd "${conf[@]}" -i 0 --pid-file "$dir/run/osd.pid" 2>/dev/null; then
+    if ceph-osd "${conf[@]}" -i 0 --mkfs --osd-uuid "$osd_uuid" >/dev/null 2>&1 && ceph-osd "${conf[@]}" -i 0 --pid-file "$dir/run/osd.pid" 2>/dev/null; then
       ok=1; break
     fi
     log "osd start attempt $i failed, retrying"
-    sleep 1
+    sleep "$i"
   done
-  [ $ok = 1 ] || die "ceph-osd failed to start (see $dir/log/osd.0.log)"
+  if [ $ok != 1 ]; then
+    grep -E ' -1 |ERROR|error' "$dir/log/osd.0.log" 2>/dev/null | tail -n 8 | sed 's/^/ceph-rgw: osd.0.log: /' >&2 || true
+    die "ceph-osd failed to start (see $dir/log/osd.0.log)"
+  fi
   radosgw "${conf[@]}" -n client.rgw.a --pid-file "$dir/run/rgw.pid" || die "radosgw failed to start (see $dir/log)"
   for i in $(seq 1 300); do
     if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null | grep -q 200; then ok=2; break; fi
