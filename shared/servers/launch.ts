@@ -4,7 +4,7 @@
  * by its own PID, leaving no process behind.
  */
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { createServer, type Server } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -47,6 +47,31 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Listens on `port` of 127.0.0.1 and resolves with the server, or with undefined when the port is taken. */
+function holdPort(port: number): Promise<Server | undefined> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(undefined));
+    srv.listen(port, "127.0.0.1", () => resolve(srv));
+  });
+}
+
+/** A port whose next one is free too (`migrate serve --port P` listens on P and P + 1). */
+export async function freePortPair(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const first = (await holdPort(0))!;
+    const addr = first.address();
+    const port = typeof addr === "object" && addr ? addr.port : 0;
+    const second = port > 0 && port < 65535 ? await holdPort(port + 1) : undefined;
+    await new Promise((r) => first.close(r));
+    if (second) {
+      await new Promise((r) => second.close(r));
+      return port;
+    }
+    if (attempt >= 50) throw new Error("no two free neighbouring ports on 127.0.0.1 after 50 tries");
+  }
 }
 
 async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
 import { clients, newBucket, newContainer, serverEnv, uniqueName } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
-import { freePort } from "../../shared/servers/launch.ts";
+import { freePortPair } from "../../shared/servers/launch.ts";
 import { signedPing } from "../../shared/doctor/function-pings.ts";
 import { fingerprint } from "../../shared/runtime/fingerprint.ts";
 import { loadConfigValues } from "../../shared/config.ts";
@@ -43,7 +43,7 @@ describe("migrate serve and migrate start: the deployed shape, locally", () => {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
     };
-    const port = await freePort();
+    const port = await freePortPair();
     const server = spawn(process.execPath, [BIN, "serve", "--port", String(port)], { env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     server.stderr.on("data", (d) => (stderr += d));
@@ -110,7 +110,7 @@ describe("migrate serve fires the schedule trigger", () => {
       HOME: process.env.HOME ?? "/tmp",
     };
     const serve = async (extra: string[]) => {
-      const port = await freePort();
+      const port = await freePortPair();
       const child = spawn(process.execPath, [BIN, "serve", "--port", String(port), ...extra], { env, stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createSqsClient } from "../../shared/clients.ts";
-import { startAzurite, startFauxqs, startRgw, freePort, type RunningServer } from "../../shared/servers/launch.ts";
+import { startAzurite, startFauxqs, startRgw, freePort, freePortPair, type RunningServer } from "../../shared/servers/launch.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { runCli } from "../support/cli.ts";
 import { clients, newBucket, newContainer, serverEnv, uniqueName, s3Config } from "../support/env.ts";
@@ -148,7 +148,7 @@ describe("short outages in the middle of a multipart copy", () => {
       HOME: process.env.HOME ?? "/tmp",
     };
     const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "migrate.js");
-    const port = await freePort();
+    const port = await freePortPair();
     const server = spawn(process.execPath, [bin, "serve", "--port", String(port)], { env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     server.stderr.on("data", (d) => (stderr += d));
