@@ -118,6 +118,8 @@ export async function readAll(reader: BodyReader): Promise<Buffer> {
 
 /** The body of an answer read in pieces into the caller's buffers (open()). */
 export interface BodyReader {
+  /** The answer's status (below 300: error answers are thrown). */
+  readonly status: number;
   /** The answer's headers (lower-case names; repeated headers joined with ", "). */
   readonly headers: Record<string, string>;
   /** Fills `into` from the body; resolves with the bytes written, fewer than its length only at the body's end. One read at a time. */
@@ -127,6 +129,7 @@ export interface BodyReader {
 }
 
 class BodyStream implements BodyReader {
+  status = 0;
   headers: Record<string, string> = {};
   #target?: Buffer;
   #filled = 0;
@@ -471,8 +474,10 @@ export class Http1Client {
       const stream = streamed ? new BodyStream(conn.socket) : undefined;
       try {
         const answer = await this.#exchange(conn, r, head, fail, into, stream);
-        if (stream) stream.headers = answer.headers;
-        else this.#release(conn);
+        if (stream) {
+          stream.status = answer.status;
+          stream.headers = answer.headers;
+        } else this.#release(conn);
         return { answer, stream };
       } catch (err) {
         const resend = reused && attempt === 0 && (err as { received?: number }).received === 0 && !r.signal?.aborted;

@@ -20,6 +20,7 @@
  * (an unclosed tag, a closing tag that does not match) is an error that says
  * where.
  */
+import { decodeXmlText, XmlError } from "../xml.ts";
 
 /** One listed blob, in the SDK's BlobItem shape (the fields the listing uses). */
 export interface ListedBlob {
@@ -93,24 +94,13 @@ const PROPERTIES = new Map<string, Setter>([
   ["ImmutabilityPolicyMode", str("immutabilityPolicyMode")],
 ]);
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-
-/** Character data as text: line ends normalised, references replaced. */
+/** Character data as text (shared/xml.ts), its errors named as the listing's. */
 function decode(raw: string, at: number): string {
-  let s = raw.indexOf("\r") >= 0 ? raw.replace(/\r\n?/g, "\n") : raw;
-  if (s.indexOf("&") < 0) return s;
-  s = s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);|&/g, (whole, ref: string | undefined) => {
-    if (ref === undefined) throw new ListXmlError(`a bare "&" near offset ${at}`);
-    if (ref[0] === "#") {
-      const code = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      if (!(code >= 0 && code <= 0x10ffff)) throw new ListXmlError(`character reference ${whole} near offset ${at}`);
-      return String.fromCodePoint(code);
-    }
-    const e = ENTITIES[ref];
-    if (e === undefined) throw new ListXmlError(`unknown entity ${whole} near offset ${at}`);
-    return e;
-  });
-  return s;
+  try {
+    return decodeXmlText(raw, at);
+  } catch (err) {
+    throw err instanceof XmlError ? new ListXmlError(err.message) : err;
+  }
 }
 
 const ENCODED = /(?:^|\s)Encoded\s*=\s*(?:"([^"]*)"|'([^']*)')/;

@@ -5,7 +5,7 @@
  */
 import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { AppConfig } from "../config.ts";
-import { createBlobServiceClient, createS3Client, createSqsClient } from "../clients.ts";
+import { createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../clients.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { checkSource } from "../coordinator/source-check.ts";
@@ -144,19 +144,26 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
  */
 async function preflight(config: AppConfig, request: StartRequest, stateBucket: string): Promise<void> {
   const destination = request.destination.bucket;
-  const s3 = createS3Client(config.s3, preflightPolicy(config));
+  const http = createS3Http(config.s3, preflightPolicy(config));
   try {
     const checks = await Promise.allSettled([
       ensureSource(config, request),
-      request.options.hds ? checkHdsDestination(config, destination).then(() => true) : bucketExists(s3, destination),
-      stateBucket === destination ? true : bucketExists(s3, stateBucket),
+      request.options.hds ? checkHdsDestination(config, destination).then(() => true) : bucketExists(http, destination),
+      stateBucket === destination ? true : bucketExists(http, stateBucket),
     ]);
     for (const c of checks) if (c.status === "rejected") throw c.reason;
     const [, destinationExists, stateExists] = checks as Array<PromiseFulfilledResult<boolean>>;
-    if (!destinationExists!.value) await createBucket(s3, destination);
-    if (!stateExists!.value) await createBucket(s3, stateBucket);
+    const missing = [...(destinationExists!.value ? [] : [destination]), ...(stateExists!.value ? [] : [stateBucket])];
+    if (missing.length > 0) {
+      const s3 = createS3Client(config.s3, preflightPolicy(config));
+      try {
+        for (const bucket of missing) await createBucket(s3, bucket);
+      } finally {
+        s3.destroy();
+      }
+    }
   } finally {
-    s3.destroy();
+    http.destroy();
   }
 }
 

@@ -1,7 +1,11 @@
 /**
- * ObjectSink on @aws-sdk/client-s3 for Scaleway Object Storage (and Ceph RGW in
- * tests). Bodies are Buffers with ContentLength and Content-MD5: no streaming
- * checksums, which Scaleway and RGW refuse. ETags are returned bare (no quotes).
+ * ObjectSink for Scaleway Object Storage (and Ceph RGW in tests). Every request
+ * of a copy (HEAD, PutObject, the multipart upload's, the listings, the bucket
+ * settings) is a plain signed request of signed-http.ts, its XML answer read by
+ * shared/xml.ts; what a copy seldom does (tags, Object Lock settings,
+ * deletions, reading an object back) goes through @aws-sdk/client-s3.
+ * Bodies are Buffers with Content-MD5: no streaming checksums, which Scaleway
+ * and RGW refuse. ETags are returned bare (no quotes).
  *
  * With an SSE-C key, every request that writes or reads a data object carries it
  * (PutObject, CreateMultipartUpload, UploadPart, ListParts, CompleteMultipartUpload,
@@ -10,53 +14,24 @@
  * Content-MD5, which the server checks, and its own hashes.
  */
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
-  GetBucketVersioningCommand,
-  GetObjectLockConfigurationCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  ListPartsCommand,
-  PutObjectCommand,
   PutObjectTaggingCommand,
   PutObjectLegalHoldCommand,
   PutObjectRetentionCommand,
-  UploadPartCommand,
   type S3Client,
-  type StorageClass,
 } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
 import { CONTENT_HEADERS, type ObjectHead, type ObjectHeaders, type ObjectLock, type ObjectSink, type UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
 import { ObjectFailure } from "../errors.ts";
 import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
-import type { S3Http } from "./signed-http.ts";
+import { S3HttpError, type S3Http } from "./signed-http.ts";
+import { childrenOf, parseXmlTree, textOf, type XmlElement } from "../xml.ts";
 
 const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
 const quoted = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
-
-/** The SDK's name of a content header: its wire name without the hyphen (Content-Type -> ContentType). */
-type SdkContentHeader = "ContentType" | "ContentEncoding" | "ContentLanguage" | "ContentDisposition" | "CacheControl";
-const sdkName = (wire: (typeof CONTENT_HEADERS)[number][1]) => wire.replace("-", "") as SdkContentHeader;
-
-function headerParams(h: ObjectHeaders) {
-  const content: Partial<Record<SdkContentHeader, string>> = {};
-  for (const [field, wire] of CONTENT_HEADERS) content[sdkName(wire)] = h[field];
-  return {
-    ...content,
-    Metadata: h.metadata,
-    StorageClass: h.storageClass as StorageClass | undefined,
-    ...(h.objectLock?.mode && h.objectLock.retainUntil
-      ? { ObjectLockMode: h.objectLock.mode, ObjectLockRetainUntilDate: new Date(h.objectLock.retainUntil) }
-      : {}),
-    ...(h.objectLock?.legalHold ? { ObjectLockLegalHoldStatus: "ON" as const } : {}),
-  };
-}
 
 /**
  * `x-amz-tagging` is a query string; RGW keeps a `+` literally, so encode with
@@ -68,26 +43,10 @@ export function encodeTagging(tags: Record<string, string>): string {
     .join("&");
 }
 
-/**
- * Sign the request without hashing its body (SigV4 "UNSIGNED-PAYLOAD"): the
- * body's integrity is already carried by Content-MD5, which the server checks,
- * and a SHA-256 of every part would be one more pass over every byte on the
- * event loop. The signer keeps an x-amz-content-sha256 header it finds set.
- */
-function unsignedPayload<T extends { middlewareStack: { add: (mw: never, options: { step: "build"; name: string }) => void } }>(command: T): T {
-  const mw = (next: (args: { request: unknown }) => Promise<unknown>) => async (args: { request: unknown }) => {
-    const request = args.request as { headers?: Record<string, string> };
-    if (request?.headers) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
-    return next(args);
-  };
-  command.middlewareStack.add(mw as never, { step: "build", name: "unsignedPayloadWithContentMd5" });
-  return command;
-}
-
 /** The date form the SDK sends in headers (ISO 8601 without milliseconds when they are zero). */
 const headerDate = (iso: string) => new Date(iso).toISOString().replace(".000Z", "Z");
 
-/** Wire headers of a PutObject or CreateMultipartUpload: what headerParams gives the SDK, by hand. */
+/** Wire headers of a PutObject or CreateMultipartUpload: content headers, metadata, storage class, Object Lock, SSE-C. */
 export function wireHeaders(h: ObjectHeaders, sse: SseCustomerKey | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [field, wire] of CONTENT_HEADERS) if (h[field]) out[wire] = h[field]!;
@@ -119,46 +78,72 @@ export function keyMismatch(key: string, err: unknown, withKey: boolean): Object
   return new ObjectFailure("sse-c-key-mismatch", `destination object "${key}" ${why}`, { cause: err });
 }
 
+/** S3's XML escaping of a text value in a request body. */
+const escapeXml = (v: string) => v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** The root element of an XML answer; a 200 whose body is an <Error> (CompleteMultipartUpload may answer so) throws it. */
+function answerXml(body: Buffer): XmlElement {
+  const root = parseXmlTree(body.toString("utf8"));
+  if (root.name === "Error") throw new S3HttpError(500, textOf(root, "Code") ?? "InternalError", textOf(root, "Message") ?? "", textOf(root, "RequestId"));
+  return root;
+}
+
+const isoOf = (date: string | undefined) => (date ? new Date(date).toISOString() : undefined);
+
 export class S3ObjectSink implements ObjectSink {
   readonly customerKeyMd5: string | undefined;
   readonly etagsAreMd5: boolean;
+  readonly #http: S3Http;
 
   constructor(
+    /** The SDK's client, for what a copy seldom does (tags, Object Lock settings, deletions, reading objects back). */
     private readonly s3: S3Client,
-    /** `http`: the signed requests of signed-http.ts for PutObject and UploadPart, in place of the SDK's. */
-    private readonly options: { sseCustomerKey?: SseCustomerKey; http?: S3Http } = {},
+    /** `http`: the plain signed requests of signed-http.ts, for every request of a copy. */
+    private readonly options: { sseCustomerKey?: SseCustomerKey; http: S3Http },
   ) {
     this.customerKeyMd5 = options.sseCustomerKey?.keyMd5;
     this.etagsAreMd5 = !options.sseCustomerKey;
+    this.#http = options.http;
   }
 
-  /** SSE-C parameters of a data-object request (none without a key). */
+  /** SSE-C parameters of a data-object request through the SDK (none without a key). */
   get #sse() {
     return sseParams(this.options.sseCustomerKey);
   }
 
+  /** SSE-C headers of a data-object request (none without a key). */
+  get #sseHeaders() {
+    return sseHeaders(this.options.sseCustomerKey);
+  }
+
   async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
+    let h: Record<string, string>;
     try {
-      const r = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...this.#sse }));
-      const head: ObjectHead = { size: r.ContentLength ?? 0, etag: bare(r.ETag), metadata: { ...(r.Metadata ?? {}) } };
-      if (r.SSECustomerAlgorithm) head.sseCustomerKeyMd5 = r.SSECustomerKeyMD5 ?? "";
-      if (r.LastModified) head.lastModified = r.LastModified.toISOString();
-      for (const [field, wire] of CONTENT_HEADERS) {
-        const value = r[sdkName(wire)];
-        if (value) head[field] = value;
-      }
-      if (r.StorageClass) head.storageClass = r.StorageClass;
-      if (r.ObjectLockMode || r.ObjectLockLegalHoldStatus === "ON") {
-        head.objectLock = {
-          ...(r.ObjectLockMode ? { mode: r.ObjectLockMode, retainUntil: r.ObjectLockRetainUntilDate?.toISOString() } : {}),
-          ...(r.ObjectLockLegalHoldStatus === "ON" ? { legalHold: true } : {}),
-        };
-      }
-      return head;
+      h = (await this.#http.send("HEAD", bucket, key, { headers: this.#sseHeaders })).headers;
     } catch (err) {
       if (isGone(err)) return undefined;
       throw keyMismatch(key, err, !!this.options.sseCustomerKey) ?? err;
     }
+    const metadata: Record<string, string> = {};
+    for (const [name, value] of Object.entries(h)) if (name.startsWith("x-amz-meta-")) metadata[name.slice(11)] = value;
+    const head: ObjectHead = { size: Number(h["content-length"] ?? 0), etag: bare(h.etag), metadata };
+    if (h["x-amz-server-side-encryption-customer-algorithm"]) head.sseCustomerKeyMd5 = h["x-amz-server-side-encryption-customer-key-md5"] ?? "";
+    const lastModified = isoOf(h["last-modified"]);
+    if (lastModified) head.lastModified = lastModified;
+    for (const [field, wire] of CONTENT_HEADERS) {
+      const value = h[wire.toLowerCase()];
+      if (value) head[field] = value;
+    }
+    if (h["x-amz-storage-class"]) head.storageClass = h["x-amz-storage-class"];
+    const mode = h["x-amz-object-lock-mode"] as ObjectLock["mode"] | undefined;
+    const legalHold = h["x-amz-object-lock-legal-hold"] === "ON";
+    if (mode || legalHold) {
+      head.objectLock = {
+        ...(mode ? { mode, retainUntil: isoOf(h["x-amz-object-lock-retain-until-date"]) } : {}),
+        ...(legalHold ? { legalHold: true } : {}),
+      };
+    }
+    return head;
   }
 
   async get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable> {
@@ -173,15 +158,16 @@ export class S3ObjectSink implements ObjectSink {
   async bucketProtection(bucket: string): Promise<{ versioning: boolean; objectLock: boolean }> {
     // Both at once (one round trip); the versioning answer's error is the one reported, as when asked first.
     const [v, l] = await Promise.allSettled([
-      this.s3.send(new GetBucketVersioningCommand({ Bucket: bucket })),
-      this.s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket })),
+      this.#http.request("GET", bucket, "", { query: { versioning: "" } }),
+      this.#http.request("GET", bucket, "", { query: { "object-lock": "" } }),
     ]);
     if (v.status === "rejected") throw v.reason;
     let objectLock = false;
-    if (l.status === "fulfilled") objectLock = l.value.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled";
+    if (l.status === "fulfilled") objectLock = textOf(answerXml(l.value.body), "ObjectLockEnabled") === "Enabled";
     // ObjectLockConfigurationNotFoundError (404): no Object Lock on this bucket.
     else if (statusOf(l.reason) !== 404) throw l.reason;
-    return { versioning: v.value.Status === "Enabled" || v.value.Status === "Suspended", objectLock };
+    const status = textOf(answerXml(v.value.body), "Status");
+    return { versioning: status === "Enabled" || status === "Suspended", objectLock };
   }
 
   async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
@@ -192,36 +178,22 @@ export class S3ObjectSink implements ObjectSink {
 
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, headers: ObjectHeaders, tags?: Record<string, string>): Promise<{ etag: string }> {
     const tagging = tags && Object.keys(tags).length > 0 ? encodeTagging(tags) : undefined;
-    const http = this.options.http;
-    if (http) {
-      const wire = { ...wireHeaders(headers, this.options.sseCustomerKey), "content-md5": md5Base64, ...(tagging ? { "x-amz-tagging": tagging } : {}) };
-      const r = await http.send("PUT", bucket, key, { headers: wire, body });
-      return { etag: bare(r.headers.etag as string | undefined) };
-    }
-    const r = await this.s3.send(
-      unsignedPayload(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5Base64, Tagging: tagging, ...headerParams(headers), ...this.#sse })),
-    );
-    return { etag: bare(r.ETag) };
+    const wire = { ...wireHeaders(headers, this.options.sseCustomerKey), "content-md5": md5Base64, ...(tagging ? { "x-amz-tagging": tagging } : {}) };
+    const r = await this.#http.send("PUT", bucket, key, { headers: wire, body });
+    return { etag: bare(r.headers.etag) };
   }
 
   async createMultipart(bucket: string, key: string, headers: ObjectHeaders): Promise<string> {
-    const r = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...headerParams(headers), ...this.#sse }));
-    if (!r.UploadId) throw new Error(`CreateMultipartUpload for "${key}" returned no UploadId`);
-    return r.UploadId;
+    const r = await this.#http.request("POST", bucket, key, { query: { uploads: "" }, headers: wireHeaders(headers, this.options.sseCustomerKey) });
+    const uploadId = textOf(answerXml(r.body), "UploadId");
+    if (!uploadId) throw new Error(`CreateMultipartUpload for "${key}" returned no UploadId`);
+    return uploadId;
   }
 
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<{ etag: string }> {
-    const http = this.options.http;
-    if (http) {
-      const query = { partNumber: String(partNumber), uploadId };
-      const r = await http.send("PUT", bucket, key, { query, headers: { "content-md5": md5Base64, ...sseHeaders(this.options.sseCustomerKey) }, body, signal });
-      return { etag: bare(r.headers.etag as string | undefined) };
-    }
-    const r = await this.s3.send(
-      unsignedPayload(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length, ContentMD5: md5Base64, ...this.#sse })),
-      { abortSignal: signal },
-    );
-    return { etag: bare(r.ETag) };
+    const query = { partNumber: String(partNumber), uploadId };
+    const r = await this.#http.send("PUT", bucket, key, { query, headers: { "content-md5": md5Base64, ...this.#sseHeaders }, body, signal });
+    return { etag: bare(r.headers.etag) };
   }
 
   async listParts(bucket: string, key: string, uploadId: string): Promise<UploadedPart[] | undefined> {
@@ -229,10 +201,11 @@ export class S3ObjectSink implements ObjectSink {
     let marker: string | undefined;
     try {
       for (;;) {
-        const r = await this.s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker, ...this.#sse }));
-        for (const p of r.Parts ?? []) parts.push({ partNumber: p.PartNumber ?? 0, etag: bare(p.ETag), size: p.Size ?? 0 });
-        if (!r.IsTruncated || !r.NextPartNumberMarker) break;
-        marker = r.NextPartNumberMarker;
+        const query: Record<string, string> = { uploadId, ...(marker ? { "part-number-marker": marker } : {}) };
+        const page = answerXml((await this.#http.request("GET", bucket, key, { query, headers: this.#sseHeaders })).body);
+        for (const p of childrenOf(page, "Part")) parts.push({ partNumber: Number(textOf(p, "PartNumber") ?? 0), etag: bare(textOf(p, "ETag")), size: Number(textOf(p, "Size") ?? 0) });
+        marker = textOf(page, "NextPartNumberMarker");
+        if (textOf(page, "IsTruncated") !== "true" || !marker) break;
       }
     } catch (err) {
       // RGW answers NoSuchKey, AWS and Scaleway NoSuchUpload, for an upload that was completed or aborted.
@@ -243,35 +216,34 @@ export class S3ObjectSink implements ObjectSink {
   }
 
   async completeMultipart(bucket: string, key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<{ etag?: string }> {
-    const r = await this.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: quoted(p.etag) })) },
-        ...this.#sse,
-      }),
-    );
+    const xml =
+      "<CompleteMultipartUpload>" +
+      parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(quoted(p.etag))}</ETag></Part>`).join("") +
+      "</CompleteMultipartUpload>";
+    const r = await this.#http.request("POST", bucket, key, { query: { uploadId }, headers: { "content-type": "application/xml", ...this.#sseHeaders }, body: Buffer.from(xml, "utf8") });
     // RGW gives an empty ETag here: callers HEAD the object for the real one.
-    const etag = bare(r.ETag);
+    const etag = bare(textOf(answerXml(r.body), "ETag"));
     return etag ? { etag } : {};
   }
 
   async abortMultipart(bucket: string, key: string, uploadId: string): Promise<void> {
     try {
-      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+      await this.#http.send("DELETE", bucket, key, { query: { uploadId } });
     } catch (err) {
       if (!isGone(err)) throw err;
     }
   }
 
   async listKeys(bucket: string, options: { prefix?: string; startAfter?: string; maxKeys?: number }) {
-    const r = await this.s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: options.prefix || undefined, StartAfter: options.startAfter || undefined, MaxKeys: options.maxKeys ?? 1000 }),
-    );
+    const query: Record<string, string> = { "list-type": "2", "max-keys": String(options.maxKeys ?? 1000) };
+    if (options.prefix) query.prefix = options.prefix;
+    if (options.startAfter) query["start-after"] = options.startAfter;
+    const page = answerXml((await this.#http.request("GET", bucket, "", { query })).body);
     return {
-      entries: (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: o.Key!, size: o.Size ?? 0, etag: bare(o.ETag) })),
-      truncated: !!r.IsTruncated,
+      entries: childrenOf(page, "Contents")
+        .filter((o) => textOf(o, "Key") !== undefined)
+        .map((o) => ({ key: textOf(o, "Key")!, size: Number(textOf(o, "Size") ?? 0), etag: bare(textOf(o, "ETag")) })),
+      truncated: textOf(page, "IsTruncated") === "true",
     };
   }
 
@@ -280,11 +252,19 @@ export class S3ObjectSink implements ObjectSink {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      const r = await this.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
-      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated?.toISOString() });
-      if (!r.IsTruncated) break;
-      keyMarker = r.NextKeyMarker;
-      uploadIdMarker = r.NextUploadIdMarker;
+      const query: Record<string, string> = { uploads: "" };
+      if (prefix) query.prefix = prefix;
+      if (keyMarker) query["key-marker"] = keyMarker;
+      if (uploadIdMarker) query["upload-id-marker"] = uploadIdMarker;
+      const page = answerXml((await this.#http.request("GET", bucket, "", { query })).body);
+      for (const u of childrenOf(page, "Upload")) {
+        const key = textOf(u, "Key");
+        const uploadId = textOf(u, "UploadId");
+        if (key && uploadId) out.push({ key, uploadId, initiated: isoOf(textOf(u, "Initiated")) });
+      }
+      if (textOf(page, "IsTruncated") !== "true") break;
+      keyMarker = textOf(page, "NextKeyMarker");
+      uploadIdMarker = textOf(page, "NextUploadIdMarker");
       if (!keyMarker && !uploadIdMarker) break;
     }
     return out;

@@ -93,21 +93,28 @@ export class S3Http {
   }
 
   /**
-   * GET of a small object (run state), its whole body returned, tried again
-   * under the retry policy as `send`. Throws S3HttpError for an error answer.
+   * A request whose answer's body is wanted whole: a small object (run state),
+   * or an XML answer (listings, multipart uploads, bucket settings). Tried
+   * again under the retry policy as `send`. Throws S3HttpError for an error
+   * answer (status >= 300).
    */
-  getBody(bucket: string, key: string, options: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<S3Response & { body: Buffer }> {
+  request(method: Http1Request["method"], bucket: string, key: string, options: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal } = {}): Promise<S3Response & { body: Buffer }> {
     const once = async () => {
-      const { host, path, headers } = this.#sign("GET", bucket, key, options);
-      const reader = await this.#client(host).open({ method: "GET", path, headers, signal: options.signal }, errorOf);
+      const { host, path, headers } = this.#sign(method, bucket, key, options);
+      const reader = await this.#client(host).open({ method, path, headers, body: options.body, signal: options.signal }, errorOf);
       try {
         const body = await readAll(reader);
-        return { status: 200, headers: reader.headers, body };
+        return { status: reader.status, headers: reader.headers, body };
       } finally {
         reader.close();
       }
     };
     return this.#retried(once, options.signal);
+  }
+
+  /** GET of a small object (run state), its whole body returned. */
+  getBody(bucket: string, key: string, options: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<S3Response & { body: Buffer }> {
+    return this.request("GET", bucket, key, options);
   }
 
   /** `once` under the retry policy, or tried once without one. */

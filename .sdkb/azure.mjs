@@ -1,0 +1,1 @@
+import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob"; globalThis.x=[BlobServiceClient,StorageSharedKeyCredential];

@@ -1,0 +1,1 @@
+import { createAdvancedClient } from "@scaleway/sdk-client"; globalThis.x=[createAdvancedClient];

@@ -1,0 +1,1 @@
+import { SQSClient } from "@aws-sdk/client-sqs"; globalThis.x=[SQSClient];
