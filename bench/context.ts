@@ -1,5 +1,6 @@
 /** What every section of the benchmark works with: the servers, clients, buckets and corpora. */
-import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
+import { createS3Client } from "../shared/sdk-clients.ts";
+import { createBlobServiceClient } from "../shared/azure-sdk-client.ts";
 import { type AzuriteServer, type S3Server } from "../shared/servers/launch.ts";
 import { type Endpoints } from "./tools.ts";
 

@@ -3,7 +3,9 @@
  * is the engine's alone. The parent bundles it with esbuild, as the functions
  * are deployed, and runs it with plain node: `node child.mjs '<json input>'`.
  */
-import { createBlobServiceClient, createS3Client, createS3Http } from "../shared/clients.ts";
+import { createS3Http } from "../shared/clients.ts";
+import { createS3Client } from "../shared/sdk-clients.ts";
+import { createBlobServiceClient } from "../shared/azure-sdk-client.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import type { AzureConfig, S3Config } from "../shared/config.ts";
 import { AzureBlobSource } from "../shared/azure/blob-source.ts";
@@ -32,7 +34,7 @@ export interface ChildOutput {
 
 async function child(input: ChildInput): Promise<void> {
   const source = new AzureBlobSource(createBlobServiceClient(input.azure, DEFAULT_RETRY_POLICY));
-  const sink = new S3ObjectSink(createS3Client(input.s3, DEFAULT_RETRY_POLICY), { http: createS3Http(input.s3, DEFAULT_RETRY_POLICY) });
+  const sink = new S3ObjectSink(async () => createS3Client(input.s3, DEFAULT_RETRY_POLICY), { http: createS3Http(input.s3, DEFAULT_RETRY_POLICY) });
   const blob = (await source.stat(input.container, input.blob))!;
   // Where the memory goes, sampled: V8 heap vs buffers (arrayBuffers) vs the rest of the RSS.
   const peak = { rss: 0, heapUsed: 0, arrayBuffers: 0 };

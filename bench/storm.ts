@@ -8,7 +8,8 @@
  *   STORM_SMALL=300 STORM_LARGE=4 STORM_LARGE_MB=24 STORM_RUNS=2
  */
 import { CreateBucketCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
+import { createS3Client } from "../shared/sdk-clients.ts";
+import { createBlobServiceClient } from "../shared/azure-sdk-client.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import { startAzurite, startRgw } from "../shared/servers/launch.ts";
 import { MiB } from "../shared/limits.ts";

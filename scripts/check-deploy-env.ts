@@ -5,7 +5,7 @@
 // or misconfigured. Prints names, never values.
 import { homedir } from "node:os";
 import { parseArgs } from "node:util";
-import { createSqsClient } from "../shared/clients.ts";
+import { createSqsClient } from "../shared/sdk-clients.ts";
 import { loadQueueConfig, loadRetryPolicy } from "../shared/config.ts";
 import { checkDeployEnv, type DeployPlan } from "../shared/provision/deploy-env.ts";
 import { checkQueues, queuesToCheck } from "../shared/provision/deploy-queues.ts";

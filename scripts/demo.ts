@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { createBlobServiceClient, createS3Client } from "../shared/clients.ts";
+import { createS3Client } from "../shared/sdk-clients.ts";
+import { createBlobServiceClient } from "../shared/azure-sdk-client.ts";
 import { DEFAULT_RETRY_POLICY } from "../shared/retry.ts";
 import { startAzurite, startRgw, startS3rver, type RunningServer, type S3Server } from "../shared/servers/launch.ts";
 

@@ -107,3 +107,11 @@ export const DEFAULT_TUNING: Tuning = {
   // Parts of the streamed ledger: over S3's 5 MiB minimum with a margin (redaction may shorten a part), and no larger: each is held a few times over while it is sent.
   ledgerPartBytes: 6 * MiB,
 };
+
+/** What the SQS API (Scaleway Queues) accepts for the attributes provisioning sets. */
+export const QUEUE_LIMITS_SQS = {
+  minRetention: 60,
+  maxRetention: 14 * 24 * 3600,
+  maxVisibilityTimeout: 12 * 3600,
+  maxReceiveCount: 1000,
+} as const;

@@ -1,5 +1,5 @@
 import { DEFAULT_STATE_PREFIX, loadRetryPolicy, loadS3Config, loadStateBucket } from "../config.ts";
-import { createS3Client } from "../clients.ts";
+import { createS3Http, lazyS3Client } from "../clients.ts";
 import { ConfigError } from "../errors.ts";
 import { S3StateStore } from "../s3/state-store.ts";
 import { StateLayout } from "../state/layout.ts";
@@ -10,6 +10,9 @@ export function openState(runId: string, stateBucket: string | undefined, env: R
   if (!RUN_ID.safeParse(runId).success) throw new ConfigError(`RUN_ID "${runId.slice(0, 60)}" is not a run id (letters, digits, . _ -)`);
   const bucket = loadStateBucket(env, stateBucket);
   const config = loadS3Config(env);
-  const s3 = createS3Client(config, loadRetryPolicy(env));
-  return { store: new S3StateStore(s3, bucket, undefined, config.encryptState ? config.sseCustomerKey : undefined), layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => s3.destroy() };
+  const retry = loadRetryPolicy(env);
+  const s3 = lazyS3Client(config, retry);
+  const http = createS3Http(config, retry);
+  const store = new S3StateStore(s3, bucket, undefined, config.encryptState ? config.sseCustomerKey : undefined, http);
+  return { store, layout: new StateLayout(DEFAULT_STATE_PREFIX), bucket, close: () => (s3.destroy(), http.destroy()) };
 }

@@ -5,7 +5,7 @@
  * waits for every answer (bounded), reports each queue on its own line, then
  * deletes the answers. The ping touches no run.
  */
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { StateStore } from "../ports.ts";
 import { describeError } from "../redact.ts";
 import type { FunctionName, PingAnswer } from "../runtime/ping.ts";
@@ -42,6 +42,7 @@ export async function pingThroughQueues(targets: QueueTarget[], options: QueuePi
     const key = options.layout.doctor(options.id).queueAnswer(target.queue);
     const ping = signedPing({ id: options.id, at: new Date().toISOString(), reply: "state", stateBucket: options.stateBucket, queue: target.queue }, options.secret);
     try {
+      const { SendMessageCommand } = await import("../queue/sdk-commands.ts");
       await options.sqs.send(new SendMessageCommand({ QueueUrl: target.url, MessageBody: JSON.stringify(ping) }));
       pending.set(target.queue, { target, key });
     } catch (err) {

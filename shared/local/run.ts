@@ -3,9 +3,9 @@
  * process. Messages go through an in-process queue with Scaleway's trigger
  * semantics, or through a real SQS queue polled the way the trigger does.
  */
-import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { AppConfig } from "../config.ts";
-import { createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../clients.ts";
+import { createS3Http } from "../clients.ts";
+import { createBlobServiceClient } from "../azure-sdk-client.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { checkSource } from "../coordinator/source-check.ts";
@@ -19,9 +19,8 @@ import type { Deps } from "../runtime/deps.ts";
 import { createCoordinatorHandler } from "../coordinator/handler.ts";
 import { createWorkerHandler } from "../worker/handler.ts";
 import { queueEvent, type FunctionHandler } from "../runtime/http.ts";
+import type { Transport } from "./transport.ts";
 import { InProcessBus } from "./in-process-bus.ts";
-import { QueuePoller, sqsDrained } from "./queue-poller.ts";
-import { SqsMessageBus } from "../queue/sqs.ts";
 import { aggregate } from "../coordinator/aggregate.ts";
 import { sweep } from "../coordinator/sweep.ts";
 import type { RunRecord, RunReport } from "../state/layout.ts";
@@ -64,13 +63,7 @@ async function ensureSource(config: AppConfig, request: StartRequest): Promise<v
   }
 }
 
-export interface Transport {
-  bus: InProcessBus | SqsMessageBus;
-  attach(handlers: { coordinator: FunctionHandler; worker: FunctionHandler }): void;
-  drained(): Promise<void>;
-  deadLetters(): string[];
-  close(): Promise<void>;
-}
+export type { Transport } from "./transport.ts";
 
 export function memoryTransport(options: Pick<LocalRunOptions, "workerQueues" | "deliveryFilter"> & { recordSent?: boolean }): Transport {
   const bus = new InProcessBus({ workerQueues: options.workerQueues ?? 2, recordSent: options.recordSent });
@@ -84,50 +77,13 @@ export function memoryTransport(options: Pick<LocalRunOptions, "workerQueues" | 
   };
 }
 
-async function sqsTransport(options: LocalRunOptions): Promise<Transport> {
-  const q = options.config.queue;
-  if (!q.sqs) throw new ConfigError("--queue sqs needs SQS_ENDPOINT, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
-  const sqs: SQSClient = createSqsClient(q.sqs, options.config.retry);
-  let control = q.controlQueueUrl;
-  let workers = q.workerQueueUrls;
-  const created: string[] = [];
-  if (!control || workers.length === 0) {
-    // Queues of this run only, removed at the end.
-    const base = `migrate-${options.request.runId}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 60);
-    const make = async (name: string) => {
-      const r = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: "120", MessageRetentionPeriod: "86400" } }));
-      created.push(r.QueueUrl!);
-      return r.QueueUrl!;
-    };
-    control = await make(`${base}-control`);
-    workers = [];
-    for (let i = 0; i < (options.workerQueues ?? 2); i++) workers.push(await make(`${base}-worker-${i}`));
-  }
-  const bus = new SqsMessageBus(sqs, { control, workers });
-  const pollers: QueuePoller[] = [];
-  return {
-    bus,
-    attach: (h) => {
-      pollers.push(new QueuePoller(sqs, control!, h.coordinator, { waitSeconds: 1 }));
-      for (const w of workers) pollers.push(new QueuePoller(sqs, w, h.worker, { waitSeconds: 1 }));
-      for (const p of pollers) p.start();
-    },
-    drained: () => sqsDrained(sqs, [control!, ...workers], pollers),
-    deadLetters: () => [],
-    close: async () => {
-      await Promise.all(pollers.map((p) => p.stop()));
-      for (const url of created) await sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => undefined);
-      sqs.destroy();
-    },
-  };
-}
-
 /** Runs a migration to its report. Throws ConfigError (exit 2) for a refused request. */
 export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const { config, request } = options;
   const stateBucket = config.stateBucket ?? request.destination.bucket;
   await preflight(config, request, stateBucket);
-  const transport = options.queue === "sqs" ? await sqsTransport(options) : memoryTransport(options);
+  // The SQS transport (and the SDK it needs) is loaded only when asked for.
+  const transport = options.queue === "sqs" ? await (await import("./sqs-transport.ts")).sqsTransport(config, request.runId, options.workerQueues) : memoryTransport(options);
   const deps = buildDeps(config, { bus: transport.bus, log: options.log ?? silentLogger });
   deps.onProgress = options.onProgress;
   // In one process the start request never crosses a network: no start token.
@@ -155,6 +111,7 @@ async function preflight(config: AppConfig, request: StartRequest, stateBucket: 
     const [, destinationExists, stateExists] = checks as Array<PromiseFulfilledResult<boolean>>;
     const missing = [...(destinationExists!.value ? [] : [destination]), ...(stateExists!.value ? [] : [stateBucket])];
     if (missing.length > 0) {
+      const { createS3Client } = await import("../sdk-clients.ts");
       const s3 = createS3Client(config.s3, preflightPolicy(config));
       try {
         for (const bucket of missing) await createBucket(s3, bucket);

@@ -4,11 +4,10 @@
  * therefore never creates such a bucket, never adds a lifecycle rule to it and
  * never writes GLACIER there; it checks what it can and refuses clearly.
  */
-import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ConfigError } from "../errors.ts";
 import { describeError } from "../redact.ts";
 import type { AppConfig } from "../config.ts";
-import { createS3Client } from "../clients.ts";
+import { createS3Http } from "../clients.ts";
 
 export const HDS_REGION = "fr-par";
 export const HDS_FORBIDDEN_CLASSES = new Set(["GLACIER"]);
@@ -18,10 +17,10 @@ export function requireHdsRegion(region: string): void {
   if (region !== HDS_REGION) throw new ConfigError(`--hds: HDS-certified buckets exist only in ${HDS_REGION}, and S3_REGION is ${region}`);
 }
 
-/** An HDS bucket is created in the Scaleway console: check it exists, never create it. */
-export async function requireExistingBucket(s3: S3Client, bucket: string): Promise<void> {
+/** An HDS bucket is created in the Scaleway console: check it exists (`headBucket` asks), never create it. */
+export async function requireExistingBucket(headBucket: () => Promise<unknown>, bucket: string): Promise<void> {
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    await headBucket();
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404) throw new ConfigError(`--hds: bucket ${bucket} does not exist; HDS-certified buckets are created in the Scaleway console (Object Storage, "HDS" option), not by this tool`);
@@ -38,10 +37,10 @@ export function requireHdsClass(storageClass: string | undefined, where: string)
 /** `migrate run --hds`, before anything is written: fr-par, and a destination bucket that already exists. */
 export async function checkHdsDestination(config: AppConfig, bucket: string): Promise<void> {
   requireHdsRegion(config.s3.region);
-  const s3 = createS3Client(config.s3, config.retry);
+  const http = createS3Http(config.s3, config.retry);
   try {
-    await requireExistingBucket(s3, bucket);
+    await requireExistingBucket(() => http.send("HEAD", bucket, "", {}), bucket);
   } finally {
-    s3.destroy();
+    http.destroy();
   }
 }

@@ -1,6 +1,6 @@
 /** The options of `migrate provision`: defaults, validation, and the names of what it creates. */
 import { ConfigError } from "../errors.ts";
-import { QUEUE_LIMITS_SQS } from "./queues.ts";
+import { QUEUE_LIMITS_SQS } from "../limits.ts";
 
 export const DAY = 24 * 3600;
 

@@ -7,7 +7,7 @@
  *   lifecycle rule aborting incomplete multipart uploads.
  * A second run with the same options changes nothing and says so.
  */
-import type { S3Client } from "@aws-sdk/client-s3";
+import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SqsConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
@@ -103,7 +103,7 @@ export async function provision(options: ProvisionOptions, deps: ProvisionDeps):
   if (options.hds && buckets.length > 0) requireHdsRegion(options.s3Region ?? "");
   for (const name of buckets) {
     if (options.hds) {
-      await requireExistingBucket(deps.s3!, name);
+      await requireExistingBucket(() => deps.s3!.send(new HeadBucketCommand({ Bucket: name })), name);
       steps.push({ kind: "bucket", name, action: "unchanged", detail: "HDS: exists, not created by this tool" });
       steps.push({ kind: "lifecycle", name: `${name}: none (HDS buckets take no lifecycle rules; abort leftover multipart uploads with the runs themselves)`, action: "unchanged" });
       continue;

@@ -33,12 +33,6 @@ export interface EnsuredQueue {
   changed: string[];
 }
 
-export const QUEUE_LIMITS_SQS = {
-  minRetention: 60,
-  maxRetention: 14 * 24 * 3600,
-  maxVisibilityTimeout: 12 * 3600,
-  maxReceiveCount: 1000,
-} as const;
 
 function desiredAttributes(spec: QueueSpec): Record<string, string> {
   const attrs: Record<string, string> = {

@@ -4,7 +4,7 @@
  * in tests. Queues themselves are created through the SQS API, not here.
  */
 import { Mnqv1beta1 } from "@scaleway/sdk";
-import { createScalewayClient } from "../clients.ts";
+import { createScalewayClient } from "../sdk-clients.ts";
 import { ConfigError } from "../errors.ts";
 import { registerSecret } from "../redact.ts";
 

@@ -1,12 +1,13 @@
 /** Scaleway Queues (SQS API) as the message bus. */
-import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { MessageBus, QueueTarget } from "../ports.ts";
 import { QUEUE_LIMITS } from "../limits.ts";
 import { MigrationError } from "../errors.ts";
 
 export class SqsMessageBus implements MessageBus {
   constructor(
-    private readonly sqs: SQSClient,
+    /** The SDK's client, built (and its package loaded) on the first send. */
+    private readonly sqs: () => Promise<SQSClient>,
     private readonly urls: { control?: string; workers: string[] },
   ) {}
 
@@ -22,10 +23,11 @@ export class SqsMessageBus implements MessageBus {
 
   async send(target: QueueTarget, bodies: string[]): Promise<void> {
     const url = this.urlOf(target);
+    const [sqs, { SendMessageBatchCommand }] = await Promise.all([this.sqs(), import("./sdk-commands.ts")]);
     for (let i = 0; i < bodies.length; i += QUEUE_LIMITS.sendBatchSize) {
       let batch = bodies.slice(i, i + QUEUE_LIMITS.sendBatchSize).map((body, j) => ({ Id: `m${j}`, MessageBody: body }));
       for (let attempt = 0; batch.length > 0; attempt++) {
-        const res = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: batch }));
+        const res = await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: batch }));
         const failed = new Set((res.Failed ?? []).map((f) => f.Id));
         batch = batch.filter((e) => failed.has(e.Id));
         if (batch.length > 0 && attempt >= 5) {

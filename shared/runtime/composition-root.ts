@@ -1,6 +1,7 @@
 /** Builds the real dependencies from configuration: Azure source, Scaleway S3 sink and state, SQS bus. */
 import type { AppConfig } from "../config.ts";
-import { createBlobHttp, createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../clients.ts";
+import { createBlobHttp, createS3Http, lazyS3Client, lazySqsClient } from "../clients.ts";
+import { createBlobServiceClient } from "../azure-sdk-client.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { S3ObjectSink } from "../s3/object-sink.ts";
 import { S3StateStore } from "../s3/state-store.ts";
@@ -19,7 +20,7 @@ function sourceOf(config: AppConfig): AzureBlobSource {
 }
 
 export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?: Logger } = {}): Deps {
-  const s3 = createS3Client(config.s3, config.retry);
+  const s3 = lazyS3Client(config.s3, config.retry);
   const stores = new Map<string, StateStore>();
   let bus = overrides.bus;
   if (!bus) {
@@ -27,7 +28,7 @@ export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?
     if (!sqs || workerQueueUrls.length === 0 || !controlQueueUrl) {
       throw new ConfigError("WORKER_QUEUE_URLS, CONTROL_QUEUE_URL, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY must be set for deployed functions");
     }
-    bus = new SqsMessageBus(createSqsClient(sqs, config.retry), { control: controlQueueUrl, workers: workerQueueUrls });
+    bus = new SqsMessageBus(lazySqsClient(sqs, config.retry), { control: controlQueueUrl, workers: workerQueueUrls });
   }
   // Part buffers are carved from one arena, reused: no page fault per part. The budget bounds what is in
   // use; two parts more of room keep whole small objects and parts freed out of order from fragmenting it

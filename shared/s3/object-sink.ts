@@ -13,15 +13,7 @@
  * them otherwise): `etagsAreMd5` is false and the engine verifies through
  * Content-MD5, which the server checks, and its own hashes.
  */
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  GetObjectTaggingCommand,
-  PutObjectTaggingCommand,
-  PutObjectLegalHoldCommand,
-  PutObjectRetentionCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
 import { CONTENT_HEADERS, type ObjectHead, type ObjectHeaders, type ObjectLock, type ObjectSink, type UploadedPart } from "../ports.ts";
 import { classify } from "../retry.ts";
@@ -29,6 +21,9 @@ import { ObjectFailure } from "../errors.ts";
 import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
 import { S3HttpError, type S3Http } from "./signed-http.ts";
 import { childrenOf, parseXmlTree, textOf, type XmlElement } from "../xml.ts";
+
+/** @aws-sdk/client-s3, loaded by the first request that needs it. */
+const s3Sdk = () => import("./sdk-commands.ts");
 
 const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
 const quoted = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
@@ -96,8 +91,8 @@ export class S3ObjectSink implements ObjectSink {
   readonly #http: S3Http;
 
   constructor(
-    /** The SDK's client, for what a copy seldom does (tags, Object Lock settings, deletions, reading objects back). */
-    private readonly s3: S3Client,
+    /** The SDK's client, built on first use: for what a copy seldom does (tags, Object Lock settings, deletions, reading objects back). */
+    private readonly s3: () => Promise<S3Client>,
     /** `http`: the plain signed requests of signed-http.ts, for every request of a copy. */
     private readonly options: { sseCustomerKey?: SseCustomerKey; http: S3Http },
   ) {
@@ -148,7 +143,7 @@ export class S3ObjectSink implements ObjectSink {
 
   async get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable> {
     try {
-      const r = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag === undefined ? undefined : quoted(etag), ...this.#sse }), { abortSignal: signal });
+      const r = await (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag === undefined ? undefined : quoted(etag), ...this.#sse }), { abortSignal: signal });
       return r.Body as Readable;
     } catch (err) {
       throw keyMismatch(key, err, !!this.options.sseCustomerKey) ?? err;
@@ -172,7 +167,7 @@ export class S3ObjectSink implements ObjectSink {
 
   async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
     if (keys.length === 0) return [];
-    const r = await this.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
+    const r = await (await this.s3()).send(new (await s3Sdk()).DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
     return (r.Errors ?? []).map((e) => ({ key: e.Key ?? "", error: [e.Code, e.Message].filter(Boolean).join(": ") || "refused" }));
   }
 
@@ -271,20 +266,20 @@ export class S3ObjectSink implements ObjectSink {
   }
 
   async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
-    await this.s3.send(
-      new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }),
+    await (await this.s3()).send(
+      new (await s3Sdk()).PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }),
     );
   }
 
   async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
     if (lock.mode && lock.retainUntil) {
-      await this.s3.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: lock.mode, RetainUntilDate: new Date(lock.retainUntil) } }));
+      await (await this.s3()).send(new (await s3Sdk()).PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: lock.mode, RetainUntilDate: new Date(lock.retainUntil) } }));
     }
-    if (lock.legalHold) await this.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, LegalHold: { Status: "ON" } }));
+    if (lock.legalHold) await (await this.s3()).send(new (await s3Sdk()).PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, LegalHold: { Status: "ON" } }));
   }
 
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
-    const r = await this.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+    const r = await (await this.s3()).send(new (await s3Sdk()).GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
     return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
   }
 }

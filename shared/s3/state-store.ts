@@ -1,24 +1,16 @@
 import { createHash } from "node:crypto";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  HeadObjectCommand,
-  UploadPartCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { PreconditionFailedError } from "../errors.ts";
 import type { StateObject, StateStore } from "../ports.ts";
 import { redact } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
 import type { S3Http } from "./signed-http.ts";
+
+/** @aws-sdk/client-s3, loaded by the first request that needs it. */
+const s3Sdk = () => import("./sdk-commands.ts");
 
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -48,7 +40,8 @@ export class S3StateStore implements StateStore {
    * and the ledger's multipart upload stay on the SDK.
    */
   constructor(
-    private readonly s3: S3Client,
+    /** The SDK's client, built on first use (a run's own requests go through `http`). */
+    private readonly s3: () => Promise<S3Client>,
     private readonly bucket: string,
     private readonly attempts = 6,
     private readonly sseCustomerKey?: SseCustomerKey,
@@ -63,7 +56,7 @@ export class S3StateStore implements StateStore {
             const res = await this.http.getBody(this.bucket, key, { headers: sseHeaders(this.sseCustomerKey) });
             return { body: res.body.toString("utf8"), etag: res.headers.etag ?? "" };
           }
-          const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }));
+          const res = await (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }));
           const body = await res.Body!.transformToString("utf8");
           return { body, etag: res.ETag ?? "" };
         } catch (err) {
@@ -104,8 +97,8 @@ export class S3StateStore implements StateStore {
             const res = await this.http.send("PUT", this.bucket, key, { headers, body: Buffer.from(safe, "utf8") });
             return { etag: res.headers.etag ?? "" };
           }
-          const res = await this.s3.send(
-            new PutObjectCommand({
+          const res = await (await this.s3()).send(
+            new (await s3Sdk()).PutObjectCommand({
               Bucket: this.bucket,
               Key: key,
               // A string body of a known length: the SDK's length check warns on stderr when it cannot see one.
@@ -134,33 +127,33 @@ export class S3StateStore implements StateStore {
   }
 
   async startMultipart(key: string): Promise<string> {
-    const r = await withRetry(() => this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: "application/x-ndjson", ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
+    const r = await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: "application/x-ndjson", ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
     return r.UploadId!;
   }
 
   async putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }> {
     const bytes = Buffer.from(redact(body), "utf8");
     const md5 = createHash("md5").update(bytes).digest("base64");
-    const r = await withRetry(() => this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
+    const r = await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
     return { etag: r.ETag ?? "" };
   }
 
   async completeMultipart(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void> {
     try {
       await withRetry(
-        () => this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } })),
+        async () => (await this.s3()).send(new (await s3Sdk()).CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } })),
         { attempts: this.attempts },
       );
     } catch (err) {
       // A completion whose answer was lost: the retry finds no upload, and the object is there.
-      if ((err as Error).name === "NoSuchUpload" && (await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })).then(() => true, () => false))) return;
+      if ((err as Error).name === "NoSuchUpload" && (await (await this.s3()).send(new (await s3Sdk()).HeadObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })).then(() => true, () => false))) return;
       throw err;
     }
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     try {
-      await withRetry(() => this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })), { attempts: this.attempts });
+      await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })), { attempts: this.attempts });
     } catch (err) {
       if ((err as Error).name !== "NoSuchUpload" && statusOf(err) !== 404) throw err;
     }
@@ -169,7 +162,7 @@ export class S3StateStore implements StateStore {
   async *lines(key: string): AsyncIterable<string> {
     let body: Readable;
     try {
-      const res = await withRetry(() => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
+      const res = await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
       body = res.Body as Readable;
     } catch (err) {
       if ((err as Error).name === "NoSuchKey" || statusOf(err) === 404) return;
@@ -180,12 +173,12 @@ export class S3StateStore implements StateStore {
 
   async delete(key: string): Promise<void> {
     const http = this.http;
-    await withRetry<unknown>(() => (http ? http.send("DELETE", this.bucket, key, {}) : this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))), { attempts: this.attempts });
+    await withRetry<unknown>(async () => (http ? http.send("DELETE", this.bucket, key, {}) : (await this.s3()).send(new (await s3Sdk()).DeleteObjectCommand({ Bucket: this.bucket, Key: key }))), { attempts: this.attempts });
   }
 
   async listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
     const page = await withRetry(
-      () => this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: options.startAfter, MaxKeys: options.maxKeys })),
+      async () => (await this.s3()).send(new (await s3Sdk()).ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: options.startAfter, MaxKeys: options.maxKeys })),
       { attempts: this.attempts },
     );
     return { keys: (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : [])), truncated: !!page.IsTruncated };
@@ -195,7 +188,7 @@ export class S3StateStore implements StateStore {
     let token: string | undefined;
     do {
       const page = await withRetry(
-        () => this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 })),
+        async () => (await this.s3()).send(new (await s3Sdk()).ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 })),
         { attempts: this.attempts },
       );
       for (const o of page.Contents ?? []) if (o.Key) yield o.Key;

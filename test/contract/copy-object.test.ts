@@ -35,7 +35,7 @@ beforeAll(async () => {
   container = await newContainer("copy");
   bucket = await newBucket("copy");
   source = new AzureBlobSource(clients.blob());
-  sink = new S3ObjectSink(clients.s3(), { http: clients.s3Http() });
+  sink = new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() });
 });
 
 /** Uploads a blob: in one shot with Content-MD5, or in staged blocks without (as most tools do). */

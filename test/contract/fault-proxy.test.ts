@@ -3,7 +3,8 @@ import { inject } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
-import { createBlobServiceClient, createS3Client } from "../../shared/clients.ts";
+import { createS3Client } from "../../shared/sdk-clients.ts";
+import { createBlobServiceClient } from "../../shared/azure-sdk-client.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { clients, newBucket, newContainer, s3Config } from "../support/env.ts";
 

@@ -100,7 +100,7 @@ messageBusContract("SQS on fauxqs, with the local trigger", async () => {
   const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
   const redrive = { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: ATTEMPTS }) };
   const urls = { control: await make("control", redrive), workers: [await make("worker-0", redrive), await make("worker-1", redrive)] };
-  const bus = new SqsMessageBus(sqs, urls);
+  const bus = new SqsMessageBus(async () => sqs, urls);
   const pollers: QueuePoller[] = [];
   const dead: string[] = [];
   return {

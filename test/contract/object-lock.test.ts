@@ -33,7 +33,7 @@ describe("Object Lock", () => {
   });
 
   const copy = (blob: typeof held, bucket: string, options: Partial<CopyOptions> = {}) =>
-    copyObject(source, new S3ObjectSink(clients.s3(), { http: clients.s3Http() }), { container: "c", blob, bucket, key: blob.name }, { tuning: TUNING, ...options });
+    copyObject(source, new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() }), { container: "c", blob, bucket, key: blob.name }, { tuning: TUNING, ...options });
 
   it("writes legal hold and retention on a bucket with Object Lock, and a DELETE of the locked version fails", { timeout: 60_000 }, async () => {
     for (const blob of [held, retained, big]) {

@@ -44,7 +44,7 @@ describe("page blobs", () => {
       expect(entry).toMatchObject({ name: "disk.vhd", size, blobType: "PageBlob" });
       const tuning: Tuning = { ...DEFAULT_TUNING, multipartThreshold: 5 * MiB, partSize: 5 * MiB, readMode, maxAttempts: 3 };
       // Act
-      const result = await copyObject(source, new S3ObjectSink(clients.s3(), { http: clients.s3Http() }), { container: container.containerName, blob: entry, bucket, key: "disk.vhd" }, { tuning });
+      const result = await copyObject(source, new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() }), { container: container.containerName, blob: entry, bucket, key: "disk.vhd" }, { tuning });
       // Assess
       expect(result).toMatchObject({ outcome: "copied", size });
       const written = islands.reduce((s, [, l]) => s + l, 0);
@@ -68,7 +68,7 @@ describe("page blobs", () => {
     for (const b of blocks) await seed(() => append.appendBlock(b, b.length));
     const bucket = await newBucket("kinds");
     const source = new AzureBlobSource(clients.blob());
-    const sink = new S3ObjectSink(clients.s3(), { http: clients.s3Http() });
+    const sink = new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() });
     const tuning: Tuning = { ...DEFAULT_TUNING, maxAttempts: 3 };
     for (const entry of (await seed(() => source.listPage(container.containerName, {}))).entries) {
       const result = await copyObject(source, sink, { container: container.containerName, blob: entry, bucket, key: entry.name }, { tuning });
@@ -105,9 +105,9 @@ describe("append blobs that grow during their copy", () => {
     expect(entry.blobType).toBe("AppendBlob");
     // A ranged read per part, so the blob grows between the parts of one attempt (one stream per blob reads one version).
     const tuning: Tuning = { ...DEFAULT_TUNING, multipartThreshold: 5 * MiB, partSize: 5 * MiB, partConcurrency: 1, maxAttempts: 2, readMode: "ranges" };
-    const result = await copyObject(growing, new S3ObjectSink(clients.s3(), { http: clients.s3Http() }), { container: container.containerName, blob: entry, bucket, key: "grows.log" }, { tuning });
+    const result = await copyObject(growing, new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() }), { container: container.containerName, blob: entry, bucket, key: "grows.log" }, { tuning });
     expect(result, JSON.stringify(result)).toMatchObject({ outcome: "failed", code: "source-changed" });
-    expect(await new S3ObjectSink(clients.s3(), { http: clients.s3Http() }).head(bucket, "grows.log")).toBeUndefined();
-    expect(await new S3ObjectSink(clients.s3(), { http: clients.s3Http() }).listMultipartUploads(bucket)).toEqual([]);
+    expect(await new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() }).head(bucket, "grows.log")).toBeUndefined();
+    expect(await new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() }).listMultipartUploads(bucket)).toEqual([]);
   });
 });

@@ -306,4 +306,4 @@ sourceContract("Azurite", azuriteFixture(false));
 // The deployed source: block-blob range reads as plain requests, the rest through the SDK.
 sourceContract("Azurite, plain requests for reads", azuriteFixture(true));
 // The copy's requests are plain signed ones; tags, Object Lock settings, deletions and reads go through the SDK.
-sinkContract("Ceph RGW", async () => ({ sink: new S3ObjectSink(clients.s3(), { http: clients.s3Http() }), bucket: await newBucket("contract") }));
+sinkContract("Ceph RGW", async () => ({ sink: new S3ObjectSink(async () => clients.s3(), { http: clients.s3Http() }), bucket: await newBucket("contract") }));

@@ -9,7 +9,8 @@ import { PreconditionFailedError } from "../../shared/errors.ts";
 import { MemoryStateStore } from "../fakes/state-store.ts";
 import { FileStateStore } from "../../bench/file-state-store.ts";
 import { S3StateStore } from "../../shared/s3/state-store.ts";
-import { createS3Client, createS3Http } from "../../shared/clients.ts";
+import { createS3Http } from "../../shared/clients.ts";
+import { createS3Client } from "../../shared/sdk-clients.ts";
 import { newBucket, s3Config } from "../support/env.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { ODD_NAMES, utf8Order } from "../support/odd-names.ts";
@@ -191,7 +192,7 @@ for (const plain of [false, true]) {
     const http = plain ? createS3Http({ ...s3Config(), endpoint: proxy.endpoint }, undefined) : undefined;
     let seen = 0;
     return {
-      store: new S3StateStore(s3, bucket, undefined, undefined, http),
+      store: new S3StateStore(async () => s3, bucket, undefined, undefined, http),
       loseNextPutAnswer: () => proxy.setRules([{ fault: { kind: "reset-response" }, methods: ["PUT"], count: 1 }]),
       putsSeen: () => {
         const now = proxy.stats.forwarded;

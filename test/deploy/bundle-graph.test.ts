@@ -41,3 +41,41 @@ describe("deployed bundles", () => {
     expect(found).toContain("shared/local/run.ts");
   });
 });
+
+/**
+ * The packages in what `migrate` compiles at start: the entry chunk of the
+ * CLI's split bundle (bin/cli-bundle.mjs builds it the same way) and every
+ * chunk it imports statically; chunks behind a dynamic import() are loaded
+ * only by what uses them.
+ */
+async function packagesAtStart(): Promise<string[]> {
+  const options = bundleOptions(join(ROOT, "shared", "cli", "main.ts"), join(ROOT, "dist-graph", "cli", "main.mjs"));
+  const { outfile: _unused, ...rest } = options;
+  const result = await build({ ...rest, outdir: join(ROOT, "dist-graph", "cli"), splitting: true, write: false, minify: false, outExtension: { ".js": ".mjs" } });
+  const outputs = (result.metafile as Metafile).outputs;
+  const entry = Object.keys(outputs).find((o) => outputs[o]!.entryPoint === "shared/cli/main.ts")!;
+  const seen = new Set<string>();
+  const walk = (o: string) => {
+    if (seen.has(o)) return;
+    seen.add(o);
+    for (const i of outputs[o]!.imports) if (i.kind === "import-statement" && outputs[i.path]) walk(i.path);
+  };
+  walk(entry);
+  const packages = new Set<string>();
+  for (const o of seen) {
+    for (const input of Object.keys(outputs[o]!.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      if (m) packages.add(m[1]!);
+    }
+  }
+  return [...packages].sort();
+}
+
+describe("the CLI's start", () => {
+  it("compiles no AWS or Scaleway SDK: they load when a command first needs one", async () => {
+    const packages = await packagesAtStart();
+    expect(packages).toContain("commander");
+    expect(packages).toContain("@azure/storage-blob");
+    expect(packages.filter((p) => /^@(aws-sdk|smithy|scaleway)\//.test(p))).toEqual([]);
+  }, 60_000);
+});

@@ -11,7 +11,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { createSqsClient } from "../../shared/clients.ts";
+import { createSqsClient } from "../../shared/sdk-clients.ts";
 import { DEFAULT_PROVISION_OPTIONS } from "../../shared/provision/options.ts";
 import { provision } from "../../shared/provision/provision.ts";
 import { clients, newBucket, newContainer, serverEnv, sqsConfig, uniqueName } from "../support/env.ts";

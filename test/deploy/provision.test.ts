@@ -4,7 +4,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GetQueueAttributesCommand, SetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { GetBucketLifecycleConfigurationCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
-import { createSqsClient } from "../../shared/clients.ts";
+import { createSqsClient } from "../../shared/sdk-clients.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { DEFAULT_PROVISION_OPTIONS, type ProvisionOptions } from "../../shared/provision/options.ts";
 import { formatProvisionReport } from "../../shared/provision/report.ts";

@@ -14,7 +14,7 @@ import { clients, newBucket, newContainer, serverEnv } from "../support/env.ts";
 import { runCli } from "../support/cli.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
 import { getBytes, getText, listKeys, md5, upload } from "../reliability/support.ts";
-import { createBlobServiceClient } from "../../shared/clients.ts";
+import { createBlobServiceClient } from "../../shared/azure-sdk-client.ts";
 import { AzureBlobSource } from "../../shared/azure/blob-source.ts";
 import { TAGS_NOT_READ } from "../../shared/copy/source-notes.ts";
 import type { LedgerEntry } from "../../shared/state/layout.ts";

@@ -1,7 +1,9 @@
 import { inject } from "vitest";
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { createBlobServiceClient, createS3Client, createS3Http, createSqsClient } from "../../shared/clients.ts";
+import { createS3Http } from "../../shared/clients.ts";
+import { createS3Client, createSqsClient } from "../../shared/sdk-clients.ts";
+import { createBlobServiceClient } from "../../shared/azure-sdk-client.ts";
 import type { AzureConfig, S3Config, SqsConfig } from "../../shared/config.ts";
 
 export function azureConfig(): AzureConfig {

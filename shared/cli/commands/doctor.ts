@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { createS3Client, createSqsClient } from "../../clients.ts";
 import { DEFAULT_STATE_PREFIX, loadConfigValues, loadQueueConfig, loadRetryPolicy, loadS3Config } from "../../config.ts";
 import { S3StateStore } from "../../s3/state-store.ts";
 import { pingThroughQueues } from "../../doctor/queue-pings.ts";
@@ -126,8 +125,9 @@ export function registerDoctor(program: Command): void {
       // The state bucket, read and cleaned with your Object Storage key (and SSE-C key when the state is encrypted).
       const s3Config = loadS3Config(e);
       const retry = { ...loadRetryPolicy(e), budgetMs: 15_000 };
+      const { createS3Client, createSqsClient } = await import("../../sdk-clients.ts");
       const s3 = createS3Client(s3Config, retry);
-      const state = new S3StateStore(s3, stateBucket, undefined, s3Config.encryptState ? s3Config.sseCustomerKey : undefined);
+      const state = new S3StateStore(async () => s3, stateBucket, undefined, s3Config.encryptState ? s3Config.sseCustomerKey : undefined);
       const layout = new StateLayout(DEFAULT_STATE_PREFIX);
       const sqs = createSqsClient(loadQueueConfig(e, s3Config).sqs!, retry);
       try {

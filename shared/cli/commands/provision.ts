@@ -1,10 +1,9 @@
 import { Command } from "commander";
-import { createS3Client, createSqsClient } from "../../clients.ts";
 import { loadProvisionEnv, loadRetryPolicy, loadS3Config, type Env, type ProvisionEnv } from "../../config.ts";
 import { ConfigError } from "../../errors.ts";
 import { DAY, DEFAULT_PROVISION_OPTIONS } from "../../provision/options.ts";
 import { formatProvisionReport } from "../../provision/report.ts";
-import { provision, type ProvisionDeps } from "../../provision/provision.ts";
+import type { ProvisionDeps } from "../../provision/provision.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -43,10 +42,11 @@ interface ProvisionFlags {
 export async function provisionDeps(flags: ProvisionFlags, e: ProvisionEnv, s3Env: Env): Promise<ProvisionDeps> {
   const wantsBuckets = flags.bucket.length > 0 || flags.stateBucket !== undefined;
   const retry = loadRetryPolicy(s3Env);
+  // The SDKs are loaded by the commands that need them: every other command starts without them.
+  const { createS3Client, createSqsClient } = await import("../../sdk-clients.ts");
   const s3 = wantsBuckets ? createS3Client(loadS3Config(s3Env), retry) : undefined;
   const sqsClient = (config: Parameters<typeof createSqsClient>[0]) => createSqsClient(config, retry);
   if (flags.sqsEndpoint) return { sqsEndpoint: flags.sqsEndpoint, adminCredentials: e.sqsCredentials(), createSqsClient: sqsClient, s3 };
-  // The Scaleway SDK is loaded only by the command that needs it: every other command starts without it.
   const { createScalewayQueuesApi } = await import("../../provision/scaleway-queues.ts");
   return { scaleway: createScalewayQueuesApi({ ...e.scaleway(flags.projectId), region: e.region }), adminCredentials: e.admin, createSqsClient: sqsClient, s3 };
 }
@@ -76,6 +76,7 @@ export function registerProvision(program: Command): void {
     .action(async (flags: ProvisionFlags) => {
       const e = loadProvisionEnv(process.env, flags.region);
       const deps = await provisionDeps(flags, e, process.env);
+      const { provision } = await import("../../provision/provision.ts");
       const result = await provision(
         {
           queuePrefix: flags.queuePrefix,

@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import { loadConfig, loadConfigValues } from "../../config.ts";
-import { createSqsClient } from "../../clients.ts";
 import { ConfigError } from "../../errors.ts";
 import { buildDeps } from "../../runtime/composition-root.ts";
 import { createCoordinatorHandler } from "../../coordinator/handler.ts";
 import { createWorkerHandler } from "../../worker/handler.ts";
-import { QueuePoller } from "../../local/queue-poller.ts";
 import type { FunctionHandler } from "../../runtime/http.ts";
 import { describeError } from "../../redact.ts";
 import { scheduleEvents, startScheduleTrigger } from "../../local/schedule-trigger.ts";
@@ -47,6 +45,8 @@ export function registerServe(program: Command): void {
       const serveHandler = framework.serveHandler ?? framework.default!.serveHandler;
       const coordinator = serveHandler(createCoordinatorHandler(() => deps, { configValues: () => configValues }) as never, port);
       const worker = serveHandler(createWorkerHandler(() => deps, { configValues: () => configValues }) as never, port + 1);
+      // The queue pollers and the SQS SDK they use, loaded by this command only.
+      const [{ createSqsClient }, { QueuePoller }] = await Promise.all([import("../../sdk-clients.ts"), import("../../local/queue-poller.ts")]);
       const client = createSqsClient(sqs, config.retry);
       const pollers = [
         new QueuePoller(client, controlQueueUrl, postTo(`http://127.0.0.1:${port}/`)),

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { loadQueueConfig, loadRetryPolicy, loadStartEnv } from "../../config.ts";
-import { createSqsClient } from "../../clients.ts";
 import { ConfigError, MigrationError } from "../../errors.ts";
 import { encode } from "../../messages.ts";
 import { requestFromOptions, withRequestOptions } from "../request-options.ts";
@@ -21,6 +19,7 @@ export function registerStart(program: Command): void {
         // Queue deliveries carry no headers: with START_TOKEN deployed, starts go over HTTP.
         const q = loadQueueConfig(process.env, undefined);
         if (!q.sqs || !q.controlQueueUrl) throw new ConfigError("--via-queue needs CONTROL_QUEUE_URL, SQS_ACCESS_KEY_ID and SQS_SECRET_ACCESS_KEY");
+        const [{ createSqsClient }, { SendMessageCommand }] = await Promise.all([import("../../sdk-clients.ts"), import("../../queue/sdk-commands.ts")]);
         const sqs = createSqsClient(q.sqs, loadRetryPolicy(process.env));
         await sqs.send(new SendMessageCommand({ QueueUrl: q.controlQueueUrl, MessageBody: body }));
         sqs.destroy();

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { loadConfig } from "../../config.ts";
-import { createBlobServiceClient, createS3Client, createS3Http } from "../../clients.ts";
+import { createS3Http } from "../../clients.ts";
 import { parseAzureUrl, parseS3Url } from "../../locations.ts";
 import { verifyMigration, type Finding } from "../../verify/compare.ts";
 import { AzureBlobSource } from "../../azure/blob-source.ts";
@@ -77,8 +77,9 @@ export function registerVerify(program: Command): void {
       const source = parseAzureUrl(opts.from, "--from");
       const destination = parseS3Url(opts.to, "--to");
       const config = loadConfig();
+      const [{ createBlobServiceClient }, { createS3Client }] = await Promise.all([import("../../azure-sdk-client.ts"), import("../../sdk-clients.ts")]);
       const s3 = createS3Client(config.s3, config.retry);
-      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)), sink: new S3ObjectSink(s3, { sseCustomerKey: config.s3.sseCustomerKey, http: createS3Http(config.s3, config.retry) }) };
+      const ports = { source: new AzureBlobSource(createBlobServiceClient(config.azure, config.retry)), sink: new S3ObjectSink(async () => s3, { sseCustomerKey: config.s3.sseCustomerKey, http: createS3Http(config.s3, config.retry) }) };
 
       const differences: Array<{ key: string; problem: string }> = [];
       const extra: string[] = [];
