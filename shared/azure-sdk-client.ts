@@ -8,7 +8,7 @@ import { BlobServiceClient, StorageSharedKeyCredential, AnonymousCredential, Sto
 import type { Pipeline, PipelinePolicy, PipelineResponse } from "@azure/core-rest-pipeline";
 import type { AzureConfig } from "./config.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
-import { createAzureCredential } from "./clients.ts";
+import { createAzureCredential } from "./azure/credential.ts";
 
 /** Azure Blob client with the retry policy as its pipeline's retry phase. */
 export function createBlobServiceClient(config: AzureConfig, retry: RetryPolicy | undefined): BlobServiceClient {

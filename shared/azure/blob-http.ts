@@ -6,16 +6,19 @@
  * goes the same way, its answer read by list-xml.ts; Get Blob Properties,
  * tags and page blobs stay on the SDK.
  *
- * Authentication is the SDK client's own: its SAS (in its URL), its account
- * key (Shared Key signature, computed by the SDK's credential), or its Entra
- * ID token credential (a bearer token, renewed before it expires). Errors are
+ * Authentication is read from the source's configuration as the SDK client
+ * reads it: a SAS (added to the query), an account key (a Shared Key
+ * signature, HMAC-SHA256 of the canonical request), or an Entra ID service
+ * principal (a bearer token, renewed before it expires). Errors are
  * shaped as the SDK's RestError (statusCode, code from x-ms-error-code), so
  * blob-source.ts maps them as before, and the retry policy of shared/retry.ts
  * tries again what the classifier calls retryable.
  */
 import { Readable } from "node:stream";
-import { AnonymousCredential, StorageSharedKeyCredential, type BlobServiceClient } from "@azure/storage-blob";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import { createHmac } from "node:crypto";
+import type { AzureConfig } from "../config.ts";
+import { createAzureCredential } from "./credential.ts";
 import { classify, withRetry, type RetryPolicy } from "../retry.ts";
 import { BODY_PIECE, Http1Client, isBodyCut, readAll, type BodyReader } from "../http1-client.ts";
 import { parseListBlobs, type ListedPage } from "./list-xml.ts";
@@ -47,7 +50,7 @@ function errorOf(status: number, body: string, answer: Record<string, string | s
 /** encodeURIComponent per path segment, as the SDK escapes blob names. */
 const escapeName = (name: string) => name.split("/").map(encodeURIComponent).join("/");
 
-type Auth = { kind: "sas"; query: string } | { kind: "key"; credential: StorageSharedKeyCredential } | { kind: "token"; credential: TokenCredential };
+type Auth = { kind: "sas"; query: string } | { kind: "key"; accountName: string; key: Buffer } | { kind: "token"; credential: TokenCredential };
 
 export class BlobHttp {
   readonly #base: URL;
@@ -57,17 +60,45 @@ export class BlobHttp {
   #token?: Promise<AccessToken>;
 
   /**
-   * Takes the endpoint and the credential of an SDK client. Returns undefined
-   * when the client's authentication is not one of the three above.
+   * Endpoint and authentication from the source's configuration, as the SDK
+   * client reads them. Returns undefined for a connection string it does not
+   * read (the development-storage shorthand, or one without an account key or
+   * a SAS): the source then goes through the SDK.
    */
-  static of(service: BlobServiceClient, retry: RetryPolicy | undefined, maxSockets = 64): BlobHttp | undefined {
-    const url = new URL(service.url);
-    const credential = service.credential as unknown;
-    let auth: Auth;
-    if (credential instanceof StorageSharedKeyCredential) auth = { kind: "key", credential };
-    else if (credential instanceof AnonymousCredential) auth = { kind: "sas", query: url.search.replace(/^\?/, "") };
-    else if (credential && typeof (credential as TokenCredential).getToken === "function") auth = { kind: "token", credential: credential as TokenCredential };
-    else return undefined;
+  static fromConfig(config: AzureConfig, retry: RetryPolicy | undefined, maxSockets = 64): BlobHttp | undefined {
+    let endpoint: string | undefined;
+    let auth: Auth | undefined;
+    switch (config.kind) {
+      case "connection-string": {
+        const parts = new Map<string, string>();
+        for (const part of config.connectionString.split(";")) {
+          const at = part.indexOf("=");
+          if (at > 0) parts.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+        }
+        const account = parts.get("accountname");
+        endpoint = parts.get("blobendpoint") ?? (account && `${parts.get("defaultendpointsprotocol") ?? "https"}://${account}.blob.${parts.get("endpointsuffix") ?? "core.windows.net"}`);
+        const sas = parts.get("sharedaccesssignature");
+        const key = parts.get("accountkey");
+        if (sas) auth = { kind: "sas", query: sas.replace(/^\?/, "") };
+        else if (account && key) auth = { kind: "key", accountName: account, key: Buffer.from(key, "base64") };
+        break;
+      }
+      case "shared-key":
+        endpoint = config.endpoint;
+        auth = { kind: "key", accountName: config.accountName, key: Buffer.from(config.accountKey, "base64") };
+        break;
+      case "sas":
+        endpoint = config.endpoint;
+        auth = { kind: "sas", query: config.sasToken.replace(/^\?/, "") };
+        break;
+      case "service-principal":
+        endpoint = config.endpoint;
+        auth = { kind: "token", credential: createAzureCredential(config) };
+        break;
+    }
+    if (!endpoint || !auth) return undefined;
+    const url = new URL(endpoint);
+    if (auth.kind === "sas" && url.search) auth = { kind: "sas", query: [url.search.replace(/^\?/, ""), auth.query].filter(Boolean).join("&") };
     url.search = "";
     return new BlobHttp(url, auth, retry, maxSockets);
   }
@@ -209,8 +240,8 @@ export class BlobHttp {
         .sort()
         .join("");
       // Verb, then Content-Encoding, -Language, -Length, -MD5, -Type, Date, If-Modified-Since, If-Match, If-None-Match, If-Unmodified-Since, Range.
-      const stringToSign = `GET\n\n\n\n\n\n\n\n${ifMatch}\n\n\n\n${canonicalHeaders}/${auth.credential.accountName}${path}${canonicalQuery}`;
-      headers.authorization = `SharedKey ${auth.credential.accountName}:${auth.credential.computeHMACSHA256(stringToSign)}`;
+      const stringToSign = `GET\n\n\n\n\n\n\n\n${ifMatch}\n\n\n\n${canonicalHeaders}/${auth.accountName}${path}${canonicalQuery}`;
+      headers.authorization = `SharedKey ${auth.accountName}:${createHmac("sha256", auth.key).update(stringToSign, "utf8").digest("base64")}`;
     } else if (auth.kind === "token") {
       headers.authorization = `Bearer ${(await this.#bearer(auth.credential)).token}`;
     }

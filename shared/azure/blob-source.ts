@@ -144,10 +144,15 @@ export class AzureBlobSource implements BlobSource {
   #include = { tags: true, history: true };
 
   /** `http`: Get Blob of block-blob ranges as plain requests (blob-http.ts), in place of the SDK's. */
+  readonly #service: () => Promise<BlobServiceClient>;
+
+  /** `service`: the SDK's client, or what builds it on first use (a run's listing and reads go through `http`). */
   constructor(
-    private readonly service: BlobServiceClient,
+    service: BlobServiceClient | (() => Promise<BlobServiceClient>),
     private readonly http?: BlobHttp,
-  ) {}
+  ) {
+    this.#service = typeof service === "function" ? service : async () => service;
+  }
 
   async listPage(container: string, options: { prefix?: string; marker?: string; pageSize?: number }): Promise<ListPage> {
     // Ask for everything; an identity refused a part of it (403) gets the rest, each loss said once.
@@ -186,7 +191,7 @@ export class AzureBlobSource implements BlobSource {
       });
       return { entries: page.blobs.map(blobItemToEntry), nextMarker: page.nextMarker || undefined };
     }
-    const pages = this.service
+    const pages = (await this.#service())
       .getContainerClient(container)
       .listBlobsFlat({
         prefix: options.prefix || undefined,
@@ -209,7 +214,7 @@ export class AzureBlobSource implements BlobSource {
   }
 
   async stat(container: string, name: string): Promise<BlobEntry | undefined> {
-    const blob = this.service.getContainerClient(container).getBlobClient(name);
+    const blob = (await this.#service()).getContainerClient(container).getBlobClient(name);
     let props: BlobGetPropertiesResponse;
     try {
       props = await blob.getProperties();
@@ -291,7 +296,7 @@ export class AzureBlobSource implements BlobSource {
         throw mapReadError(err, name, etag);
       }
     }
-    const blob = this.service.getContainerClient(container).getBlobClient(name);
+    const blob = (await this.#service()).getContainerClient(container).getBlobClient(name);
     try {
       const res = await blob.download(range.offset, range.count === 0 ? undefined : range.count, {
         conditions: { ifMatch: etag },
@@ -312,7 +317,7 @@ export class AzureBlobSource implements BlobSource {
    * network. A disk image of 1 TB with 50 GB written costs 50 GB of reads.
    */
   async #readSparse(container: string, name: string, range: { offset: number; count: number }, etag: string, signal?: AbortSignal): Promise<Readable> {
-    const blob = this.service.getContainerClient(container).getPageBlobClient(name);
+    const blob = (await this.#service()).getContainerClient(container).getPageBlobClient(name);
     const end = range.offset + range.count;
     let written: Array<{ start: number; end: number }>;
     try {

@@ -4,8 +4,7 @@
  * semantics, or through a real SQS queue polled the way the trigger does.
  */
 import type { AppConfig } from "../config.ts";
-import { createS3Http } from "../clients.ts";
-import { createBlobServiceClient } from "../azure-sdk-client.ts";
+import { createBlobHttp, createS3Http, lazyBlobServiceClient } from "../clients.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { checkSource } from "../coordinator/source-check.ts";
@@ -54,12 +53,16 @@ function preflightPolicy(config: AppConfig): RetryPolicy {
 
 /** The source answers a listing of the container, with the pre-flight budget (the coordinator checks again). */
 async function ensureSource(config: AppConfig, request: StartRequest): Promise<void> {
-  const source = new AzureBlobSource(createBlobServiceClient(config.azure, preflightPolicy(config)));
+  const policy = preflightPolicy(config);
+  const http = createBlobHttp(config.azure, policy);
+  const source = new AzureBlobSource(lazyBlobServiceClient(config.azure, policy), http);
   try {
     await checkSource(source, request);
   } catch (err) {
     if (err instanceof MigrationError && (err.code === "bad-request" || err.code === "source-unreachable")) throw new ConfigError(err.message, { cause: err });
     throw err;
+  } finally {
+    http?.destroy();
   }
 }
 

@@ -1,7 +1,6 @@
 /** Builds the real dependencies from configuration: Azure source, Scaleway S3 sink and state, SQS bus. */
 import type { AppConfig } from "../config.ts";
-import { createBlobHttp, createS3Http, lazyS3Client, lazySqsClient } from "../clients.ts";
-import { createBlobServiceClient } from "../azure-sdk-client.ts";
+import { createBlobHttp, createS3Http, lazyBlobServiceClient, lazyS3Client, lazySqsClient } from "../clients.ts";
 import { AzureBlobSource } from "../azure/blob-source.ts";
 import { S3ObjectSink } from "../s3/object-sink.ts";
 import { S3StateStore } from "../s3/state-store.ts";
@@ -15,8 +14,7 @@ import type { Deps } from "./deps.ts";
 import { ConfigError } from "../errors.ts";
 
 function sourceOf(config: AppConfig): AzureBlobSource {
-  const service = createBlobServiceClient(config.azure, config.retry);
-  return new AzureBlobSource(service, createBlobHttp(service, config.retry));
+  return new AzureBlobSource(lazyBlobServiceClient(config.azure, config.retry), createBlobHttp(config.azure, config.retry));
 }
 
 export function buildDeps(config: AppConfig, overrides: { bus?: MessageBus; log?: Logger } = {}): Deps {

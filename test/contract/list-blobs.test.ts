@@ -19,7 +19,7 @@ import { createBlobServiceClient } from "../../shared/azure-sdk-client.ts";
 import type { BlobSource, ListPage } from "../../shared/ports.ts";
 import { classify } from "../../shared/retry.ts";
 import { DEFAULT_RETRY_POLICY } from "../../shared/retry.ts";
-import { clients, newContainer } from "../support/env.ts";
+import { azureConfig, clients, newContainer } from "../support/env.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
 import { ODD_NAMES } from "../support/odd-names.ts";
 
@@ -58,7 +58,7 @@ describe("List Blobs read without the SDK: the same pages as the SDK's, on Azuri
     // Prepare
     const service = clients.blob();
     const bySdk = new AzureBlobSource(service);
-    const direct = new AzureBlobSource(service, createBlobHttp(service, undefined));
+    const direct = new AzureBlobSource(service, createBlobHttp(azureConfig(), undefined));
     // Act
     const expected = await allPages(bySdk, container, undefined, 3);
     const actual = await allPages(direct, container, undefined, 3);
@@ -73,7 +73,7 @@ describe("List Blobs read without the SDK: the same pages as the SDK's, on Azuri
     // Prepare: each odd name's first characters as a prefix (signed with the account key, so the query's canonical form counts).
     const service = clients.blob();
     const bySdk = new AzureBlobSource(service);
-    const direct = new AzureBlobSource(service, createBlobHttp(service, undefined));
+    const direct = new AzureBlobSource(service, createBlobHttp(azureConfig(), undefined));
     for (const name of ODD_NAMES) {
       const prefix = [...name].slice(0, 7).join("");
       // Act
@@ -99,8 +99,8 @@ describe("List Blobs read without the SDK: the same pages as the SDK's, on Azuri
     });
     try {
       const policy = { ...DEFAULT_RETRY_POLICY, baseMs: 10 };
-      const service = createBlobServiceClient({ kind: "shared-key", accountName: a.account, accountKey: a.key, endpoint: `${proxy.endpoint}/${a.account}` }, policy);
-      const direct = new AzureBlobSource(service, createBlobHttp(service, policy));
+      const config = { kind: "shared-key", accountName: a.account, accountKey: a.key, endpoint: `${proxy.endpoint}/${a.account}` } as const;
+      const direct = new AzureBlobSource(createBlobServiceClient(config, policy), createBlobHttp(config, policy));
       const bySdk = new AzureBlobSource(clients.blob());
       // Act
       const actual = await allPages(direct, container, undefined, 4);
@@ -121,9 +121,10 @@ describe("List Blobs read without the SDK: the same pages as the SDK's, on Azuri
       { containerName: container, permissions: ContainerSASPermissions.parse("rlt"), expiresOn: new Date(Date.now() + 3600_000) },
       new StorageSharedKeyCredential(a.account, a.key),
     ).toString();
-    const service = createBlobServiceClient({ kind: "sas", accountName: a.account, sasToken: sas, endpoint: a.endpoint }, undefined);
+    const config = { kind: "sas", accountName: a.account, sasToken: sas, endpoint: a.endpoint } as const;
+    const service = createBlobServiceClient(config, undefined);
     const bySdk = new AzureBlobSource(service);
-    const direct = new AzureBlobSource(service, createBlobHttp(service, undefined));
+    const direct = new AzureBlobSource(service, createBlobHttp(config, undefined));
     // Act
     const expected = await allPages(bySdk, container, "z/", 5000);
     const actual = await allPages(direct, container, "z/", 5000);
@@ -178,9 +179,10 @@ describe("List Blobs read without the SDK: the same entries as the SDK's, on Azu
 
   it("reads every field the SDK reads, identically, page after page", async () => {
     // Prepare
-    const service = createBlobServiceClient({ kind: "shared-key", accountName: "acct", accountKey: Buffer.from("key").toString("base64"), endpoint }, undefined);
+    const config = { kind: "shared-key", accountName: "acct", accountKey: Buffer.from("key").toString("base64"), endpoint } as const;
+    const service = createBlobServiceClient(config, undefined);
     const bySdk = new AzureBlobSource(service);
-    const direct = new AzureBlobSource(service, createBlobHttp(service, undefined));
+    const direct = new AzureBlobSource(service, createBlobHttp(config, undefined));
     // Act
     const expected = await allPages(bySdk, "c", "p/", 5000);
     const actual = await allPages(direct, "c", "p/", 5000);

@@ -13,7 +13,7 @@ import { S3ObjectSink } from "../../shared/s3/object-sink.ts";
 import { BlobArchivedError, SourceChangedError } from "../../shared/errors.ts";
 import { classify } from "../../shared/retry.ts";
 import { multipartEtag } from "../../shared/copy/verify.ts";
-import { clients, newBucket, newContainer } from "../support/env.ts";
+import { azureConfig, clients, newBucket, newContainer } from "../support/env.ts";
 import { ODD_NAMES, utf8Order } from "../support/odd-names.ts";
 
 const MiB = 1024 * 1024;
@@ -277,7 +277,7 @@ function azuriteFixture(http: boolean) {
   return async (): Promise<SourceFixture> => {
     const container = await newContainer("contract");
     return {
-      source: new AzureBlobSource(clients.blob(), http ? createBlobHttp(clients.blob(), undefined) : undefined),
+      source: new AzureBlobSource(clients.blob(), http ? createBlobHttp(azureConfig(), undefined) : undefined),
       container: container.containerName,
       write: async (name, body, props = {}) => {
         const blob = container.getBlockBlobClient(name);

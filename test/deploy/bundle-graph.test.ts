@@ -72,10 +72,9 @@ async function packagesAtStart(): Promise<string[]> {
 }
 
 describe("the CLI's start", () => {
-  it("compiles no AWS or Scaleway SDK: they load when a command first needs one", async () => {
+  it("compiles no SDK: they load when a command first needs one", async () => {
     const packages = await packagesAtStart();
     expect(packages).toContain("commander");
-    expect(packages).toContain("@azure/storage-blob");
-    expect(packages.filter((p) => /^@(aws-sdk|smithy|scaleway)\//.test(p))).toEqual([]);
+    expect(packages.filter((p) => /^@(aws-sdk|smithy|azure|scaleway)\//.test(p))).toEqual([]);
   }, 60_000);
 });
