@@ -7,13 +7,14 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3Http } from "./signed-http.ts";
+import { s3Commands } from "./sdk-send.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
 import { describeError } from "../redact.ts";
 import { answeredStatus } from "../retry.ts";
 
 /** Through the SDK (`migrate provision`): HeadBucket, then CreateBucket when missing. */
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<"exists" | "created"> {
-  const { HeadBucketCommand } = await import("./sdk-commands.ts");
+  const { HeadBucketCommand } = await s3Commands();
   const exists = await s3.send(new HeadBucketCommand({ Bucket: bucket })).then(
     () => true,
     (err) => missingOrThrow(bucket, err),
@@ -44,7 +45,7 @@ function missingOrThrow(bucket: string, err: unknown): false {
 export async function createBucket(s3: S3Client, bucket: string): Promise<"exists" | "created"> {
   try {
     // No LocationConstraint: Scaleway takes the region from the endpoint; RGW refuses unknown ones.
-    const { CreateBucketCommand } = await import("./sdk-commands.ts");
+    const { CreateBucketCommand } = await s3Commands();
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     return "created";
   } catch (err) {

@@ -20,10 +20,9 @@ import { classify } from "../retry.ts";
 import { ObjectFailure } from "../errors.ts";
 import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
 import { S3HttpError, type S3Http } from "./signed-http.ts";
+import { sdkSend } from "./sdk-send.ts";
 import { childrenOf, parseXmlTree, textOf, type XmlElement } from "../xml.ts";
 
-/** @aws-sdk/client-s3, loaded by the first request that needs it. */
-const s3Sdk = () => import("./sdk-commands.ts");
 
 const bare = (etag: string | undefined) => (etag ?? "").replace(/"/g, "");
 const quoted = (etag: string) => (etag.startsWith('"') ? etag : `"${etag}"`);
@@ -143,7 +142,7 @@ export class S3ObjectSink implements ObjectSink {
 
   async get(bucket: string, key: string, signal?: AbortSignal, etag?: string): Promise<Readable> {
     try {
-      const r = await (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag === undefined ? undefined : quoted(etag), ...this.#sse }), { abortSignal: signal });
+      const r = await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag === undefined ? undefined : quoted(etag), ...this.#sse }), { abortSignal: signal }));
       return r.Body as Readable;
     } catch (err) {
       throw keyMismatch(key, err, !!this.options.sseCustomerKey) ?? err;
@@ -167,7 +166,7 @@ export class S3ObjectSink implements ObjectSink {
 
   async deleteObjects(bucket: string, keys: string[]): Promise<Array<{ key: string; error: string }>> {
     if (keys.length === 0) return [];
-    const r = await (await this.s3()).send(new (await s3Sdk()).DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
+    const r = await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } })));
     return (r.Errors ?? []).map((e) => ({ key: e.Key ?? "", error: [e.Code, e.Message].filter(Boolean).join(": ") || "refused" }));
   }
 
@@ -266,20 +265,21 @@ export class S3ObjectSink implements ObjectSink {
   }
 
   async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
-    await (await this.s3()).send(
-      new (await s3Sdk()).PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }),
-    );
+    await sdkSend(this.s3, (s3, sdk) => s3.send(
+      new sdk.PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }),
+    ));
   }
 
   async putObjectLock(bucket: string, key: string, lock: ObjectLock): Promise<void> {
-    if (lock.mode && lock.retainUntil) {
-      await (await this.s3()).send(new (await s3Sdk()).PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: lock.mode, RetainUntilDate: new Date(lock.retainUntil) } }));
+    const { mode, retainUntil } = lock;
+    if (mode && retainUntil) {
+      await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: mode, RetainUntilDate: new Date(retainUntil) } })));
     }
-    if (lock.legalHold) await (await this.s3()).send(new (await s3Sdk()).PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, LegalHold: { Status: "ON" } }));
+    if (lock.legalHold) await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, LegalHold: { Status: "ON" } })));
   }
 
   async getTags(bucket: string, key: string): Promise<Record<string, string>> {
-    const r = await (await this.s3()).send(new (await s3Sdk()).GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+    const r = await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.GetObjectTaggingCommand({ Bucket: bucket, Key: key })));
     return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
   }
 }

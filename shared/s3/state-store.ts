@@ -8,9 +8,8 @@ import { redact } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
 import type { S3Http } from "./signed-http.ts";
+import { sdkSend } from "./sdk-send.ts";
 
-/** @aws-sdk/client-s3, loaded by the first request that needs it. */
-const s3Sdk = () => import("./sdk-commands.ts");
 
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -56,7 +55,7 @@ export class S3StateStore implements StateStore {
             const res = await this.http.getBody(this.bucket, key, { headers: sseHeaders(this.sseCustomerKey) });
             return { body: res.body.toString("utf8"), etag: res.headers.etag ?? "" };
           }
-          const res = await (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }));
+          const res = await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })));
           const body = await res.Body!.transformToString("utf8");
           return { body, etag: res.ETag ?? "" };
         } catch (err) {
@@ -97,8 +96,8 @@ export class S3StateStore implements StateStore {
             const res = await this.http.send("PUT", this.bucket, key, { headers, body: Buffer.from(safe, "utf8") });
             return { etag: res.headers.etag ?? "" };
           }
-          const res = await (await this.s3()).send(
-            new (await s3Sdk()).PutObjectCommand({
+          const res = await sdkSend(this.s3, (s3, sdk) => s3.send(
+            new sdk.PutObjectCommand({
               Bucket: this.bucket,
               Key: key,
               // A string body of a known length: the SDK's length check warns on stderr when it cannot see one.
@@ -109,7 +108,7 @@ export class S3StateStore implements StateStore {
               IfMatch: condition.ifMatch,
               ...sseParams(this.sseCustomerKey),
             }),
-          );
+          ));
           return { etag: res.ETag ?? "" };
         } catch (err) {
           if (isPreconditionFailure(err)) {
@@ -127,33 +126,33 @@ export class S3StateStore implements StateStore {
   }
 
   async startMultipart(key: string): Promise<string> {
-    const r = await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: "application/x-ndjson", ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
+    const r = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: "application/x-ndjson", ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
     return r.UploadId!;
   }
 
   async putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }> {
     const bytes = Buffer.from(redact(body), "utf8");
     const md5 = createHash("md5").update(bytes).digest("base64");
-    const r = await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
+    const r = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
     return { etag: r.ETag ?? "" };
   }
 
   async completeMultipart(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void> {
     try {
       await withRetry(
-        async () => (await this.s3()).send(new (await s3Sdk()).CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } })),
+        async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } }))),
         { attempts: this.attempts },
       );
     } catch (err) {
       // A completion whose answer was lost: the retry finds no upload, and the object is there.
-      if ((err as Error).name === "NoSuchUpload" && (await (await this.s3()).send(new (await s3Sdk()).HeadObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })).then(() => true, () => false))) return;
+      if ((err as Error).name === "NoSuchUpload" && (await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }))).then(() => true, () => false))) return;
       throw err;
     }
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     try {
-      await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })), { attempts: this.attempts });
+      await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))), { attempts: this.attempts });
     } catch (err) {
       if ((err as Error).name !== "NoSuchUpload" && statusOf(err) !== 404) throw err;
     }
@@ -162,7 +161,7 @@ export class S3StateStore implements StateStore {
   async *lines(key: string): AsyncIterable<string> {
     let body: Readable;
     try {
-      const res = await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })), { attempts: this.attempts });
+      const res = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
       body = res.Body as Readable;
     } catch (err) {
       if ((err as Error).name === "NoSuchKey" || statusOf(err) === 404) return;
@@ -173,12 +172,12 @@ export class S3StateStore implements StateStore {
 
   async delete(key: string): Promise<void> {
     const http = this.http;
-    await withRetry<unknown>(async () => (http ? http.send("DELETE", this.bucket, key, {}) : (await this.s3()).send(new (await s3Sdk()).DeleteObjectCommand({ Bucket: this.bucket, Key: key }))), { attempts: this.attempts });
+    await withRetry<unknown>(async () => (http ? http.send("DELETE", this.bucket, key, {}) : sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })))), { attempts: this.attempts });
   }
 
   async listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
     const page = await withRetry(
-      async () => (await this.s3()).send(new (await s3Sdk()).ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: options.startAfter, MaxKeys: options.maxKeys })),
+      async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: options.startAfter, MaxKeys: options.maxKeys }))),
       { attempts: this.attempts },
     );
     return { keys: (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : [])), truncated: !!page.IsTruncated };
@@ -188,7 +187,7 @@ export class S3StateStore implements StateStore {
     let token: string | undefined;
     do {
       const page = await withRetry(
-        async () => (await this.s3()).send(new (await s3Sdk()).ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 })),
+        async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }))),
         { attempts: this.attempts },
       );
       for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
