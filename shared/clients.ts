@@ -13,25 +13,29 @@ import { BlobHttp } from "./azure/blob-http.ts";
  * Every client carries the one retry policy of shared/retry.ts.
  */
 
-/** The SDK's S3 client, built (and its package loaded) on first use, then the same one; `destroy` closes it if it was built. */
+/** What `build` makes, made on the first call and the same one after; `made()` is it, or undefined before the first call. */
+function onFirstUse<T>(build: () => Promise<T>): (() => Promise<T>) & { made: () => Promise<T> | undefined } {
+  let made: Promise<T> | undefined;
+  return Object.assign(() => (made ??= build()), { made: () => made });
+}
+
+/** The SDK's SQS client, built (and its package loaded) on first use. */
+export function lazySqsClient(config: SqsConfig, retry: RetryPolicy | undefined): () => Promise<SQSClient> {
+  return onFirstUse(() => import("./sdk-clients.ts").then((sdk) => sdk.createSqsClient(config, retry)));
+}
+
+/** The SDK's S3 client, built (and its package loaded) on first use; `destroy` closes it if it was built. */
 export interface LazyS3Client {
   (): Promise<S3Client>;
   destroy(): void;
 }
 
-/** The SDK's SQS client, built (and its package loaded) on first use, then the same one. */
-export function lazySqsClient(config: SqsConfig, retry: RetryPolicy | undefined): () => Promise<SQSClient> {
-  let client: Promise<SQSClient> | undefined;
-  return () => (client ??= import("./sdk-clients.ts").then((sdk) => sdk.createSqsClient(config, retry)));
-}
-
 export function lazyS3Client(config: S3Config, retry: RetryPolicy | undefined): LazyS3Client {
-  let client: Promise<S3Client> | undefined;
-  const get = () => (client ??= import("./sdk-clients.ts").then((sdk) => sdk.createS3Client(config, retry)));
-  return Object.assign(get, { destroy: () => void client?.then((c) => c.destroy(), () => undefined) });
+  const get = onFirstUse(() => import("./sdk-clients.ts").then((sdk) => sdk.createS3Client(config, retry)));
+  return Object.assign(() => get(), { destroy: () => void get.made()?.then((c) => c.destroy(), () => undefined) });
 }
 
-/** Signed HTTP requests for the hot writes (PutObject, UploadPart), with the same endpoint, keys and retry policy as createS3Client. */
+/** Plain signed requests for every request of a copy and the run state's single objects, with the same endpoint, keys and retry policy as createS3Client. */
 export function createS3Http(config: S3Config, retry: RetryPolicy | undefined): S3Http {
   return new S3Http(config, retry);
 }
@@ -43,6 +47,5 @@ export function createBlobHttp(config: AzureConfig, retry: RetryPolicy | undefin
 
 /** The Azure SDK's client, built (and its package loaded) on first use, then the same one. */
 export function lazyBlobServiceClient(config: AzureConfig, retry: RetryPolicy | undefined): () => Promise<BlobServiceClient> {
-  let client: Promise<BlobServiceClient> | undefined;
-  return () => (client ??= import("./azure-sdk-client.ts").then((sdk) => sdk.createBlobServiceClient(config, retry)));
+  return onFirstUse(() => import("./azure-sdk-client.ts").then((sdk) => sdk.createBlobServiceClient(config, retry)));
 }

@@ -112,11 +112,6 @@ export class S3Http {
     return this.#retried(once, options.signal);
   }
 
-  /** GET of a small object (run state), its whole body returned. */
-  getBody(bucket: string, key: string, options: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<S3Response & { body: Buffer }> {
-    return this.request("GET", bucket, key, options);
-  }
-
   /** `once` under the retry policy, or tried once without one. */
   #retried<T>(once: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     return this.#retry ? withRetry(once, { policy: this.#retry, signal }) : once();

@@ -52,7 +52,7 @@ export class S3StateStore implements StateStore {
       async () => {
         try {
           if (this.http) {
-            const res = await this.http.getBody(this.bucket, key, { headers: sseHeaders(this.sseCustomerKey) });
+            const res = await this.http.request("GET", this.bucket, key, { headers: sseHeaders(this.sseCustomerKey) });
             return { body: res.body.toString("utf8"), etag: res.headers.etag ?? "" };
           }
           const res = await sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, ...sseParams(this.sseCustomerKey) })));

@@ -1,1 +1,0 @@
-import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob"; globalThis.x=[BlobServiceClient,StorageSharedKeyCredential];

@@ -1,1 +1,0 @@
-import { createAdvancedClient } from "@scaleway/sdk-client"; globalThis.x=[createAdvancedClient];

@@ -1,1 +1,0 @@
-import { SQSClient } from "@aws-sdk/client-sqs"; globalThis.x=[SQSClient];
