@@ -1,6 +1,7 @@
 /** The copy section: corpora seeded once, the servers' own limit, then migrate and rclone alternating. */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { DEFAULT_TUNING, GiB, MiB } from "../../shared/limits.ts";
 import { cpuDiff, cpuSnapshot, formatCpu, loadAverage, type Timed } from "../proc.ts";
 import { deletePrefix, listAll, uploadLargeBlob, uploadSmallBlobs } from "../corpus.ts";
@@ -213,12 +214,42 @@ export async function compareCopies(ctx: Ctx, corpora: Corpus[], limits: Limits 
       row({ section: "copy", what: `${corpus.name}: speed against rclone ${label} (rclone seconds / migrate seconds, whole processes)`, value: `${x.toFixed(2)}x`, goal: `>= ${speedGoal.toFixed(1)}x`, met: x >= speedGoal });
     }
     cpuRows(corpus, ours, demanding, tuned);
+    machineCpuRow("copy", corpus, runs);
     row({ section: "copy", what: `${corpus.name}: migrate peak RSS (highest of its runs, default settings)`, value: `${ours.maxRssMiB.toFixed(0)} MiB`, goal: `<= ${GOALS.rssMiB} MiB`, met: ours.maxRssMiB <= GOALS.rssMiB });
     out[corpus.name] = { corpus, runs, summary: { migrate: ours, "rclone-demanding": demanding, "rclone-tuned": tuned }, rcloneFlags: { demanding: rcloneFlags("rclone-demanding", corpus), tuned: RCLONE_FLAGS }, limitSeconds: lim, bestPatternLimitSeconds: limBest };
     figures.push({ corpus, migrate: ours, rclone: { "rclone-demanding": demanding, "rclone-tuned": tuned } });
   }
   results.copies = out;
   return figures;
+}
+
+const TOOL_LABEL: Record<Tool, string> = { migrate: "migrate", "rclone-demanding": "rclone demanding", "rclone-tuned": "rclone tuned" };
+
+/**
+ * The whole machine's CPU during each tool's fastest run (servers, the tool, the benchmark's own
+ * process with its proxies), per object: on a machine whose cores the servers share with the tools,
+ * a run can not end sooner than that CPU spread over every core, and the ratio of two tools' machine
+ * CPU bounds the speed ratio any client change can reach while the cores are saturated.
+ */
+export function machineCpuRow(section: string, corpus: Corpus, runs: CopyRun[], labels: Partial<Record<Tool, string>> = {}): void {
+  const label = (t: Tool) => labels[t] ?? TOOL_LABEL[t];
+  const serverUnit = (cpu: number) =>
+    corpus.largeBytes === 0 ? `${((1000 * cpu) / corpus.objects).toFixed(2)} ms of server CPU an object` : `${(cpu / (corpus.bytes / GiB)).toFixed(1)} CPU-s of servers a GiB`;
+  const cores = availableParallelism();
+  const figures: string[] = [];
+  const total: Partial<Record<Tool, number>> = {};
+  for (const tool of TOOLS) {
+    const mine = runs.filter((r) => r.tool === tool);
+    if (mine.length === 0) continue;
+    const fastest = best(mine, (r) => r.seconds);
+    const all = Object.values(fastest.machineCpu).reduce((a, b) => a + b, 0);
+    const own = fastest.cpuSeconds;
+    const servers = ["azurite", "radosgw", "ceph-osd", "ceph-mon"].reduce((a, k) => a + (fastest.machineCpu[k] ?? 0), 0);
+    total[tool] = all;
+    figures.push(`${label(tool)} ${all.toFixed(1)} CPU-s in ${fastest.seconds.toFixed(2)} s (servers ${servers.toFixed(1)}, the tool ${own.toFixed(1)}; ${serverUnit(servers)}), at least ${(all / cores).toFixed(2)} s on ${cores} cores`);
+  }
+  const ceilings = (["rclone-demanding", "rclone-tuned"] as const).filter((t) => total[t] && total.migrate).map((t) => `${(total[t]! / total.migrate!).toFixed(2)}x against ${label(t)}`);
+  row({ section, what: `${corpus.name}: the machine's CPU during each tool's fastest run; the ratio of the machine's CPU (the speed ratio's bound while the cores are saturated)`, value: `${figures.join("; ")}; ${ceilings.join(", ")}` });
 }
 
 /**

@@ -13,7 +13,7 @@ import { RCLONE_WAN, writeRcloneConfig, type Endpoints } from "../tools.ts";
 import { P, GOALS } from "../params.ts";
 import { log, results, row } from "../table.ts";
 import { type Ctx, type Corpus } from "../context.ts";
-import { copyOnce, summary, type CopyRun } from "./copy.ts";
+import { copyOnce, machineCpuRow, summary, type CopyRun } from "./copy.ts";
 
 export async function wan(ctx: Ctx, corpora: Corpus[]): Promise<void> {
   const azureUrl = new URL(ctx.azurite.endpoint);
@@ -44,6 +44,7 @@ export async function wan(ctx: Ctx, corpora: Corpus[]): Promise<void> {
       const x = theirs.seconds / ours.seconds;
       const goal = GOALS.wanVsRclone[name]!;
       row({ section: "wan", what: `${name} over the WAN profile: speed against rclone (rclone seconds / migrate seconds)`, value: `${x.toFixed(2)}x`, goal: `>= ${goal.toFixed(1)}x`, met: x >= goal });
+      machineCpuRow("wan", corpus, runs, { "rclone-demanding": `rclone ${flags.join(" ")}` });
       out[name] = { corpus, rcloneFlags: flags, runs, summary: { migrate: ours, rclone: theirs }, speedVsRclone: x };
     }
     results.wan = out;
