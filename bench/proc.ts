@@ -87,6 +87,9 @@ export function runTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv, op
 
 export type CpuSnapshot = Map<number, { role: string; ticks: number }>;
 
+/** The roles `role` gives this benchmark's own servers. */
+export const SERVER_ROLES = ["azurite", "radosgw", "ceph-osd", "ceph-mon"] as const;
+
 /** Marks in the command lines of this benchmark's own servers (others may run theirs on the machine). */
 const serverMarks: { azurite?: string; ceph?: string } = {};
 export function markServers(marks: { azuritePort?: number; cephDir?: string }): void {

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import { DEFAULT_TUNING, GiB, MiB } from "../../shared/limits.ts";
-import { cpuDiff, cpuSnapshot, formatCpu, loadAverage, type Timed } from "../proc.ts";
+import { cpuDiff, cpuSnapshot, formatCpu, loadAverage, SERVER_ROLES, type Timed } from "../proc.ts";
 import { deletePrefix, listAll, uploadLargeBlob, uploadSmallBlobs } from "../corpus.ts";
 import { rawRead, rawSmallGets, rawSmallPuts, rawWrite } from "../raw.ts";
 import { migrateEnv, RCLONE_DEMANDING, RCLONE_FLAGS, ROOT, runMigrate, runRclone } from "../tools.ts";
@@ -243,10 +243,9 @@ export function machineCpuRow(section: string, corpus: Corpus, runs: CopyRun[], 
     if (mine.length === 0) continue;
     const fastest = best(mine, (r) => r.seconds);
     const all = Object.values(fastest.machineCpu).reduce((a, b) => a + b, 0);
-    const own = fastest.cpuSeconds;
-    const servers = ["azurite", "radosgw", "ceph-osd", "ceph-mon"].reduce((a, k) => a + (fastest.machineCpu[k] ?? 0), 0);
+    const servers = SERVER_ROLES.reduce((a, k) => a + (fastest.machineCpu[k] ?? 0), 0);
     total[tool] = all;
-    figures.push(`${label(tool)} ${all.toFixed(1)} CPU-s in ${fastest.seconds.toFixed(2)} s (servers ${servers.toFixed(1)}, the tool ${own.toFixed(1)}; ${serverUnit(servers)}), at least ${(all / cores).toFixed(2)} s on ${cores} cores`);
+    figures.push(`${label(tool)} ${all.toFixed(1)} CPU-s in ${fastest.seconds.toFixed(2)} s (servers ${servers.toFixed(1)}, the tool ${fastest.cpuSeconds.toFixed(1)}; ${serverUnit(servers)}), at least ${(all / cores).toFixed(2)} s on ${cores} cores`);
   }
   const ceilings = (["rclone-demanding", "rclone-tuned"] as const).filter((t) => total[t] && total.migrate).map((t) => `${(total[t]! / total.migrate!).toFixed(2)}x against ${label(t)}`);
   row({ section, what: `${corpus.name}: the machine's CPU during each tool's fastest run; the ratio of the machine's CPU (the speed ratio's bound while the cores are saturated)`, value: `${figures.join("; ")}; ${ceilings.join(", ")}` });

@@ -7,8 +7,8 @@
  * compiler's threads were 15% of the CPU of a copy of 2,000 x 16 KiB (sampled
  * with perf: more than the hashing, the signing and the collector together),
  * for code that ran only a few seconds longer. With eight times the default
- * budget only what stays hot is optimized: that copy took 1.83-1.90 CPU-s
- * instead of 2.16-2.25 at the same speed, 2 x 256 MiB and a dry run of 300,000
+ * budget only what stays hot is optimized: that copy took 1.87-2.01 CPU-s
+ * instead of 2.16-2.40 at the same speed, 2 x 256 MiB and a dry run of 300,000
  * blobs no more. Called before the hot path first runs: a function's budget is
  * set when it first needs one.
  */
