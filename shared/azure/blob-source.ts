@@ -10,7 +10,7 @@
  */
 import { Readable } from "node:stream";
 import type { BlobServiceClient, BlobGetPropertiesResponse } from "@azure/storage-blob";
-import { contentHeadersOf, type BlobEntry, type BlobSource, type ContentHeaders, type ListPage, type RangeReader, type ReadHint } from "../ports.ts";
+import { CONTENT_HEADERS, type BlobEntry, type BlobSource, type ContentHeaders, type ListPage, type RangeReader, type ReadHint } from "../ports.ts";
 import { BlobArchivedError, ObjectFailure, SourceChangedError } from "../errors.ts";
 import { CUSTOMER_KEY_REASON } from "../copy/source-notes.ts";
 import { describeError } from "../redact.ts";
@@ -64,24 +64,28 @@ function fromProperties(
   },
   metadata: Record<string, string> | undefined,
   tags: Record<string, string> | undefined,
+  /** The maps are the caller's own (a listing's, parsed for this entry): kept, not copied. */
+  owned = false,
 ): BlobEntry {
   const entry: BlobEntry = {
     name,
     size: p.contentLength ?? 0,
     etag: p.etag ?? "",
     lastModified: (p.lastModified ?? new Date(0)).toISOString(),
-    metadata: { ...(metadata ?? {}) },
-    tags: { ...(tags ?? {}) },
+    metadata: owned && metadata ? metadata : { ...metadata },
+    tags: owned && tags ? tags : { ...tags },
   };
-  const optional: Partial<BlobEntry> = {
-    contentMd5: hex(p.contentMD5),
-    // Azure names the content headers as we do.
-    ...contentHeadersOf(p),
-    accessTier: p.accessTier,
-    archiveStatus: p.archiveStatus,
-    blobType: p.blobType,
-  };
-  for (const [k, v] of Object.entries(optional)) if (v !== undefined && v !== "") (entry as unknown as Record<string, unknown>)[k] = v;
+  // Set only when present and not empty. Field by field: planning converts every listed blob.
+  const md5 = hex(p.contentMD5);
+  if (md5) entry.contentMd5 = md5;
+  // Azure names the content headers as we do.
+  for (const [field] of CONTENT_HEADERS) {
+    const v = p[field];
+    if (v) entry[field] = v;
+  }
+  if (p.accessTier) entry.accessTier = p.accessTier;
+  if (p.archiveStatus) entry.archiveStatus = p.archiveStatus;
+  if (p.blobType) entry.blobType = p.blobType;
   if (p.customerProvidedKeySha256 || p.encryptionKeySha256) entry.customerKey = true;
   if (p.legalHold) entry.legalHold = true;
   if (p.immutabilityPolicyExpiresOn && p.immutabilityPolicyMode && p.immutabilityPolicyMode !== "Mutable") {
@@ -91,7 +95,7 @@ function fromProperties(
 }
 
 export function blobItemToEntry(item: ListedBlob): BlobEntry {
-  const entry = fromProperties(item.name, item.properties, item.metadata, item.tags);
+  const entry = fromProperties(item.name, item.properties, item.metadata, item.tags, true);
   const history = historyKind(item);
   if (history) entry.history = history;
   return entry;

@@ -18,7 +18,9 @@
  * processing instructions and the declaration. Line ends are normalised as
  * XML requires (CR LF and CR become LF). A document that breaks these rules
  * (an unclosed tag, a closing tag that does not match) is an error that says
- * where.
+ * where. Character data becomes a string only where a field reads it (most of
+ * a blob's 25 or so elements are not read): a malformed reference in an
+ * element the listing does not read goes unnoticed.
  */
 import { decodeXmlText, XmlError } from "../xml.ts";
 
@@ -125,8 +127,21 @@ export function parseListBlobs(xml: string): ListedPage {
   let nameEncoded = false;
   let tagKey: string | undefined;
   let tagValue: string | undefined;
-  /** Character data of the innermost open element since it opened. */
+  // Character data of the innermost open element since it opened. A page holds some 25 elements a blob,
+  // most of them a single run of text that the listing never reads (Creation-Time, LeaseState...): a single
+  // run is kept as its offsets and becomes a string only when close() asks for it; anything else (several
+  // runs, CDATA) is gathered in `text`.
+  let runStart = -1;
+  let runEnd = -1;
   let text = "";
+  const value = (): string => (runStart < 0 ? text : decode(xml.slice(runStart, runEnd), runStart));
+  const addText = (t: string) => {
+    if (runStart >= 0) {
+      text = decode(xml.slice(runStart, runEnd), runStart);
+      runStart = -1;
+    }
+    text += t;
+  };
   let i = 0;
   const n = xml.length;
   while (i < n) {
@@ -135,7 +150,12 @@ export function parseListBlobs(xml: string): ListedPage {
       if (xml.slice(i).trim() !== "") throw new ListXmlError(`text after the document's end at offset ${i}`);
       break;
     }
-    if (lt > i && open.length > 0) text += decode(xml.slice(i, lt), i);
+    if (lt > i && open.length > 0) {
+      if (runStart < 0 && text === "") {
+        runStart = i;
+        runEnd = lt;
+      } else addText(decode(xml.slice(i, lt), i));
+    }
     const c = xml.charCodeAt(lt + 1);
     if (c === 0x3f /* ? */) {
       const end = xml.indexOf("?>", lt + 2);
@@ -151,7 +171,7 @@ export function parseListBlobs(xml: string): ListedPage {
       } else if (xml.startsWith("<![CDATA[", lt)) {
         const end = xml.indexOf("]]>", lt + 9);
         if (end < 0) throw new ListXmlError(`an unclosed CDATA section at offset ${lt}`);
-        text += xml.slice(lt + 9, end);
+        addText(xml.slice(lt + 9, end));
         i = end + 3;
       } else {
         throw new ListXmlError(`a declaration the listing does not use at offset ${lt}`);
@@ -161,29 +181,34 @@ export function parseListBlobs(xml: string): ListedPage {
     const gt = xml.indexOf(">", lt + 1);
     if (gt < 0) throw new ListXmlError(`an unclosed tag at offset ${lt}`);
     if (c === 0x2f /* / */) {
-      const name = xml.slice(lt + 2, gt).trim();
       const expected = open.pop();
-      if (name !== expected) throw new ListXmlError(`</${name}> closes <${expected ?? "nothing"}> at offset ${lt}`);
-      close(name, text);
+      // The usual case, `</Name>`, compared in place: no string for the name.
+      if (expected === undefined || !closes(xml, lt + 2, gt, expected)) {
+        throw new ListXmlError(`</${xml.slice(lt + 2, gt).trim()}> closes <${expected ?? "nothing"}> at offset ${lt}`);
+      }
+      close(expected);
+      runStart = -1;
       text = "";
       i = gt + 1;
       continue;
     }
     const selfClosing = xml.charCodeAt(gt - 1) === 0x2f;
-    const inner = xml.slice(lt + 1, selfClosing ? gt - 1 : gt);
-    const space = inner.search(/\s/);
-    const name = space < 0 ? inner : inner.slice(0, space);
-    if (name === "") throw new ListXmlError(`a tag without a name at offset ${lt}`);
-    openElement(name, space < 0 ? "" : inner.slice(space), lt);
+    const innerEnd = selfClosing ? gt - 1 : gt;
+    const space = nameEnd(xml, lt + 1, innerEnd);
+    if (space === lt + 1) throw new ListXmlError(`a tag without a name at offset ${lt}`);
+    const name = elementName(xml, lt + 1, space);
+    openElement(name, space, innerEnd, lt);
+    runStart = -1;
     text = "";
-    if (selfClosing) close(name, "");
+    if (selfClosing) close(name);
     else open.push(name);
     i = gt + 1;
   }
   if (open.length > 0) throw new ListXmlError(`the document ends inside <${open[open.length - 1]}>`);
   return { blobs, nextMarker };
 
-  function openElement(name: string, attrs: string, at: number): void {
+  /** `attrsFrom`..`attrsTo`: the start tag's text after its name (read only for <Name>, whose Encoded attribute matters). */
+  function openElement(name: string, attrsFrom: number, attrsTo: number, at: number): void {
     const depth = open.length;
     // EnumerationResults / Blobs / Blob
     if (depth === 2 && name === "Blob" && open[1] === "Blobs") {
@@ -191,7 +216,7 @@ export function parseListBlobs(xml: string): ListedPage {
       return;
     }
     if (!blob) return;
-    if (depth === 3 && name === "Name") nameEncoded = attrs !== "" && encodedName(attrs, at);
+    if (depth === 3 && name === "Name") nameEncoded = attrsFrom < attrsTo && encodedName(xml.slice(attrsFrom, attrsTo), at);
     else if (depth === 3 && name === "Metadata") blob.metadata = {};
     else if (depth === 3 && name === "Tags") blob.tags = {};
     else if (depth === 5 && name === "Tag" && open[3] === "Tags") {
@@ -200,10 +225,12 @@ export function parseListBlobs(xml: string): ListedPage {
     }
   }
 
-  function close(name: string, value: string): void {
+  /** An element ends; its text (what was gathered since it opened) is read only where a field wants it. */
+  function close(name: string): void {
+    const text = value;
     const depth = open.length;
     if (depth === 1 && name === "NextMarker" && open[0] === "EnumerationResults") {
-      nextMarker = value;
+      nextMarker = text();
       return;
     }
     if (!blob) return;
@@ -214,33 +241,80 @@ export function parseListBlobs(xml: string): ListedPage {
     }
     if (depth === 3) {
       switch (name) {
-        case "Name":
-          blob.name = nameEncoded ? decodeURIComponent(value) : value;
+        case "Name": {
+          const raw = text();
+          blob.name = nameEncoded ? decodeURIComponent(raw) : raw;
           return;
+        }
         case "Snapshot":
-          blob.snapshot = value;
+          blob.snapshot = text();
           return;
         case "VersionId":
-          blob.versionId = value;
+          blob.versionId = text();
           return;
         case "IsCurrentVersion":
-          blob.isCurrentVersion = value === "true";
+          blob.isCurrentVersion = text() === "true";
           return;
         case "Deleted":
-          blob.deleted = value === "true";
+          blob.deleted = text() === "true";
           return;
         case "HasVersionsOnly":
-          blob.hasVersionsOnly = value === "true";
+          blob.hasVersionsOnly = text() === "true";
           return;
       }
       return;
     }
     const section = open[3];
-    if (depth === 4 && section === "Properties") PROPERTIES.get(name)?.(blob.properties, value);
-    else if (depth === 4 && section === "Metadata") blob.metadata![name] = value;
+    if (depth === 4 && section === "Properties") {
+      const set = PROPERTIES.get(name);
+      if (set) set(blob.properties, text());
+    } else if (depth === 4 && section === "Metadata") blob.metadata![name] = text();
     else if (depth === 6 && section === "Tags" && open[5] === "Tag") {
-      if (name === "Key") tagKey = value;
-      else if (name === "Value") tagValue = value;
+      if (name === "Key") tagKey = text();
+      else if (name === "Value") tagValue = text();
     } else if (depth === 5 && section === "Tags" && name === "Tag" && tagKey !== undefined) blob.tags![tagKey] = tagValue ?? "";
   }
+}
+
+/**
+ * Element names seen, by length and first and last character: a page repeats the same 30 or so
+ * names for every blob, and an interned name is compared in place instead of sliced again.
+ * Metadata keys and tag names are names too: the table stops growing at ELEMENT_NAMES_KEPT.
+ */
+const elementNames = new Map<number, string[]>();
+let elementNamesKept = 0;
+const ELEMENT_NAMES_KEPT = 512;
+
+function elementName(xml: string, from: number, to: number): string {
+  const length = to - from;
+  const key = (length * 65536 + xml.charCodeAt(from)) * 65536 + xml.charCodeAt(to - 1);
+  const known = elementNames.get(key);
+  if (known) for (const name of known) if (xml.startsWith(name, from)) return name;
+  const name = xml.slice(from, to);
+  if (elementNamesKept < ELEMENT_NAMES_KEPT) {
+    elementNamesKept++;
+    if (known) known.push(name);
+    else elementNames.set(key, [name]);
+  }
+  return name;
+}
+
+/** XML's white space, and (as the former `\s` did) the rest of Unicode's. */
+function isSpace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x09 || code === 0x0d || (code > 0x7f && /\s/.test(String.fromCharCode(code))) || code === 0x0b || code === 0x0c;
+}
+
+/** The end of a start tag's name: the first white space in `from`..`to`, or `to`. */
+function nameEnd(xml: string, from: number, to: number): number {
+  for (let k = from; k < to; k++) if (isSpace(xml.charCodeAt(k))) return k;
+  return to;
+}
+
+/** Whether `xml[from..to)` is `name` followed by nothing but white space (an end tag's body; leading white space too, as trim() allowed). */
+function closes(xml: string, from: number, to: number, name: string): boolean {
+  let k = from;
+  while (k < to && isSpace(xml.charCodeAt(k))) k++;
+  if (to - k < name.length || !xml.startsWith(name, k)) return false;
+  for (k += name.length; k < to; k++) if (!isSpace(xml.charCodeAt(k))) return false;
+  return true;
 }

@@ -208,6 +208,21 @@ describe("parseListBlobs: what the SDK's parser is not asked", () => {
     expect(page).toEqual({ blobs: [{ name: "a bé\nc\nd", properties: {} }], nextMarker: "" });
   });
 
+  it("joins text split by CDATA and references, reads end tags padded with white space, and keeps a self-closing element empty", () => {
+    // Arrange
+    const xml =
+      "<EnumerationResults><Blobs><Blob><Name>dir/<![CDATA[a<b]]>&amp;c</Name >" +
+      "<Properties><Content-Type>text/<![CDATA[plain]]></Content-Type><Etag>0x1</Etag><Content-Encoding/>" +
+      "<LeaseState>available</LeaseState></Properties><Metadata><k>v&lt;</k></Metadata></Blob></Blobs><NextMarker>m&#49;</NextMarker></EnumerationResults>";
+    // Act
+    const page = parseListBlobs(xml);
+    // Assess
+    expect(page).toEqual({
+      blobs: [{ name: "dir/a<b&c", properties: { contentType: "text/plain", etag: "0x1", contentEncoding: "" }, metadata: { k: "v<" } }],
+      nextMarker: "m1",
+    });
+  });
+
   it.each([
     ["an unclosed tag", "<EnumerationResults><Blobs><Blob", /unclosed tag at offset 27/],
     ["a mismatched closing tag", "<EnumerationResults><Blobs></Blob></EnumerationResults>", /<\/Blob> closes <Blobs> at offset 27/],
