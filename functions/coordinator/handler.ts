@@ -3,8 +3,8 @@ import { loadConfig, loadConfigValues } from "../../shared/config.ts";
 import { buildDeps } from "../../shared/runtime/composition-root.ts";
 import { createCoordinatorHandler } from "../../shared/coordinator/handler.ts";
 import { lazy } from "../lazy.ts";
-import { raiseTierUpBudget } from "../../shared/runtime/tier-up.ts";
+import { tuneV8 } from "../../shared/runtime/v8-tuning.ts";
 
-raiseTierUpBudget();
+tuneV8();
 
 export const handle = createCoordinatorHandler(lazy(() => buildDeps(loadConfig())), { configValues: lazy(() => loadConfigValues()) });

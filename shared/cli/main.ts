@@ -3,10 +3,10 @@ import { ConfigError } from "../errors.ts";
 import { describeError } from "../redact.ts";
 import { registerCommands } from "./commands/index.ts";
 import { EXIT } from "./exit-codes.ts";
-import { raiseTierUpBudget } from "../runtime/tier-up.ts";
+import { tuneV8 } from "../runtime/v8-tuning.ts";
 
 export async function main(argv: string[]): Promise<number> {
-  raiseTierUpBudget();
+  tuneV8();
   const program = new Command("migrate")
     .description("Migrate Azure Blob Storage containers into Scaleway Object Storage, verified")
     .exitOverride()
