@@ -3,7 +3,11 @@ import { MigrationError } from "../errors.ts";
 
 export async function readJson<T>(store: StateStore, key: string): Promise<{ value: T; etag: string } | undefined> {
   const o = await store.get(key);
-  if (!o) return undefined;
+  return o ? parseJson<T>(key, o) : undefined;
+}
+
+/** The text of state object `key`, read earlier, as JSON. */
+export function parseJson<T>(key: string, o: { body: string; etag: string }): { value: T; etag: string } {
   try {
     return { value: JSON.parse(o.body) as T, etag: o.etag };
   } catch (err) {
