@@ -29,7 +29,7 @@ export const P = {
   mixMediumBytes: 4 * MiB,
   mixSmallCount: num("BENCH_MIX_SMALL_COUNT", 1000, 100),
   memoryBytes: num("BENCH_MEMORY_MB", 2048, 256) * MiB,
-  planBlobs: num("BENCH_PLAN_BLOBS", 100_000, 5000),
+  planBlobs: list("BENCH_PLAN_BLOBS", [100_000, 1_000_000], [5000, 50_000]),
   requestBlobs: num("BENCH_REQUEST_BLOBS", 200, 50),
   scaleObjects: list("BENCH_SCALE_OBJECTS", [10_000, 100_000], [2_000, 20_000]),
   scaleShard: num("BENCH_SCALE_SHARD", 10, 10),
@@ -45,6 +45,8 @@ export const GOALS = {
   smallFraction: 0.9,
   rssMiB: 256,
   planRssMiB: 200,
+  /** Peak RSS of planning from the smallest to the largest size of BENCH_PLAN_BLOBS: at most this much more. */
+  planGrowth: 0.1,
   /** Peak memory and per-shard requests of the scale model: the same at both sizes within this fraction. */
   scaleFlat: 0.1,
   importMs: 300,

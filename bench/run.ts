@@ -10,7 +10,7 @@
  *   BENCH_SMALL_COUNT=2000 BENCH_SMALL_KB=16
  *   BENCH_MIX_LARGE_MB=256 BENCH_MIX_MEDIUM_COUNT=20 BENCH_MIX_SMALL_COUNT=1000
  *   BENCH_MEMORY_MB=2048      the blob of the memory measurement
- *   BENCH_PLAN_BLOBS=100000   zero-byte blobs of the planning measurement (listed by bench/list-server.ts;
+ *   BENCH_PLAN_BLOBS=100000,1000000  zero-byte blobs of the planning measurements (listed by bench/list-server.ts;
  *                             BENCH_PLAN_SOURCE=azurite seeds them in Azurite, slow beyond ~10,000)
  *   BENCH_REQUEST_BLOBS=200   small blobs of the request count
  *   BENCH_SCALE_OBJECTS=10000,100000  sizes of the scale model's runs (bench/sections/scale.ts; 100000,1000000
