@@ -141,6 +141,20 @@ function stateStoreContract(label: string, make: () => Promise<StoreFixture>) {
       expect(none).toEqual([]);
     });
 
+    it("keeps each part's own bytes when parts are sent at the same time, and after a larger part a smaller one", async () => {
+      // Prepare: parts of different sizes and contents
+      const a = "a".repeat(5 * 1024 * 1024) + "\n";
+      const b = "b".repeat(5 * 1024 * 1024) + "\n";
+      const c = "c\n";
+      // Act: 1 and 2 at once, then 3 after them
+      const uploadId = await f.store.startMultipart("mp/concurrent.jsonl");
+      const [p1, p2] = await Promise.all([f.store.putPart("mp/concurrent.jsonl", uploadId, 1, a), f.store.putPart("mp/concurrent.jsonl", uploadId, 2, b)]);
+      const p3 = await f.store.putPart("mp/concurrent.jsonl", uploadId, 3, c);
+      await f.store.completeMultipart("mp/concurrent.jsonl", uploadId, [{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }, { partNumber: 3, etag: p3.etag }]);
+      // Assess
+      expect((await f.store.get("mp/concurrent.jsonl"))?.body).toBe(a + b + c);
+    });
+
     it("refuses to complete a multipart state object whose middle part is under 5 MiB", async () => {
       const uploadId = await f.store.startMultipart("mp/small.jsonl");
       const p1 = await f.store.putPart("mp/small.jsonl", uploadId, 1, "small\n");
