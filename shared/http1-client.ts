@@ -105,8 +105,21 @@ interface Exchange {
 /** Pieces a body is read in: a range read as a stream, a listing or a state object read whole (a page of 5,000 blobs is a few MiB of XML). */
 export const BODY_PIECE = 256 * 1024;
 
-/** A whole body, read in pieces of BODY_PIECE. */
+/** A body whose length the answer declares, up to this size, is read into one buffer of that length. */
+const WHOLE_AT_ONCE = 64 * 1024 * 1024;
+
+/**
+ * A whole body: in one buffer of the length declared by Content-Length (a state object, a listing page:
+ * one allocation instead of pieces and their concatenation, which for a run's thousands of manifests
+ * was most of the process's short-lived native memory), else in pieces of BODY_PIECE.
+ */
 export async function readAll(reader: BodyReader): Promise<Buffer> {
+  const declared = Number(reader.headers["content-length"]);
+  if (reader.headers["transfer-encoding"] === undefined && Number.isSafeInteger(declared) && declared > 0 && declared <= WHOLE_AT_ONCE) {
+    const whole = Buffer.allocUnsafe(declared);
+    const n = await reader.read(whole);
+    return n === declared ? whole : whole.subarray(0, n);
+  }
   const pieces: Buffer[] = [];
   for (;;) {
     const buf = Buffer.allocUnsafe(BODY_PIECE);

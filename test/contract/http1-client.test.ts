@@ -7,7 +7,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Http1Client, isBodyCut } from "../../shared/http1-client.ts";
+import { Http1Client, isBodyCut, readAll } from "../../shared/http1-client.ts";
 
 type Script = (request: string, socket: Socket) => void;
 
@@ -199,6 +199,16 @@ describe("Http1Client.open: a body read in pieces", () => {
         setTimeout(() => s.destroy(), 20);
       },
       "/missing": (_, s) => s.write("HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot there"),
+      "/chunked-big": (_, s) => {
+        s.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+        for (let i = 0; i < big.length; i += 300_000) {
+          const piece = big.subarray(i, i + 300_000);
+          s.write(`${piece.length.toString(16)}\r\n`);
+          s.write(piece);
+          s.write("\r\n");
+        }
+        s.write("0\r\n\r\n");
+      },
     });
   });
   afterAll(() => srv.server.close());
@@ -231,6 +241,22 @@ describe("Http1Client.open: a body read in pieces", () => {
     reader.close();
     expect(await text(client, "/length", 5)).toBe("hello");
     expect(srv.connections() - before).toBe(2);
+    client.destroy();
+  });
+
+  it("readAll: bodies of declared length (large and small) and a chunked one, byte-exact; a cut one is an error", async () => {
+    const client = new Http1Client(srv.url, 1);
+    for (const path of ["/big", "/chunked-big"]) {
+      const reader = await client.open({ method: "GET", path, headers: {} }, fail);
+      expect((await readAll(reader)).equals(big)).toBe(true);
+      reader.close();
+    }
+    const small = await client.open({ method: "GET", path: "/length", headers: {} }, fail);
+    expect((await readAll(small)).toString()).toBe("hello");
+    small.close();
+    const cut = await client.open({ method: "GET", path: "/cut", headers: {} }, fail);
+    await expect(readAll(cut)).rejects.toMatchObject({ code: "ECONNRESET" });
+    cut.close();
     client.destroy();
   });
 
