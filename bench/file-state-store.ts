@@ -13,7 +13,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, ren
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { PreconditionFailedError } from "../shared/errors.ts";
-import type { StateObject, StateStore } from "../shared/ports.ts";
+import type { RedactedBytes, StateObject, StateStore } from "../shared/ports.ts";
 import { redact } from "../shared/redact.ts";
 import { S3_LIMITS } from "../shared/limits.ts";
 import { pageOfKeys } from "../shared/state/list-page.ts";
@@ -135,9 +135,9 @@ export class FileStateStore implements StateStore {
     return dir;
   }
 
-  async putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }> {
+  async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
     const dir = this.#upload(key, uploadId);
-    const safe = Buffer.from(redact(body));
+    const safe = typeof body === "string" ? Buffer.from(redact(body)) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     writeFileSync(join(dir, String(partNumber)), safe);
     return { etag: `"${md5(safe)}"` };
   }

@@ -191,6 +191,9 @@ export interface StateObject {
   etag: string;
 }
 
+/** UTF-8 text that went through redact(): the only bytes a state store writes as given (see shared/state/ledger-text.ts). */
+export type RedactedBytes = Uint8Array & { readonly redacted: true };
+
 /**
  * Run state in object storage. Conditional writes make races safe:
  * `ifNoneMatch` creates only when absent, `ifMatch` replaces only that version.
@@ -210,7 +213,8 @@ export interface StateStore {
    * 1000 parts, numbered from 1. Completing twice with the same parts is harmless.
    */
   startMultipart(key: string): Promise<string>;
-  putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }>;
+  /** A string body is redacted by the store; RedactedBytes (ledger-text.ts) are written as given, and may be reused by the caller once the part is written. */
+  putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }>;
   completeMultipart(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void>;
   /** Idempotent: an upload already gone is not an error. */
   abortMultipart(key: string, uploadId: string): Promise<void>;

@@ -14,6 +14,7 @@ import { encode } from "../messages.ts";
 import type { Deps } from "../runtime/deps.ts";
 import { invocationDeadline } from "../runtime/deps.ts";
 import { parseJson, readJson, writeJson } from "../state/json.ts";
+import { LedgerText } from "../state/ledger-text.ts";
 import { writeOnce } from "../state/write-once.ts";
 import { readAhead } from "../state/read-ahead.ts";
 import { AGGREGATION_READ_AHEAD } from "../limits.ts";
@@ -147,12 +148,13 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   const classMap = storageClassMapOf(run.request.options);
   const cost = dryRun ? new CostAccumulator(deps.tuning, (b) => (b.accessTier ? classMap?.[b.accessTier] : undefined) ?? classMap?.["*"] ?? "STANDARD", c.cost) : undefined;
   /** Saves the cursor with the cost so far; false when another invocation advanced it first. */
+  // The ledger's text not yet in a part: bytes while this invocation runs, a string in the cursor it saves.
+  const pending = new LedgerText(c.ledger.pending);
   const saveAll = async (): Promise<boolean> => {
     if (cost) c.cost = cost.state();
+    c.ledger.pending = pending.text();
     return save();
   };
-  // Counted as lines are added: measuring the pending text each shard would be quadratic in a part.
-  let pendingBytes = Buffer.byteLength(c.ledger.pending);
   // A dry run's ledger comes from the manifests, a copy's from the shards' results; read a few shards ahead.
   // Read ahead as text and parsed one at a time: a parsed manifest takes about three times the memory of its text.
   const reads = readAhead(c.nextShard, shards, AGGREGATION_READ_AHEAD, async (i) => {
@@ -177,25 +179,22 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
       add(c, e);
       lines += JSON.stringify(e) + "\n";
     }
-    c.ledger.pending += lines;
-    pendingBytes += Buffer.byteLength(lines);
+    pending.add(lines);
     c.nextShard = i + 1;
-    if (pendingBytes >= partBytes) {
+    if (pending.byteLength >= partBytes) {
       if (!c.ledger.uploadId) {
         // The upload id is saved before any part, so an upload this invocation starts is never unknown.
         const uploadId = await store.startMultipart(keys.ledger);
-        const pending = c.ledger.pending;
-        c.ledger = { uploadId, parts: [], pending };
+        c.ledger = { uploadId, parts: [], pending: "" };
         if (!(await saveAll())) {
           await store.abortMultipart(keys.ledger, uploadId);
           return undefined;
         }
       }
       const partNumber = c.ledger.parts.length + 1;
-      const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId!, partNumber, c.ledger.pending);
+      const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId!, partNumber, pending.bytes());
       c.ledger.parts.push({ partNumber, etag: partEtag });
-      c.ledger.pending = "";
-      pendingBytes = 0;
+      pending.clear();
       if (!(await saveAll())) return undefined;
     }
     if (deadline.nearing() && i + 1 < shards) {
@@ -209,7 +208,7 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   if (run.request.options.deleteExtraneous) {
     const cut = await cutover(deps, run, stateBucket, dryRun, c.objects.failed);
     deletions = cut.summary;
-    for (const e of cut.entries) c.ledger.pending += JSON.stringify(e) + "\n";
+    for (const e of cut.entries) pending.add(JSON.stringify(e) + "\n");
     for (const f of cut.failures) {
       cutoverFailures.push({ key: f.key, reason: f.reason });
       c.failuresByReason[f.code] = (c.failuresByReason[f.code] ?? 0) + 1;
@@ -219,15 +218,15 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   // Every shard is read: the ledger is finished (one object, or the parts completed), then the report.
   const finishLedger = async () => {
     if (c.ledger.uploadId) {
-      if (c.ledger.pending.length > 0) {
+      if (pending.byteLength > 0) {
         const partNumber = c.ledger.parts.length + 1;
-        const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId, partNumber, c.ledger.pending);
+        const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId, partNumber, pending.bytes());
         c.ledger.parts.push({ partNumber, etag: partEtag });
-        c.ledger.pending = "";
+        pending.clear();
       }
       await store.completeMultipart(keys.ledger, c.ledger.uploadId, c.ledger.parts);
     } else {
-      await store.put(keys.ledger, c.ledger.pending);
+      await store.put(keys.ledger, pending.text());
     }
   };
   // Every shard has its result: no copy of this run is in flight, so what is still open is litter.

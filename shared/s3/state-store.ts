@@ -3,7 +3,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { PreconditionFailedError } from "../errors.ts";
-import type { StateObject, StateStore } from "../ports.ts";
+import type { RedactedBytes, StateObject, StateStore } from "../ports.ts";
 import { redact } from "../redact.ts";
 import { withRetry } from "../retry.ts";
 import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
@@ -138,7 +138,8 @@ export class S3StateStore implements StateStore {
   #partBytes?: Buffer;
   #partBytesInUse = false;
 
-  async putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }> {
+  async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
+    if (typeof body !== "string") return this.#sendPart(key, uploadId, partNumber, Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     const text = redact(body);
     const reuse = !this.#partBytesInUse;
     let bytes: Buffer;
@@ -151,12 +152,16 @@ export class S3StateStore implements StateStore {
       bytes = Buffer.from(text, "utf8");
     }
     try {
-      const md5 = createHash("md5").update(bytes).digest("base64");
-      const r = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
-      return { etag: r.ETag ?? "" };
+      return await this.#sendPart(key, uploadId, partNumber, bytes);
     } finally {
       if (reuse) this.#partBytesInUse = false;
     }
+  }
+
+  async #sendPart(key: string, uploadId: string, partNumber: number, bytes: Buffer): Promise<{ etag: string }> {
+    const md5 = createHash("md5").update(bytes).digest("base64");
+    const r = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
+    return { etag: r.ETag ?? "" };
   }
 
   async completeMultipart(key: string, uploadId: string, parts: Array<{ partNumber: number; etag: string }>): Promise<void> {

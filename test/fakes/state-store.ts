@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { PreconditionFailedError } from "../../shared/errors.ts";
-import type { StateObject, StateStore } from "../../shared/ports.ts";
+import type { RedactedBytes, StateObject, StateStore } from "../../shared/ports.ts";
 import { redact } from "../../shared/redact.ts";
 import { S3_LIMITS } from "../../shared/limits.ts";
 import { FakeS3Error } from "./s3-error.ts";
@@ -47,10 +47,11 @@ export class MemoryStateStore implements StateStore {
     return id;
   }
 
-  async putPart(key: string, uploadId: string, partNumber: number, body: string): Promise<{ etag: string }> {
+  async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
     const u = this.#uploads.get(uploadId);
     if (!u || u.key !== key) throw Object.assign(new Error(`no upload ${uploadId} of ${key}`), { name: "NoSuchUpload", statusCode: 404 });
-    const safe = redact(body);
+    // Bytes are the caller's, reused once the part is written: kept as a copy (the text).
+    const safe = typeof body === "string" ? redact(body) : Buffer.from(body).toString("utf8");
     u.parts.set(partNumber, safe);
     return { etag: `"${createHash("md5").update(safe).digest("hex")}"` };
   }
