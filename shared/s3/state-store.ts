@@ -130,35 +130,9 @@ export class S3StateStore implements StateStore {
     return r.UploadId!;
   }
 
-  /**
-   * The bytes of the last part sent, reused by the next: a ledger's parts are 6 MiB or more, one after the
-   * other, and a fresh buffer each was garbage that V8 collects only once 64 MiB of such memory piled up
-   * (a dry run over 10^6 blobs writes 40 parts). A part sent while another is in flight gets its own.
-   */
-  #partBytes?: Buffer;
-  #partBytesInUse = false;
-
+  /** A string part is redacted here; the ledger's own parts come as RedactedBytes (ledger-text.ts), written as they are. */
   async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
-    if (typeof body !== "string") return this.#sendPart(key, uploadId, partNumber, Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    const text = redact(body);
-    const reuse = !this.#partBytesInUse;
-    let bytes: Buffer;
-    if (reuse) {
-      const length = Buffer.byteLength(text, "utf8");
-      if (!this.#partBytes || this.#partBytes.length < length) this.#partBytes = Buffer.allocUnsafeSlow(length);
-      this.#partBytesInUse = true;
-      bytes = this.#partBytes.subarray(0, this.#partBytes.write(text, 0, "utf8"));
-    } else {
-      bytes = Buffer.from(text, "utf8");
-    }
-    try {
-      return await this.#sendPart(key, uploadId, partNumber, bytes);
-    } finally {
-      if (reuse) this.#partBytesInUse = false;
-    }
-  }
-
-  async #sendPart(key: string, uploadId: string, partNumber: number, bytes: Buffer): Promise<{ etag: string }> {
+    const bytes = typeof body === "string" ? Buffer.from(redact(body), "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const md5 = createHash("md5").update(bytes).digest("base64");
     const r = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
     return { etag: r.ETag ?? "" };
