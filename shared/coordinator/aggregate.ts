@@ -147,9 +147,9 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
 
   const classMap = storageClassMapOf(run.request.options);
   const cost = dryRun ? new CostAccumulator(deps.tuning, (b) => (b.accessTier ? classMap?.[b.accessTier] : undefined) ?? classMap?.["*"] ?? "STANDARD", c.cost) : undefined;
-  /** Saves the cursor with the cost so far; false when another invocation advanced it first. */
   // The ledger's text not yet in a part: bytes while this invocation runs, a string in the cursor it saves.
   const pending = new LedgerText(c.ledger.pending);
+  /** Saves the cursor with the cost and the pending ledger text so far; false when another invocation advanced it first. */
   const saveAll = async (): Promise<boolean> => {
     if (cost) c.cost = cost.state();
     c.ledger.pending = pending.text();
