@@ -137,7 +137,7 @@ export class FileStateStore implements StateStore {
 
   async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
     const dir = this.#upload(key, uploadId);
-    const safe = typeof body === "string" ? Buffer.from(redact(body)) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const safe = typeof body === "string" ? Buffer.from(redact(body)) : body;
     writeFileSync(join(dir, String(partNumber)), safe);
     return { etag: `"${md5(safe)}"` };
   }

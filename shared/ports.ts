@@ -192,7 +192,7 @@ export interface StateObject {
 }
 
 /** UTF-8 text that went through redact(): the only bytes a state store writes as given (see shared/state/ledger-text.ts). */
-export type RedactedBytes = Uint8Array & { readonly redacted: true };
+export type RedactedBytes = Buffer & { readonly redacted: true };
 
 /**
  * Run state in object storage. Conditional writes make races safe:

@@ -1,6 +1,7 @@
 import { cpuDiff, cpuSnapshot, formatCpu } from "../proc.ts";
-import { DeleteObjectsCommand } from "@aws-sdk/client-s3";
-import { listAll, putEmptyBlobs } from "../corpus.ts";
+import { deletePrefix, putEmptyBlobs } from "../corpus.ts";
+import { DEFAULT_STATE_PREFIX } from "../../shared/config.ts";
+import { StateLayout } from "../../shared/state/layout.ts";
 import { startListServer } from "../list-server.ts";
 import { migrateEnv, runMigrate } from "../tools.ts";
 import { P, GOALS } from "../params.ts";
@@ -85,10 +86,6 @@ async function planOnce(ctx: Ctx, blobs: number): Promise<Record<string, unknown
     return { blobs, source: inAzurite ? "azurite" : "listing server", seedSeconds, seconds: m.seconds, maxRssMiB: m.maxRssMiB, cpuSeconds, machineCpu: cpu, sourceRequests: requests(), unknownSourceRequests: unknown() };
   } finally {
     await stopSource();
-    const state = await listAll(ctx.s3, ctx.stateBucket, "");
-    const ours = state.filter((k) => k.key.includes(`runs/${runId}/`) || k.key.endsWith(`active/${runId}`));
-    for (let i = 0; i < ours.length; i += 1000) {
-      await ctx.s3.send(new DeleteObjectsCommand({ Bucket: ctx.stateBucket, Delete: { Objects: ours.slice(i, i + 1000).map((k) => ({ Key: k.key })), Quiet: true } }));
-    }
+    await deletePrefix(ctx.s3, ctx.stateBucket, new StateLayout(DEFAULT_STATE_PREFIX).run(runId).base);
   }
 }

@@ -132,7 +132,7 @@ export class S3StateStore implements StateStore {
 
   /** A string part is redacted here; the ledger's own parts come as RedactedBytes (ledger-text.ts), written as they are. */
   async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
-    const bytes = typeof body === "string" ? Buffer.from(redact(body), "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const bytes = typeof body === "string" ? Buffer.from(redact(body), "utf8") : body;
     const md5 = createHash("md5").update(bytes).digest("base64");
     const r = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
     return { etag: r.ETag ?? "" };

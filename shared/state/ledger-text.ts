@@ -38,7 +38,7 @@ export class LedgerText {
 
   /** The bytes so far: valid until the next add() or clear(). */
   bytes(): RedactedBytes {
-    return this.#buffer.subarray(0, this.#length) as unknown as RedactedBytes;
+    return this.#buffer.subarray(0, this.#length) as RedactedBytes;
   }
 
   /** The text so far, for the aggregation cursor (saved between invocations) or a ledger written whole. */

@@ -51,7 +51,7 @@ export class MemoryStateStore implements StateStore {
     const u = this.#uploads.get(uploadId);
     if (!u || u.key !== key) throw Object.assign(new Error(`no upload ${uploadId} of ${key}`), { name: "NoSuchUpload", statusCode: 404 });
     // Bytes are the caller's, reused once the part is written: kept as a copy (the text).
-    const safe = typeof body === "string" ? redact(body) : Buffer.from(body).toString("utf8");
+    const safe = typeof body === "string" ? redact(body) : body.toString("utf8");
     u.parts.set(partNumber, safe);
     return { etag: `"${createHash("md5").update(safe).digest("hex")}"` };
   }
