@@ -31,7 +31,7 @@ export const P = {
   memoryBytes: num("BENCH_MEMORY_MB", 2048, 256) * MiB,
   planBlobs: list("BENCH_PLAN_BLOBS", [100_000, 1_000_000], [5000, 50_000]),
   requestBlobs: num("BENCH_REQUEST_BLOBS", 200, 50),
-  scaleObjects: list("BENCH_SCALE_OBJECTS", [10_000, 100_000], [2_000, 20_000]),
+  scaleObjects: list("BENCH_SCALE_OBJECTS", [100_000, 1_000_000], [2_000, 20_000]),
   scaleShard: num("BENCH_SCALE_SHARD", 10, 10),
   rawRounds: num("BENCH_RAW_ROUNDS", 3, 1),
   smallInFlight: 32,

@@ -13,8 +13,9 @@
  *   BENCH_PLAN_BLOBS=100000,1000000  zero-byte blobs of the planning measurements (listed by bench/list-server.ts;
  *                             BENCH_PLAN_SOURCE=azurite seeds them in Azurite, slow beyond ~10,000)
  *   BENCH_REQUEST_BLOBS=200   small blobs of the request count
- *   BENCH_SCALE_OBJECTS=10000,100000  sizes of the scale model's runs (bench/sections/scale.ts; 100000,1000000
- *                             for 10^4 -> 10^5 shards: about 40 minutes on 2 shared cores)
+ *   BENCH_SCALE_OBJECTS=100000,1000000  sizes of the scale model's runs (bench/sections/scale.ts: 10^4 -> 10^5
+ *                             shards, about 8 minutes on 2 cores; 10000,100000 for a shorter run, whose
+ *                             smaller size ends before the process's heap has settled)
  *   BENCH_SCALE_SHARD=10      objects a shard
  *   BENCH_RAW_ROUNDS=3        rounds of each raw measurement (after one warm-up)
  *   BENCH_SKIP=cold,limit,copy,memory,requests,planning,scale   sections to leave out

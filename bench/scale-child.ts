@@ -21,6 +21,10 @@ import { DEFAULT_STATE_PREFIX } from "../shared/config.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import type { BlobEntry, BlobSource, ListPage, MessageBus, ObjectHead, ObjectSink, StateStore } from "../shared/ports.ts";
 import { FileStateStore } from "./file-state-store.ts";
+import { tuneV8 } from "../shared/runtime/v8-tuning.ts";
+
+// As the CLI and the functions' handlers do, before the hot path first runs.
+tuneV8();
 
 const objects = Number(process.env.SCALE_OBJECTS ?? 100_000);
 const shard = Number(process.env.SCALE_SHARD ?? 10);
