@@ -40,27 +40,6 @@ const BANNER =
   'import { createRequire } from "module"; import { fileURLToPath as __migrateFileUrl } from "url"; import { dirname as __migrateDirname } from "path"; ' +
   "const require = createRequire(import.meta.url); const __filename = __migrateFileUrl(import.meta.url); const __dirname = __migrateDirname(__filename);";
 
-/**
- * zod 4's `z` namespace re-exports every locale (about 260 KB minified) and
- * esbuild can not drop them; only English messages are used. Resolve zod's
- * locale index to a module that re-exports English alone.
- */
-const zodEnglishOnly = {
-  name: "zod-english-only",
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
-      if (!/[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)) return undefined;
-      const en = join(dirname(args.importer), "..", "locales", "en.js");
-      return { path: "zod-locales-en", namespace: "zod-locales", pluginData: { en } };
-    });
-    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.pluginData.en)};`,
-      loader: "js",
-      resolveDir: ROOT,
-    }));
-  },
-};
-
 function formatBytes(n) {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} KB`;
 }
@@ -84,7 +63,6 @@ export function bundleOptions(entry, outfile) {
     define: { __MIGRATE_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version) },
     // Prefer packages' ES module builds: they tree-shake (the AWS SDK's CommonJS builds do not).
     mainFields: ["module", "main"],
-    plugins: [zodEnglishOnly],
     metafile: true,
     logLevel: "warning",
   };

@@ -3,7 +3,6 @@
  * and the deploy check use is read, validated and typed here, and a mistake
  * is a ConfigError naming the variable. Nothing else reads process.env.
  */
-import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { registerSecret } from "./redact.ts";
 import { DEFAULT_TUNING, type Tuning } from "./limits.ts";
@@ -83,9 +82,9 @@ function str(env: Env, name: string): string | undefined {
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = str(env, name);
   if (raw === undefined) return fallback;
-  const parsed = z.coerce.number().int().min(min).max(max).safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${raw.slice(0, 40)}")`);
-  return parsed.data;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${raw.slice(0, 40)}")`);
+  return n;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {

@@ -4,74 +4,74 @@
  * message is versioned and schema-checked; a message that fails the check can
  * never succeed and is recorded, not retried.
  */
-import { z } from "zod";
+import { s, type Infer, type Schema } from "./schema.ts";
 import { BadMessageError } from "./errors.ts";
 import { QUEUE_LIMITS } from "./limits.ts";
 
 export const MESSAGE_VERSION = 1;
 
-export const RUN_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "run id: 1-100 letters, digits, . _ -");
-const SHARD_ID = z.string().regex(/^[a-z0-9-]{1,64}$/, "shard id");
+export const RUN_ID = s.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "run id: 1-100 letters, digits, . _ -");
+const SHARD_ID = s.string().regex(/^[a-z0-9-]{1,64}$/, "shard id");
 /** Bucket holding the run's state: a pointer every message carries, so no handler guesses it. */
-const STATE_BUCKET = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "state bucket name");
+const STATE_BUCKET = s.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "state bucket name");
 
-export const StartOptions = z.object({
-  include: z.array(z.string().min(1).max(1024)).max(100).default([]),
-  exclude: z.array(z.string().min(1).max(1024)).max(100).default([]),
-  modifiedSince: z.iso.datetime({ offset: true }).optional(),
-  modifiedBefore: z.iso.datetime({ offset: true }).optional(),
-  dryRun: z.boolean().default(false),
-  shardMaxObjects: z.number().int().min(1).max(100_000).optional(),
-  shardMaxBytes: z.number().int().min(1).optional(),
-  concurrency: z.number().int().min(1).max(256).optional(),
-  force: z.boolean().default(false),
+export const StartOptions = s.object({
+  include: s.array(s.string().min(1).max(1024)).max(100).default([]),
+  exclude: s.array(s.string().min(1).max(1024)).max(100).default([]),
+  modifiedSince: s.isoDateTime().optional(),
+  modifiedBefore: s.isoDateTime().optional(),
+  dryRun: s.boolean().default(false),
+  shardMaxObjects: s.number().int().min(1).max(100_000).optional(),
+  shardMaxBytes: s.number().int().min(1).optional(),
+  concurrency: s.number().int().min(1).max(256).optional(),
+  force: s.boolean().default(false),
   /** Stream every copied object back from the destination and compare its MD5 with ours. */
-  verifyReadback: z.boolean().optional(),
+  verifyReadback: s.boolean().optional(),
   /** The destination is an HDS bucket: no lifecycle rule, no GLACIER, fr-par only, bucket must exist. */
-  hds: z.boolean().optional(),
+  hds: s.boolean().optional(),
   /** After a fully successful copy, delete destination keys under the prefix that have no source blob. */
-  deleteExtraneous: z.boolean().optional(),
+  deleteExtraneous: s.boolean().optional(),
   /** Stop (and delete nothing) when more than this many keys would be deleted. */
-  maxDelete: z.number().int().min(0).max(10_000_000).optional(),
+  maxDelete: s.number().int().min(0).max(10_000_000).optional(),
   /** Also delete keys that carry none of the tool's markers. */
-  deleteUnmanaged: z.boolean().optional(),
+  deleteUnmanaged: s.boolean().optional(),
   /** Prices for the dry run's cost estimate (defaults: shared/coordinator/cost.ts). */
-  prices: z
+  prices: s
     .object({
-      egressPerGiB: z.number().min(0).optional(),
-      readPer10k: z.number().min(0).optional(),
-      listPer10k: z.number().min(0).optional(),
-      storagePerGiBMonth: z.record(z.string().max(20), z.number().min(0)).optional(),
+      egressPerGiB: s.number().min(0).optional(),
+      readPer10k: s.number().min(0).optional(),
+      listPer10k: s.number().min(0).optional(),
+      storagePerGiBMonth: s.record(s.string().max(20), s.number().min(0)).optional(),
     })
     .optional(),
   /** Storage class of every copied object (STANDARD, ONEZONE_IA, GLACIER). */
-  storageClass: z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"]).optional(),
+  storageClass: s.enum(["STANDARD", "ONEZONE_IA", "GLACIER"]).optional(),
   /** Storage class per Azure access tier; wins over storageClass for the tiers it names. */
-  tierMap: z.record(z.string().max(20), z.enum(["STANDARD", "ONEZONE_IA", "GLACIER"])).optional(),
+  tierMap: s.record(s.string().max(20), s.enum(["STANDARD", "ONEZONE_IA", "GLACIER"])).optional(),
   /** ADLS Gen2 directory placeholders become `dir/` keys instead of being skipped. */
-  directoryMarkers: z.boolean().default(false),
+  directoryMarkers: s.boolean().default(false),
   /** Blobs under legal hold or a retention policy fail when the destination can not lock them; a bucket without Object Lock is refused. */
-  requireImmutability: z.boolean().default(false),
+  requireImmutability: s.boolean().default(false),
   /** verify: a source Content-MD5 that differs from the bytes fails the object; ignore: set it aside (stale ones exist). */
-  sourceMd5: z.enum(["verify", "ignore"]).default("verify"),
+  sourceMd5: s.enum(["verify", "ignore"]).default("verify"),
 });
-export type StartOptions = z.infer<typeof StartOptions>;
+export type StartOptions = Infer<typeof StartOptions>;
 
-export const StartRequest = z.object({
-  v: z.literal(MESSAGE_VERSION),
-  type: z.literal("start"),
+export const StartRequest = s.object({
+  v: s.literal(MESSAGE_VERSION),
+  type: s.literal("start"),
   runId: RUN_ID,
-  source: z.object({
-    container: z.string().regex(/^(\$root|[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9])$/, "Azure container name"),
-    prefix: z.string().max(1024).default(""),
+  source: s.object({
+    container: s.string().regex(/^(\$root|[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9])$/, "Azure container name"),
+    prefix: s.string().max(1024).default(""),
   }),
-  destination: z.object({
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "bucket name"),
-    prefix: z.string().max(1024).default(""),
+  destination: s.object({
+    bucket: s.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "bucket name"),
+    prefix: s.string().max(1024).default(""),
   }),
   options: StartOptions.default(StartOptions.parse({})),
 });
-export type StartRequest = z.infer<typeof StartRequest>;
+export type StartRequest = Infer<typeof StartRequest>;
 
 /**
  * Two start requests are the same run when they are equal after parsing (which
@@ -83,40 +83,40 @@ export function sameStartRequest(a: StartRequest, b: StartRequest): boolean {
 }
 
 /** Coordinator: go on listing from the recorded cursor. `seq` is the cursor version it expects. */
-export const ContinueListing = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("continue-listing"), runId: RUN_ID, stateBucket: STATE_BUCKET, seq: z.number().int().min(0) });
+export const ContinueListing = s.object({ v: s.literal(MESSAGE_VERSION), type: s.literal("continue-listing"), runId: RUN_ID, stateBucket: STATE_BUCKET, seq: s.number().int().min(0) });
 
 /** Worker: copy (or go on copying) one shard. */
-export const ShardMessage = z.object({
-  v: z.literal(MESSAGE_VERSION),
-  type: z.literal("shard"),
+export const ShardMessage = s.object({
+  v: s.literal(MESSAGE_VERSION),
+  type: s.literal("shard"),
   runId: RUN_ID,
   stateBucket: STATE_BUCKET,
   shardId: SHARD_ID,
   /** 0 for the first invocation, +1 for each continuation. */
-  continuation: z.number().int().min(0).default(0),
+  continuation: s.number().int().min(0).default(0),
 });
-export type ShardMessage = z.infer<typeof ShardMessage>;
+export type ShardMessage = Infer<typeof ShardMessage>;
 
 /** Worker: copy one range of parts of a giant object of a shard (many invocations share one upload). */
-export const RangeMessage = z.object({
-  v: z.literal(MESSAGE_VERSION),
-  type: z.literal("range"),
+export const RangeMessage = s.object({
+  v: s.literal(MESSAGE_VERSION),
+  type: s.literal("range"),
   runId: RUN_ID,
   stateBucket: STATE_BUCKET,
   shardId: SHARD_ID,
   /** Index of the object in the shard's manifest. */
-  object: z.number().int().min(0),
-  range: z.number().int().min(0),
+  object: s.number().int().min(0),
+  range: s.number().int().min(0),
 });
-export type RangeMessage = z.infer<typeof RangeMessage>;
+export type RangeMessage = Infer<typeof RangeMessage>;
 
 /** Coordinator: a shard has its result in the state store. */
-export const ShardDone = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("shard-done"), runId: RUN_ID, stateBucket: STATE_BUCKET, shardId: SHARD_ID });
+export const ShardDone = s.object({ v: s.literal(MESSAGE_VERSION), type: s.literal("shard-done"), runId: RUN_ID, stateBucket: STATE_BUCKET, shardId: SHARD_ID });
 
 /** Coordinator (schedule trigger): aggregate runs and re-send silent shards. */
-export const ContinueAggregation = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("continue-aggregation"), runId: RUN_ID, stateBucket: STATE_BUCKET });
+export const ContinueAggregation = s.object({ v: s.literal(MESSAGE_VERSION), type: s.literal("continue-aggregation"), runId: RUN_ID, stateBucket: STATE_BUCKET });
 
-export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("sweep"), runId: RUN_ID.optional(), stateBucket: STATE_BUCKET.optional() });
+export const Sweep = s.object({ v: s.literal(MESSAGE_VERSION), type: s.literal("sweep"), runId: RUN_ID.optional(), stateBucket: STATE_BUCKET.optional() });
 
 /**
  * Either function (`migrate doctor`): answer with the version and the configuration's
@@ -125,32 +125,32 @@ export const Sweep = z.object({ v: z.literal(MESSAGE_VERSION), type: z.literal("
  * `none`: nothing (the queue-send probe of the access checks). Signed
  * (shared/runtime/ping-signature.ts); it reads and writes no run state.
  */
-export const Ping = z.object({
-  v: z.literal(MESSAGE_VERSION),
-  type: z.literal("ping"),
-  id: z.string().regex(/^[a-z0-9-]{8,64}$/, "ping id: 8-64 lowercase letters, digits, -"),
-  at: z.iso.datetime({ offset: true }),
-  reply: z.enum(["http", "state", "none"]),
+export const Ping = s.object({
+  v: s.literal(MESSAGE_VERSION),
+  type: s.literal("ping"),
+  id: s.string().regex(/^[a-z0-9-]{8,64}$/, "ping id: 8-64 lowercase letters, digits, -"),
+  at: s.isoDateTime(),
+  reply: s.enum(["http", "state", "none"]),
   stateBucket: STATE_BUCKET.optional(),
-  queue: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, "queue name").optional(),
-  probe: z
+  queue: s.string().regex(/^[A-Za-z0-9_-]{1,80}$/, "queue name").optional(),
+  probe: s
     .object({
       container: StartRequest.shape.source.shape.container,
-      prefix: z.string().max(1024),
+      prefix: s.string().max(1024),
       bucket: StartRequest.shape.destination.shape.bucket,
     })
     .optional(),
-  sig: z.string().regex(/^[0-9a-f]{64}$/, "signature"),
+  sig: s.string().regex(/^[0-9a-f]{64}$/, "signature"),
 });
-export type Ping = z.infer<typeof Ping>;
+export type Ping = Infer<typeof Ping>;
 
-export const ControlMessage = z.discriminatedUnion("type", [StartRequest, ContinueListing, ShardDone, ContinueAggregation, Sweep, Ping]);
-export type ControlMessage = z.infer<typeof ControlMessage>;
-export const WorkerMessage = z.discriminatedUnion("type", [ShardMessage, RangeMessage, Ping]);
-export type WorkerMessage = z.infer<typeof WorkerMessage>;
+export const ControlMessage = s.union("type", [StartRequest, ContinueListing, ShardDone, ContinueAggregation, Sweep, Ping]);
+export type ControlMessage = Infer<typeof ControlMessage>;
+export const WorkerMessage = s.union("type", [ShardMessage, RangeMessage, Ping]);
+export type WorkerMessage = Infer<typeof WorkerMessage>;
 
 /** Parses a raw body; throws BadMessageError naming the problem. */
-export function parseMessage<T>(schema: z.ZodType<T>, raw: unknown): T {
+export function parseMessage<T>(schema: Schema<T>, raw: unknown): T {
   let value: unknown = raw;
   if (typeof raw === "string") {
     if (Buffer.byteLength(raw) > QUEUE_LIMITS.maxMessageBytes) {
