@@ -6,6 +6,9 @@
  */
 import { describe, it, expect } from "vitest";
 import { build, type Metafile } from "esbuild";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error: a plain ES module without type declarations
@@ -77,4 +80,19 @@ describe("the CLI's start", () => {
     expect(packages).toContain("commander");
     expect(packages.filter((p) => /^@(aws-sdk|smithy|azure|scaleway)\//.test(p))).toEqual([]);
   }, 60_000);
+
+  it("loads no package of node_modules at run time either (js-yaml waits for serverless.yml)", () => {
+    // A preloaded script lists, as the process exits, the CommonJS modules that were loaded outside the bundle.
+    const dir = mkdtempSync(join(tmpdir(), "cli-start-"));
+    try {
+      const preload = join(dir, "list.cjs");
+      const out = join(dir, "loaded.json");
+      writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`);
+      execFileSync(process.execPath, ["-r", preload, join(ROOT, "bin", "migrate.js"), "--help"], { cwd: ROOT, stdio: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? dir } });
+      const loaded = (JSON.parse(readFileSync(out, "utf8")) as string[]).filter((f) => f !== preload);
+      expect(loaded.filter((f) => f.includes("node_modules"))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
