@@ -198,7 +198,8 @@ class RecordSchema<V> extends Schema<Record<string, V>> {
     const out: Record<string, V> = {};
     for (const [k, v] of Object.entries(value)) {
       this.key.check(k, [...path, k]);
-      out[k] = this.item.check(v, [...path, k]);
+      // Defined, not assigned: a key "__proto__" (JSON.parse makes it an own key) stays a key.
+      Object.defineProperty(out, k, { value: this.item.check(v, [...path, k]), enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

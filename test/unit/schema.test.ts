@@ -70,6 +70,10 @@ describe("schema", () => {
     expect(problem(r, { Hot: -1 })).toBe("Hot: must be at least 0 (got -1)");
     expect(problem(r, { Archive: 1 })).toBe("Archive: must be at most 4 characters (got 7)");
     expect(problem(r, [1])).toBe(": expected an object, got array");
+    const odd = s.record(s.string().max(20), s.number()).parse(JSON.parse('{"__proto__": 5, "Hot": 1}'));
+    expect(Object.getPrototypeOf(odd)).toBe(Object.prototype);
+    expect(Object.keys(odd)).toEqual(["__proto__", "Hot"]);
+    expect(JSON.stringify(odd)).toBe('{"__proto__":5,"Hot":1}');
   });
 
   it("objects: nested paths, unknown keys dropped, keys in the schema's order, optional keys left out", () => {
