@@ -88,7 +88,10 @@ describe("the CLI's start", () => {
       const preload = join(dir, "list.cjs");
       const out = join(dir, "loaded.json");
       writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`);
-      execFileSync(process.execPath, ["-r", preload, join(ROOT, "bin", "migrate.js"), "--help"], { cwd: ROOT, stdio: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? dir } });
+      const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? dir };
+      // The first start after a source change builds the bundle with esbuild (a CommonJS package): not measured.
+      execFileSync(process.execPath, [join(ROOT, "bin", "migrate.js"), "--help"], { cwd: ROOT, stdio: "pipe", env });
+      execFileSync(process.execPath, ["-r", preload, join(ROOT, "bin", "migrate.js"), "--help"], { cwd: ROOT, stdio: "pipe", env });
       const loaded = (JSON.parse(readFileSync(out, "utf8")) as string[]).filter((f) => f !== preload);
       expect(loaded.filter((f) => f.includes("node_modules"))).toEqual([]);
     } finally {
