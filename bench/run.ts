@@ -18,7 +18,7 @@
  *                             smaller size ends before the process's heap has settled)
  *   BENCH_SCALE_SHARD=10      objects a shard
  *   BENCH_RAW_ROUNDS=3        rounds of each raw measurement (after one warm-up)
- *   BENCH_SKIP=cold,limit,copy,memory,requests,planning,scale   sections to leave out
+ *   BENCH_SKIP=cold,limit,copy,memory,requests,wan,incremental,cost,planning,scale   sections to leave out
  *   BENCH_RCLONE_FLAGS="..."  rclone's flags instead of the tuned set
  *   BENCH_CPU_PROFILE=1       also run one copy of each corpus with node --cpu-prof (bench/results/prof-*)
  *   BENCH_WAN_MS=15           latency the wan section's proxies add to every answer
