@@ -17,6 +17,7 @@ import type { RedactedBytes, StateObject, StateStore } from "../shared/ports.ts"
 import { redact } from "../shared/redact.ts";
 import { S3_LIMITS } from "../shared/limits.ts";
 import { pageOfKeys } from "../shared/state/list-page.ts";
+import { partBytes } from "../shared/state/ledger-text.ts";
 
 /** Files carry this suffix, so that a key and a longer key under it as a "folder" can coexist. */
 const SUFFIX = ".~obj";
@@ -137,7 +138,7 @@ export class FileStateStore implements StateStore {
 
   async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
     const dir = this.#upload(key, uploadId);
-    const safe = typeof body === "string" ? Buffer.from(redact(body)) : body;
+    const safe = partBytes(body);
     writeFileSync(join(dir, String(partNumber)), safe);
     return { etag: `"${md5(safe)}"` };
   }

@@ -80,6 +80,18 @@ export function splitBundleOptions(entry, outdir) {
   return { ...options, outdir, entryNames: "handler", chunkNames: "chunk-[hash]", splitting: true };
 }
 
+/** What a start loads of a split build: the entry's output and the chunks it imports statically, not those behind import(). */
+export function outputsAtStart(outputs, entry) {
+  const seen = new Set();
+  const walk = (o) => {
+    if (seen.has(o) || !outputs[o]) return;
+    seen.add(o);
+    for (const i of outputs[o].imports) if (i.kind === "import-statement") walk(i.path);
+  };
+  walk(entry);
+  return [...seen];
+}
+
 async function bundle(name) {
   const outdir = join(DIST, name);
   const outfile = join(outdir, "handler.js");
@@ -91,16 +103,8 @@ async function bundle(name) {
     bytes += (await stat(f)).size;
     gzipped += gzipSync(readFileSync(f)).length;
   }
-  // What a cold start loads: handler.js and the chunks it imports statically, not those behind import().
   const outputs = result.metafile.outputs;
-  const atStart = new Set();
-  const walk = (o) => {
-    if (atStart.has(o) || !outputs[o]) return;
-    atStart.add(o);
-    for (const i of outputs[o].imports) if (i.kind === "import-statement") walk(i.path);
-  };
-  walk(relative(ROOT, outfile));
-  const startBytes = [...atStart].reduce((n, o) => n + outputs[o].bytes, 0);
+  const startBytes = outputsAtStart(outputs, relative(ROOT, outfile)).reduce((n, o) => n + outputs[o].bytes, 0);
   return { name, outfile, files, bytes, startBytes, gzipped, metafile: result.metafile };
 }
 

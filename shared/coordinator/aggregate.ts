@@ -155,6 +155,13 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
     c.ledger.pending = pending.text();
     return save();
   };
+  /** Writes the pending ledger text as the upload's next part. */
+  const putPendingPart = async (uploadId: string) => {
+    const partNumber = c.ledger.parts.length + 1;
+    const { etag } = await store.putPart(keys.ledger, uploadId, partNumber, pending.bytes());
+    c.ledger.parts.push({ partNumber, etag });
+    pending.clear();
+  };
   // A dry run's ledger comes from the manifests, a copy's from the shards' results; read a few shards ahead.
   // Read ahead as text and parsed one at a time: a parsed manifest takes about three times the memory of its text.
   const reads = readAhead(c.nextShard, shards, AGGREGATION_READ_AHEAD, async (i) => {
@@ -191,10 +198,7 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
           return undefined;
         }
       }
-      const partNumber = c.ledger.parts.length + 1;
-      const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId!, partNumber, pending.bytes());
-      c.ledger.parts.push({ partNumber, etag: partEtag });
-      pending.clear();
+      await putPendingPart(c.ledger.uploadId!);
       if (!(await saveAll())) return undefined;
     }
     if (deadline.nearing() && i + 1 < shards) {
@@ -218,12 +222,7 @@ async function build(deps: Deps, run: RunRecord, listing: ListingCursor, stateBu
   // Every shard is read: the ledger is finished (one object, or the parts completed), then the report.
   const finishLedger = async () => {
     if (c.ledger.uploadId) {
-      if (pending.byteLength > 0) {
-        const partNumber = c.ledger.parts.length + 1;
-        const { etag: partEtag } = await store.putPart(keys.ledger, c.ledger.uploadId, partNumber, pending.bytes());
-        c.ledger.parts.push({ partNumber, etag: partEtag });
-        pending.clear();
-      }
+      if (pending.byteLength > 0) await putPendingPart(c.ledger.uploadId);
       await store.completeMultipart(keys.ledger, c.ledger.uploadId, c.ledger.parts);
     } else {
       await store.put(keys.ledger, pending.text());

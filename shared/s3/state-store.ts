@@ -5,6 +5,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { PreconditionFailedError } from "../errors.ts";
 import type { RedactedBytes, StateObject, StateStore } from "../ports.ts";
 import { redact } from "../redact.ts";
+import { partBytes } from "../state/ledger-text.ts";
 import { withRetry } from "../retry.ts";
 import { sseHeaders, sseParams, type SseCustomerKey } from "./sse-c.ts";
 import type { S3Http } from "./signed-http.ts";
@@ -132,7 +133,7 @@ export class S3StateStore implements StateStore {
 
   /** A string part is redacted here; the ledger's own parts come as RedactedBytes (ledger-text.ts), written as they are. */
   async putPart(key: string, uploadId: string, partNumber: number, body: string | RedactedBytes): Promise<{ etag: string }> {
-    const bytes = typeof body === "string" ? Buffer.from(redact(body), "utf8") : body;
+    const bytes = partBytes(body);
     const md5 = createHash("md5").update(bytes).digest("base64");
     const r = await withRetry(async () => sdkSend(this.s3, (s3, sdk) => s3.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentMD5: md5, ContentLength: bytes.length, ...sseParams(this.sseCustomerKey) }))), { attempts: this.attempts });
     return { etag: r.ETag ?? "" };

@@ -50,3 +50,8 @@ export class LedgerText {
     this.#length = 0;
   }
 }
+
+/** A part's bytes as a state store writes them: a string body redacted and encoded, RedactedBytes as given. */
+export function partBytes(body: string | RedactedBytes): Buffer {
+  return typeof body === "string" ? Buffer.from(redact(body), "utf8") : body;
+}

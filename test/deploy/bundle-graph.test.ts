@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error: a plain ES module without type declarations
-import { bundleOptions, FUNCTIONS } from "../../scripts/build.mjs";
+import { bundleOptions, FUNCTIONS, outputsAtStart } from "../../scripts/build.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -57,15 +57,8 @@ async function packagesAtStart(): Promise<string[]> {
   const result = await build({ ...rest, outdir: join(ROOT, "dist-graph", "cli"), splitting: true, write: false, minify: false, outExtension: { ".js": ".mjs" } });
   const outputs = (result.metafile as Metafile).outputs;
   const entry = Object.keys(outputs).find((o) => outputs[o]!.entryPoint === "shared/cli/main.ts")!;
-  const seen = new Set<string>();
-  const walk = (o: string) => {
-    if (seen.has(o)) return;
-    seen.add(o);
-    for (const i of outputs[o]!.imports) if (i.kind === "import-statement" && outputs[i.path]) walk(i.path);
-  };
-  walk(entry);
   const packages = new Set<string>();
-  for (const o of seen) {
+  for (const o of outputsAtStart(outputs, entry) as string[]) {
     for (const input of Object.keys(outputs[o]!.inputs)) {
       const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
       if (m) packages.add(m[1]!);
